@@ -1,0 +1,31 @@
+# The two quick-start commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+export FEEDS_CONFIG ?= sites.toml
+
+.PHONY: run test lint bench clean
+
+$(BIN)/feeds: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/feeds
+	$(BIN)/feeds serve --host 127.0.0.1 --port $(PORT)
+
+lint: $(BIN)/feeds
+	$(BIN)/ruff check feeds sources tests bench
+	$(BIN)/ruff format --check feeds sources tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/feeds
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache feeds.sqlite3*

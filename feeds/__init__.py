@@ -1,0 +1,3 @@
+"""Syndication service for civic-engagement networks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""`feeds serve | harvest | check`: the commands an operator runs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from feeds.config import Config, ConfigError, Settings, load_config
+from feeds.harvest import Harvester
+from feeds.store import StoreError, open_store
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="feeds", description=__doc__)
+    parser.add_argument("--config", type=Path, help="sites.toml (default: $FEEDS_CONFIG or sites.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve feeds and calendars (and harvest)")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
+    serve.add_argument("--no-harvest", action="store_true", help="leave harvesting to a worker")
+    harvest = commands.add_parser("harvest", help="harvest every source once")
+    harvest.add_argument("--forever", action="store_true", help="keep harvesting at each interval")
+    check = commands.add_parser("check", help="validate the configuration")
+    check.add_argument("path", nargs="?", type=Path, help="the file to check")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=os.environ.get("FEEDS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env(os.environ)
+    except ValueError as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    config_path = getattr(args, "path", None) or args.config or settings.config_path
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"feeds: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        sources = sum(len(site.sources) for site in config.network.sites)
+        print(f"{config_path}: ok, {len(config.network.sites)} sites, {sources} sources")
+        return 0
+    try:
+        if args.command == "serve":
+            return _serve(settings, config, args.host, args.port, harvest=not args.no_harvest)
+        return asyncio.run(_harvest(settings, config, forever=args.forever))
+    except StoreError as exc:
+        print(f"feeds: store error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings, config: Config, host: str | None, port: int | None, *, harvest: bool) -> int:
+    from feeds.web.app import create_app
+
+    web.run_app(
+        create_app(settings, config, harvest=harvest),
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log_format='%a "%r" %s %b %Tfs',
+    )
+    return 0
+
+
+async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
+    store = await open_store(settings.database_url)
+    try:
+        harvester = Harvester(store, config.network, config.sources, contact_url=settings.base_url)
+        if forever:
+            await harvester.run_forever()
+            return 0
+        outcomes = await harvester.run_once()
+    finally:
+        await store.close()
+    for outcome in outcomes:
+        detail = outcome.error or f"{outcome.new} new, {outcome.changed} changed"
+        print(f"{outcome.site}/{outcome.source}: {outcome.status}: {detail}")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

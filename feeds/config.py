@@ -1,0 +1,247 @@
+"""Settings from the environment, and the network of sites from `sites.toml`.
+
+Errors name the file, the line where it can be found, the key and what was expected,
+so a volunteer editing the config can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
+from sources import OptionError, SourceContext, UnknownKindError, build_source
+from sources.base import Source
+
+RESERVED_SLUGS = {"network", "opml", "status", "healthz", "metrics", "admin", "static"}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+MIN_INTERVAL = timedelta(minutes=1)
+DEFAULT_DATABASE_URL = "sqlite:///feeds.sqlite3"
+
+
+class ConfigError(ValueError):
+    def __init__(self, file: Path, key: str, message: str, line: int | None = None) -> None:
+        where = f"{file}:{line}" if line else str(file)
+        super().__init__(f"{where}: {key}: {message}")
+        self.file, self.key, self.line = file, key, line
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Deployment settings; read from an injected mapping, never a global."""
+
+    config_path: Path = Path("sites.toml")
+    database_url: str = DEFAULT_DATABASE_URL
+    base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        port = environ.get("PORT", "8080")
+        if not port.isdigit():
+            raise ValueError(f"PORT: expected a port number, got {port!r}")
+        base_url = environ.get("FEEDS_BASE_URL") or None
+        return cls(
+            config_path=Path(environ.get("FEEDS_CONFIG") or "sites.toml"),
+            database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            base_url=base_url.rstrip("/") if base_url else None,
+            port=int(port),
+            admin_token=environ.get("FEEDS_ADMIN_TOKEN") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    network: Network
+    sources: dict[tuple[str, str], Source]  # adapters keyed by (site, source)
+
+
+def load_config(path: Path) -> Config:
+    """Read and check `sites.toml` and build every adapter; raises ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "file", f"cannot be read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "syntax", str(exc), _line_of_decode_error(exc)) from None
+    reader = _Reader(path, text)
+    network = reader.network(data)
+    sources = {
+        (site.slug, config.name): reader.build(site, site_index, config, source_index)
+        for site_index, site in enumerate(network.sites)
+        for source_index, config in enumerate(site.sources)
+    }
+    return Config(network, sources)
+
+
+def parse_interval(value: Any) -> timedelta:
+    """'15m', '2h', '30s', '1d' or a number of minutes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        interval = timedelta(minutes=value)
+    elif isinstance(value, str) and (match := _INTERVAL.match(value.strip())):
+        interval = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    else:
+        raise ValueError(f"expected a duration such as '15m', '2h' or '1d', got {value!r}")
+    if interval < MIN_INTERVAL:
+        raise ValueError(f"must be at least {MIN_INTERVAL}, to spare the upstream site")
+    return interval
+
+
+class _Reader:
+    """Turns parsed TOML into a Network, locating errors in the text."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def fail(self, key: str, message: str, *, table: str, index: int = 0, field: str | None = None) -> ConfigError:
+        return ConfigError(self.path, key, message, self._locate(table, index, field))
+
+    def network(self, data: dict[str, Any]) -> Network:
+        net = data.get("network", {})
+        if not isinstance(net, dict):
+            raise self.fail("network", "must be a table: [network]", table="network")
+        sites_data = data.get("sites")
+        if not isinstance(sites_data, list) or not sites_data:
+            raise self.fail("sites", "expected at least one [[sites]] table", table="sites")
+        sites: list[Site] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(sites_data):
+            site = self.site(raw, index)
+            if site.slug in seen:
+                raise self.fail(f"sites[{index}].slug", f"{site.slug!r} is used twice", table="[[sites]]", index=index, field="slug")
+            seen.add(site.slug)
+            sites.append(site)
+        zone = net.get("timezone", DEFAULT_TIMEZONE)
+        self.zone(zone, "network.timezone", table="[network]", index=0)
+        return Network(
+            name=str(net.get("name", "Network")),
+            homepage=net.get("homepage"),
+            timezone=zone,
+            sites=tuple(sites),
+        )
+
+    def site(self, raw: dict[str, Any], index: int) -> Site:
+        where = f"sites[{index}]"
+
+        def text(key: str, *, required: bool = False) -> str | None:
+            value = raw.get(key)
+            if value is None and not required:
+                return None
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(f"{where}.{key}", "expected a non-empty string", table="[[sites]]", index=index, field=key)
+            return value.strip()
+
+        slug = text("slug", required=True)
+        assert slug is not None
+        if not _SLUG.match(slug) or slug in RESERVED_SLUGS:
+            raise self.fail(
+                f"{where}.slug",
+                f"{slug!r}: expected lowercase letters, digits and '-', not one of {sorted(RESERVED_SLUGS)}",
+                table="[[sites]]", index=index, field="slug",
+            )
+        zone = raw.get("timezone", DEFAULT_TIMEZONE)
+        self.zone(zone, f"{where}.timezone", table="[[sites]]", index=index)
+        sources_data = raw.get("sources", [])
+        if not isinstance(sources_data, list):
+            raise self.fail(f"{where}.sources", "expected [[sites.sources]] tables", table="[[sites]]", index=index)
+        sources = [self.source(s, index, n) for n, s in enumerate(sources_data)]
+        names = [s.name for s in sources]
+        if len(set(names)) != len(names):
+            raise self.fail(f"{where}.sources", f"source names must differ within a site: {names}", table="[[sites]]", index=index)
+        return Site(
+            slug=slug,
+            name=text("name", required=True) or slug,
+            region=text("region"),
+            homepage=text("homepage"),
+            timezone=zone,
+            sources=tuple(sources),
+        )
+
+    def source(self, raw: dict[str, Any], site_index: int, index: int) -> SourceConfig:
+        where = f"sites[{site_index}].sources[{index}]"
+        line_index = self._nth_source(site_index, index)
+        options = dict(raw)
+        name = options.pop("name", None)
+        kind = options.pop("kind", None)
+        for key, value in (("name", name), ("kind", kind)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(self.path, f"{where}.{key}", "expected a non-empty string", self._field_line(line_index, key))
+        interval = timedelta(minutes=15)
+        if "interval" in options:
+            try:
+                interval = parse_interval(options.pop("interval"))
+            except ValueError as exc:
+                raise ConfigError(self.path, f"{where}.interval", str(exc), self._field_line(line_index, "interval")) from None
+        assert isinstance(name, str) and isinstance(kind, str)
+        return SourceConfig(name=name, kind=kind, interval=interval, options=tuple(sorted(options.items())))
+
+    def build(self, site: Site, site_index: int, config: SourceConfig, index: int) -> Source:
+        context = SourceContext(
+            site=site.slug,
+            source=config.name,
+            timezone=site.timezone,
+            homepage=site.homepage,
+            config_dir=self.path.parent,
+        )
+        where = f"sites[{site_index}].sources[{index}]"
+        header = self._nth_source(site_index, index)
+        try:
+            return build_source(config.kind, context, config.options_dict)
+        except UnknownKindError as exc:
+            raise ConfigError(self.path, f"{where}.kind", str(exc), self._field_line(header, "kind")) from None
+        except OptionError as exc:
+            message = str(exc).split(": ", 1)[1]
+            raise ConfigError(self.path, f"{where}.{exc.key}", message, self._field_line(header, exc.key)) from None
+
+    def zone(self, value: Any, key: str, *, table: str, index: int) -> None:
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(key, f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')", table=table, index=index, field="timezone") from None
+
+    # Locating: tomllib gives no positions for values, so find the n-th table header
+    # and the key's line inside it. Good enough to point a person at the right place.
+    def _headers(self, header: str) -> list[int]:
+        return [n for n, line in enumerate(self.lines) if line.strip() == header]
+
+    def _locate(self, table: str, index: int, field: str | None) -> int | None:
+        headers = self._headers(table)
+        if index >= len(headers):
+            return None
+        return self._field_line(headers[index], field) if field else headers[index] + 1
+
+    def _nth_source(self, site_index: int, index: int) -> int | None:
+        sites = self._headers("[[sites]]") + [len(self.lines)]
+        if site_index + 1 >= len(sites):
+            return None
+        inside = [n for n in self._headers("[[sites.sources]]") if sites[site_index] < n < sites[site_index + 1]]
+        return inside[index] if index < len(inside) else None
+
+    def _field_line(self, header: int | None, field: str) -> int | None:
+        if header is None:
+            return None
+        for n in range(header + 1, len(self.lines)):
+            stripped = self.lines[n].strip()
+            if stripped.startswith("["):
+                break
+            if re.match(rf"^{re.escape(field)}\s*=", stripped):
+                return n + 1
+        return header + 1
+
+
+def _line_of_decode_error(exc: tomllib.TOMLDecodeError) -> int | None:
+    match = re.search(r"line (\d+)", str(exc))
+    return int(match[1]) if match else None

@@ -1,0 +1,195 @@
+"""The domain: sites, their posts and events. Frozen, timezone-aware, with stable ids."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Europe/Berlin"
+
+# Ids must not depend on the server's address (DESIGN.md): a UUIDv5 over
+# (site, source, external id) in a namespace of our own is stable forever.
+_ID_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-5b8a-9a57-2c1e5e0b7d41")
+
+
+class ModelError(ValueError):
+    """A domain object was built from values that cannot be right."""
+
+
+def require_aware(value: datetime | date | None, name: str) -> None:
+    if isinstance(value, datetime) and value.utcoffset() is None:
+        raise ModelError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def stable_uuid(site: str, source: str, external_id: str) -> uuid.UUID:
+    return uuid.uuid5(_ID_NAMESPACE, "\x1f".join((site, source, external_id)))
+
+
+class EventStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    url: str
+    alt: str | None = None
+    credit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    name: str | None = None
+    address: str | None = None
+    geo: tuple[float, float] | None = None  # (latitude, longitude)
+
+    def label(self) -> str | None:
+        parts = [p for p in (self.name, self.address) if p]
+        return ", ".join(parts) or None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceConfig:
+    """One configured source of a site; `options` are the adapter's own keys."""
+
+    name: str
+    kind: str
+    interval: timedelta = timedelta(minutes=15)
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    slug: str
+    name: str
+    region: str | None = None
+    homepage: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    sources: tuple[SourceConfig, ...] = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Network:
+    name: str
+    homepage: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    sites: tuple[Site, ...] = ()
+
+    def site(self, slug: str) -> Site | None:
+        return next((s for s in self.sites if s.slug == slug), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Post:
+    site: str
+    source: str
+    external_id: str
+    title: str
+    url: str | None = None
+    summary: str | None = None
+    content_html: str | None = None
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    image: Image | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self.published, "published")
+        require_aware(self.updated, "updated")
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return stable_uuid(self.site, self.source, self.external_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    site: str
+    source: str
+    external_id: str
+    title: str
+    start: datetime | date  # a plain date means an all-day event
+    end: datetime | date | None = None  # for all-day events: the last day, inclusive
+    uid: str | None = None  # the upstream UID, kept so subscribers see one event
+    description: str | None = None
+    url: str | None = None
+    location: Location | None = None
+    rrule: str | None = None
+    rdates: tuple[datetime | date, ...] = ()
+    exdates: tuple[datetime | date, ...] = ()
+    status: EventStatus = EventStatus.CONFIRMED
+    categories: tuple[str, ...] = ()
+    organizer: str | None = None
+    image: Image | None = None
+    extra: tuple[tuple[str, str], ...] = field(default=())  # e.g. ("cost", "5 €")
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, "start")
+        require_aware(self.end, "end")
+        if self.end is not None and self.all_day != _is_date(self.end):
+            raise ModelError("start and end must both be dates (all-day) or both datetimes")
+        if self.end is not None and self.end < self.start:  # type: ignore[operator]
+            raise ModelError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        for name, values in (("rdates", self.rdates), ("exdates", self.exdates)):
+            for value in values:
+                require_aware(value, name)
+
+    @property
+    def all_day(self) -> bool:
+        return _is_date(self.start)
+
+    @property
+    def ical_uid(self) -> str:
+        return self.uid or f"{stable_uuid(self.site, self.source, self.external_id)}"
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return stable_uuid(self.site, self.source, self.external_id)
+
+    @property
+    def timezone(self) -> str | None:
+        """The IANA zone of a timed event, None for all-day or fixed-offset times."""
+        if isinstance(self.start, datetime):
+            return getattr(self.start.tzinfo, "key", None)
+        return None
+
+    def start_instant(self) -> datetime:
+        """The start as an aware datetime; all-day events start at local midnight."""
+        return _instant(self.start)
+
+    def end_instant(self) -> datetime:
+        """The end as an aware datetime (exclusive for all-day events)."""
+        if self.end is None:
+            if self.all_day:
+                return _instant(self.start + timedelta(days=1))
+            return _instant(self.start)
+        if self.all_day:
+            return _instant(self.end + timedelta(days=1))
+        return _instant(self.end)
+
+
+Item = Post | Event
+
+
+def _is_date(value: date | datetime) -> bool:
+    return not isinstance(value, datetime)
+
+
+def _instant(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(DEFAULT_TIMEZONE))

@@ -1,0 +1,144 @@
+"""iCalendar (RFC 5545) calendars for subscription and for a single event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import icalendar
+
+from feeds import __version__
+from feeds.model import Event, EventStatus
+from feeds.render.text import html_to_text
+from feeds.store import Stored
+
+PRODID = f"-//engagement-feeds//engagement-feeds {__version__}//DE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalendarInfo:
+    name: str
+    description: str | None
+    timezone: str
+    refresh: timedelta  # how often subscribers should poll: the harvest interval
+
+
+def render_calendar(
+    info: CalendarInfo, events: Sequence[Stored[Event]], *, attribution: dict[str, str] | None = None
+) -> bytes:
+    """A whole calendar; `attribution` maps site slugs to names for network calendars."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", info.name)
+    calendar.add("x-wr-timezone", info.timezone)
+    if info.description:
+        calendar.add("x-wr-caldesc", info.description)
+    calendar.add("refresh-interval", info.refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", icalendar.vDuration(info.refresh))
+    for timezone in vtimezones(stored.item for stored in events):
+        calendar.add_component(timezone)
+    for stored in events:
+        site_name = attribution.get(stored.item.site) if attribution else None
+        calendar.add_component(vevent(stored, site_name=site_name))
+    body: bytes = calendar.to_ical()
+    return body
+
+
+def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.Event:
+    event = stored.item
+    component = icalendar.Event()
+    component.add("uid", event.ical_uid)
+    # DTSTAMP is the time this revision was made, so the same revision renders the same bytes.
+    component.add("dtstamp", stored.changed)
+    component.add("created", stored.first_seen)
+    component.add("last-modified", stored.changed)
+    component.add("sequence", stored.sequence)
+    component.add("summary", event.title)
+    component.add("dtstart", event.start)
+    end = ical_end(event)
+    if end is not None:
+        component.add("dtend", end)
+    if event.rrule:
+        component.add("rrule", icalendar.vRecur.from_ical(event.rrule))
+    for name, values in (("rdate", event.rdates), ("exdate", event.exdates)):
+        for value in values:
+            component.add(name, value)
+    component.add("status", event.status.value.upper())
+    if event.status is EventStatus.CANCELLED:
+        component.add("transp", "TRANSPARENT")
+    description = _description(event, site_name)
+    if description:
+        component.add("description", description)
+    if event.url:
+        component.add("url", event.url)
+    if event.location:
+        label = event.location.label()
+        if label:
+            component.add("location", label)
+        if event.location.geo:
+            component.add("geo", event.location.geo)
+    if event.categories:
+        component.add("categories", list(event.categories))
+    if event.image:
+        component.add("image", event.image.url, parameters={"VALUE": "URI", "DISPLAY": "BADGE"})
+    return component
+
+
+def ical_end(event: Event) -> date | datetime | None:
+    """DTEND: exclusive for all-day events (RFC 5545 3.6.1), the given end otherwise."""
+    if event.all_day:
+        last = event.end or event.start
+        return last + timedelta(days=1)
+    return event.end
+
+
+def vtimezones(events: Iterable[Event]) -> list[icalendar.Timezone]:
+    """A VTIMEZONE for every TZID used, covering the years the events span."""
+    spans: dict[str, tuple[date, date]] = {}
+    for event in events:
+        for value in (event.start, event.end, *event.rdates, *event.exdates):
+            key = getattr(getattr(value, "tzinfo", None), "key", None)
+            if not isinstance(value, datetime) or key is None:
+                continue
+            low, high = spans.get(key, (value.date(), value.date()))
+            spans[key] = (min(low, value.date()), max(high, value.date()))
+        if event.rrule and event.timezone:
+            low, high = spans[event.timezone]
+            spans[event.timezone] = (low, max(high, date(high.year + 5, 1, 1)))
+    return [
+        _one_rdate_per_line(
+            icalendar.Timezone.from_tzid(
+                key, first_date=date(low.year - 1, 1, 1), last_date=date(high.year + 2, 1, 1)
+            )
+        )
+        for key, (low, high) in sorted(spans.items())
+    ]
+
+
+def _one_rdate_per_line(timezone: icalendar.Timezone) -> icalendar.Timezone:
+    # icalendar writes the transitions as one comma-separated RDATE; ical.js 2.2 reads
+    # only its first value and puts later summer-time events an hour off. One RDATE
+    # per line means the same to RFC 5545 and is read right by every client.
+    for observance in timezone.subcomponents:
+        dates = observance.pop("RDATE", None)
+        if dates is None:
+            continue
+        for group in dates if isinstance(dates, list) else [dates]:
+            for value in group.dts:
+                observance.add("rdate", value.dt)
+    return timezone
+
+
+def _description(event: Event, site_name: str | None) -> str | None:
+    parts = [html_to_text(event.description)] if event.description else []
+    if event.organizer:
+        parts.append(f"Veranstalter: {event.organizer}")
+    parts.extend(f"{key.capitalize()}: {value}" for key, value in event.extra)
+    if site_name:
+        parts.append(site_name)
+    text = "\n\n".join(p for p in parts if p)
+    return text or None

@@ -1,0 +1,52 @@
+"""JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) from entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from feeds.render.entries import Entry, FeedInfo
+
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render_json_feed(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
+    feed: dict[str, Any] = {
+        "version": VERSION,
+        "title": info.title,
+        "home_page_url": info.alternate_url,
+        "feed_url": info.self_url,
+        "language": info.language,
+        "items": [_item(entry) for entry in entries],
+    }
+    if info.subtitle:
+        feed["description"] = info.subtitle
+    if info.author:
+        feed["authors"] = [{"name": info.author}]
+    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _item(entry: Entry) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": entry.id,
+        "title": entry.title,
+        "date_published": entry.published.isoformat(),
+        "date_modified": entry.updated.isoformat(),
+    }
+    if entry.url:
+        item["url"] = entry.url
+    # JSON Feed requires content_html or content_text.
+    item["content_html"] = entry.content_html or entry.summary or ""
+    if entry.summary:
+        item["summary"] = entry.summary
+    if entry.image:
+        item["image"] = entry.image.url
+    author = entry.author or (entry.site.name if entry.site else None)
+    if author:
+        item["authors"] = [{"name": author}]
+    if entry.categories:
+        item["tags"] = list(entry.categories)
+    if entry.site:
+        item["_engagement"] = {"site": entry.site.name, "site_url": entry.site.url}
+    return item

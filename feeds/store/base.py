@@ -1,0 +1,97 @@
+"""The store interface both backends implement, and the facts it keeps beside items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from feeds.model import Event, Post
+from sources.base import Validators
+
+T = TypeVar("T", Post, Event)
+
+
+class StoreError(Exception):
+    """The database failed; the driver's error is chained."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """An item as kept: the store's own facts beside the upstream content."""
+
+    item: T
+    first_seen: datetime
+    changed: datetime  # when the content last changed here
+    revision: int  # the store revision of that change
+    sequence: int  # iCalendar SEQUENCE: 0, then +1 per change
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    new: int
+    changed: int
+    unchanged: int
+    revision: int  # the store's revision after the batch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceState:
+    site: str
+    source: str
+    validators: Validators = Validators()
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    failures: int = 0  # consecutive
+    items: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemQuery:
+    """Which items to read; None means no restriction."""
+
+    sites: Sequence[str] | None = None
+    limit: int | None = None
+
+
+class Store(Protocol):
+    async def revision(self) -> int: ...
+
+    async def save_batch(
+        self,
+        site: str,
+        source: str,
+        posts: Sequence[Post],
+        events: Sequence[Event],
+        validators: Validators,
+        now: datetime,
+    ) -> BatchResult:
+        """Upsert one source's items and its success, all in one transaction."""
+        ...
+
+    async def save_not_modified(self, site: str, source: str, validators: Validators, now: datetime) -> None: ...
+
+    async def save_failure(
+        self, site: str, source: str, error: str, status: int | None, now: datetime
+    ) -> None: ...
+
+    async def source_state(self, site: str, source: str) -> SourceState: ...
+
+    async def source_states(self) -> list[SourceState]: ...
+
+    async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
+        """Newest first (by published date, else first seen)."""
+        ...
+
+    async def events(self, query: ItemQuery) -> list[Stored[Event]]:
+        """By start, earliest first."""
+        ...
+
+    async def item_counts(self) -> dict[tuple[str, str], int]:
+        """How many items each (site, kind) has; kind is "post" or "event"."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,287 @@
+"""The embedded store: one SQLite file in WAL mode, driven from a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from feeds import codec
+from feeds.model import Event, Item, Post
+from feeds.store.base import BatchResult, ItemQuery, SourceState, Stored, StoreError
+from feeds.store.migrations import migrations
+from sources.base import Validators
+
+R = TypeVar("R")
+
+
+class SQLiteStore:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        # One connection, one writer at a time; the lock keeps worker threads apart.
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, path: str) -> SQLiteStore:
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA foreign_keys=ON")
+            _migrate(db)
+            return db
+
+        try:
+            return cls(await asyncio.to_thread(connect))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        def locked() -> R:
+            with self._lock:
+                return fn(self._db)
+
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def close(self) -> None:
+        await self._run(lambda db: db.close())
+
+    async def revision(self) -> int:
+        return await self._run(_revision)
+
+    async def save_batch(
+        self,
+        site: str,
+        source: str,
+        posts: Sequence[Post],
+        events: Sequence[Event],
+        validators: Validators,
+        now: datetime,
+    ) -> BatchResult:
+        def save(db: sqlite3.Connection) -> BatchResult:
+            with _transaction(db):
+                counts = {"new": 0, "changed": 0, "unchanged": 0}
+                revision = _revision(db)
+                for item in (*posts, *events):
+                    outcome = _upsert(db, item, revision + 1, now)
+                    counts[outcome] += 1
+                    if outcome != "unchanged":
+                        revision += 1
+                db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
+                _save_source(
+                    db, site, source, validators, attempt=now, success=now, error=None, status=None
+                )
+                return BatchResult(revision=revision, **counts)
+
+        return await self._run(save)
+
+    async def save_not_modified(
+        self, site: str, source: str, validators: Validators, now: datetime
+    ) -> None:
+        def save(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                _save_source(
+                    db, site, source, validators, attempt=now, success=now, error=None, status=304
+                )
+
+        await self._run(save)
+
+    async def save_failure(
+        self, site: str, source: str, error: str, status: int | None, now: datetime
+    ) -> None:
+        def save(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "INSERT INTO sources (site, source, last_attempt, last_error, last_status, failures)"
+                    " VALUES (?, ?, ?, ?, ?, 1)"
+                    " ON CONFLICT (site, source) DO UPDATE SET last_attempt = excluded.last_attempt,"
+                    " last_error = excluded.last_error, last_status = excluded.last_status,"
+                    " failures = sources.failures + 1",
+                    (site, source, _iso(now), error, status),
+                )
+
+        await self._run(save)
+
+    async def source_state(self, site: str, source: str) -> SourceState:
+        states = await self._run(lambda db: _states(db, site, source))
+        return states[0] if states else SourceState(site=site, source=source)
+
+    async def source_states(self) -> list[SourceState]:
+        return await self._run(lambda db: _states(db, None, None))
+
+    async def item_counts(self) -> dict[tuple[str, str], int]:
+        rows = await self._run(
+            lambda db: db.execute("SELECT site, kind, count(*) FROM items GROUP BY site, kind").fetchall()
+        )
+        return {(row[0], row[1]): row[2] for row in rows}
+
+    async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
+        rows = await self._run(lambda db: _select(db, "post", query, descending=True))
+        return [_stored(row, Post) for row in rows]
+
+    async def events(self, query: ItemQuery) -> list[Stored[Event]]:
+        rows = await self._run(lambda db: _select(db, "event", query, descending=False))
+        return [_stored(row, Event) for row in rows]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+    done = {row[0] for row in db.execute("SELECT version FROM schema_version")}
+    for version, sql in migrations("sqlite"):
+        if version in done:
+            continue
+        with _transaction(db):
+            for statement in sql.split(";\n"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    # BEGIN IMMEDIATE takes the write lock up front, so a batch never fails half-way
+    # on a lock upgrade; a crash before COMMIT leaves the file as it was (WAL).
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _revision(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+    return int(row[0])
+
+
+def _upsert(db: sqlite3.Connection, item: Item, revision: int, now: datetime) -> str:
+    kind = "post" if isinstance(item, Post) else "event"
+    digest = codec.content_hash(item)
+    row = db.execute(
+        "SELECT id, content_hash FROM items WHERE site = ? AND source = ? AND kind = ? AND external_id = ?",
+        (item.site, item.source, kind, item.external_id),
+    ).fetchone()
+    if row is not None and row["content_hash"] == digest:
+        return "unchanged"
+    values = (codec.dumps(item), digest, _iso(_sort_at(item, now)), _iso(now), revision)
+    if row is None:
+        db.execute(
+            "INSERT INTO items (kind, site, source, external_id, data, content_hash, sort_at,"
+            " changed, revision, first_seen, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (kind, item.site, item.source, item.external_id, *values, _iso(now)),
+        )
+        return "new"
+    db.execute(
+        "UPDATE items SET data = ?, content_hash = ?, sort_at = ?, changed = ?, revision = ?,"
+        " sequence = sequence + 1 WHERE id = ?",
+        (*values, row["id"]),
+    )
+    return "changed"
+
+
+def _sort_at(item: Item, now: datetime) -> datetime:
+    if isinstance(item, Event):
+        return item.start_instant()
+    return item.published or item.updated or now
+
+
+def _save_source(
+    db: sqlite3.Connection,
+    site: str,
+    source: str,
+    validators: Validators,
+    *,
+    attempt: datetime,
+    success: datetime,
+    error: str | None,
+    status: int | None,
+) -> None:
+    db.execute(
+        "INSERT INTO sources (site, source, etag, last_modified, last_attempt, last_success,"
+        " last_error, last_status, failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"
+        " ON CONFLICT (site, source) DO UPDATE SET etag = excluded.etag,"
+        " last_modified = excluded.last_modified, last_attempt = excluded.last_attempt,"
+        " last_success = excluded.last_success, last_error = excluded.last_error,"
+        " last_status = excluded.last_status, failures = 0",
+        (
+            site,
+            source,
+            validators.etag,
+            validators.last_modified,
+            _iso(attempt),
+            _iso(success),
+            error,
+            status,
+        ),
+    )
+
+
+def _states(db: sqlite3.Connection, site: str | None, source: str | None) -> list[SourceState]:
+    sql = (
+        "SELECT s.*, (SELECT count(*) FROM items i WHERE i.site = s.site AND i.source = s.source)"
+        " AS items FROM sources s"
+    )
+    params: tuple[Any, ...] = ()
+    if site is not None:
+        sql += " WHERE s.site = ? AND s.source = ?"
+        params = (site, source)
+    rows = db.execute(sql + " ORDER BY s.site, s.source", params).fetchall()
+    return [
+        SourceState(
+            site=row["site"],
+            source=row["source"],
+            validators=Validators(row["etag"], row["last_modified"]),
+            last_attempt=_parse(row["last_attempt"]),
+            last_success=_parse(row["last_success"]),
+            last_error=row["last_error"],
+            last_status=row["last_status"],
+            failures=row["failures"],
+            items=row["items"],
+        )
+        for row in rows
+    ]
+
+
+def _select(
+    db: sqlite3.Connection, kind: str, query: ItemQuery, *, descending: bool
+) -> list[sqlite3.Row]:
+    sql = "SELECT data, first_seen, changed, revision, sequence FROM items WHERE kind = ?"
+    params: list[Any] = [kind]
+    if query.sites is not None:
+        sql += f" AND site IN ({', '.join('?' * len(query.sites))})"
+        params.extend(query.sites)
+    sql += f" ORDER BY sort_at {'DESC' if descending else 'ASC'}, id"
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    return db.execute(sql, params).fetchall()
+
+
+def _stored(row: sqlite3.Row, kind: type[Any]) -> Stored[Any]:
+    item = codec.loads(row["data"])
+    assert isinstance(item, kind)
+    first_seen = _parse(row["first_seen"])
+    changed = _parse(row["changed"])
+    assert first_seen is not None and changed is not None
+    return Stored(item, first_seen, changed, row["revision"], row["sequence"])
+
+
+def _iso(value: datetime) -> str:
+    # Fixed-width UTC text sorts in time order, which the indexes rely on.
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)

@@ -1,0 +1,76 @@
+"""The aiohttp application: what it holds, what runs beside it, its routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from feeds.config import Config, Settings
+from feeds.harvest import Harvester
+from feeds.store import open_store
+from feeds.web.app_keys import (
+    cache_key,
+    max_age_key,
+    network_key,
+    revision_key,
+    settings_key,
+    store_key,
+)
+from feeds.web.caching import RenderCache, Revision
+from feeds.web.handlers import routes
+
+log = logging.getLogger(__name__)
+
+REVISION_POLL_SECONDS = 2.0
+
+
+def create_app(settings: Settings, config: Config, *, harvest: bool = True) -> web.Application:
+    """The service; with `harvest`, the sources are harvested in this process too."""
+    app = web.Application()
+    app[settings_key] = settings
+    app[network_key] = config.network
+    app[revision_key] = Revision()
+    app[cache_key] = RenderCache()
+    app[max_age_key] = _max_age(config)
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings.database_url)
+        app[store_key] = store
+        app[revision_key].bump(await store.revision())
+        yield
+        await store.close()
+
+    async def harvest_ctx(app: web.Application) -> AsyncIterator[None]:
+        revision = app[revision_key]
+        if harvest:
+            harvester = Harvester(
+                app[store_key],
+                config.network,
+                config.sources,
+                on_revision=revision.bump,
+                contact_url=settings.base_url,
+            )
+            task = asyncio.create_task(harvester.run_forever(), name="harvest")
+        else:
+            task = asyncio.create_task(
+                revision.follow(app[store_key], REVISION_POLL_SECONDS), name="revision"
+            )
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([store_ctx, harvest_ctx])
+    app.add_routes(routes)
+    return app
+
+
+def _max_age(config: Config) -> int:
+    intervals = [c.interval for site in config.network.sites for c in site.sources]
+    shortest = min(intervals).total_seconds() if intervals else 900
+    # Half the harvest interval: a reader sees a change within one interval at worst.
+    return max(60, int(shortest // 2))

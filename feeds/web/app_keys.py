@@ -1,0 +1,17 @@
+"""Typed keys for what the application holds; no module-level singletons."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from feeds.config import Settings
+from feeds.model import Network
+from feeds.store import Store
+from feeds.web.caching import RenderCache, Revision
+
+settings_key = web.AppKey("settings", Settings)
+network_key = web.AppKey("network", Network)
+store_key = web.AppKey("store", Store)
+revision_key = web.AppKey("revision", Revision)
+cache_key = web.AppKey("cache", RenderCache)
+max_age_key = web.AppKey("max_age", int)  # seconds for Cache-Control on feeds

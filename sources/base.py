@@ -1,0 +1,88 @@
+"""The contract every source adapter keeps: fetch and normalize, never touch the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self
+
+from aiohttp import ClientSession
+
+from feeds.model import Event, Post
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP cache validators (or an adapter's own equivalent) from the last fetch."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    posts: tuple[Post, ...] = ()
+    events: tuple[Event, ...] = ()
+    validators: Validators = Validators()
+    skipped: tuple[str, ...] = ()  # one line per bad item that was left out
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    validators: Validators  # a 304 may carry a newer Last-Modified
+
+
+class SourceError(Exception):
+    """The source is broken; the message says what a human should check."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class OptionError(ValueError):
+    """A source option in the configuration is missing or wrong."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceContext:
+    """What an adapter knows of where it sits: the site, its zone, the config's folder."""
+
+    site: str
+    source: str
+    timezone: str
+    homepage: str | None
+    config_dir: Path
+
+
+class Source(Protocol):
+    kind: ClassVar[str]
+
+    @classmethod
+    def from_config(cls, context: SourceContext, options: Mapping[str, Any]) -> Self: ...
+
+    async def fetch(self, session: ClientSession, validators: Validators) -> Fetched | NotModified:
+        ...
+
+
+def option_str(options: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
+    value = options.get(key, default)
+    if value is None:
+        raise OptionError(key, "is required (a string)")
+    if not isinstance(value, str) or not value.strip():
+        raise OptionError(key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def reject_unknown(options: Mapping[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise OptionError(unknown[0], f"is not an option of this kind (known: {', '.join(sorted(known))})")

@@ -1,0 +1,195 @@
+"""The real app on a real port over a real SQLite file; outputs re-parsed by feedparser and icalendar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import feedparser
+import icalendar
+import pytest
+from multidict import CIMultiDict
+
+from feeds.config import Config, Settings
+from feeds.harvest import Harvester
+from feeds.store import open_store
+from feeds.web.app import create_app
+from tests.conftest import Serve
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def harvested(settings: Settings, config: Config) -> None:
+    store = await open_store(settings.database_url)
+    try:
+        outcomes = await Harvester(store, config.network, config.sources).run_once()
+        assert {o.status for o in outcomes} == {"ok"}
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def base(settings: Settings, demo_config: Config, serve: Serve) -> str:
+    await harvested(settings, demo_config)
+    return await serve(create_app(settings, demo_config, harvest=False))
+
+
+async def get(
+    http: aiohttp.ClientSession, url: str, **headers: str
+) -> tuple[int, CIMultiDict[str], bytes]:
+    async with http.get(url, headers=headers) as response:
+        return response.status, response.headers.copy(), await response.read()
+
+
+async def test_in_process_harvest_fills_the_feeds(
+    settings: Settings, demo_config: Config, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    base = await serve(create_app(settings, demo_config, harvest=True))
+    for _ in range(100):
+        _, _, body = await get(http, f"{base}/healthz")
+        if json.loads(body)["revision"] > 0:
+            break
+        await asyncio.sleep(0.05)
+    _, _, body = await get(http, f"{base}/kaiserslautern/news.atom")
+    titles = [e.title for e in feedparser.parse(body).entries]
+    assert titles == ["Gute Rahmenbedingungen für Engagement vor Ort schaffen"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [
+        ("atom", "application/atom+xml; charset=utf-8"),
+        ("rss", "application/rss+xml; charset=utf-8"),
+    ],
+)
+async def test_news_feeds_parse_cleanly(
+    base: str, http: aiohttp.ClientSession, fmt: str, content_type: str
+) -> None:
+    status, headers, body = await get(http, f"{base}/kaiserslautern/news.{fmt}")
+    assert status == 200
+    assert headers["Content-Type"] == content_type
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title == "Gute Rahmenbedingungen für Engagement vor Ort schaffen"
+    assert entry.id.startswith("urn:uuid:")
+    assert "Demokratie-Café in der Königstraße" in entry.content[0].value
+    assert entry.published_parsed[:3] == (2025, 2, 20)
+    assert {t.term for t in entry.tags} == {"Kaiserslautern", "Netzwerk"}
+    [enclosure] = entry.enclosures
+    assert enclosure.href.endswith("_engagierte_stadt_plakette_asz.jpg")
+    assert parsed.feed.language == "de"
+
+
+async def test_json_feed(base: str, http: aiohttp.ClientSession) -> None:
+    status, headers, body = await get(http, f"{base}/kaiserslautern/news.json")
+    assert status == 200
+    assert headers["Content-Type"] == "application/feed+json; charset=utf-8"
+    feed = json.loads(body)
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["feed_url"] == f"{base}/kaiserslautern/news.json"
+    [item] = feed["items"]
+    assert item["title"] == "Gute Rahmenbedingungen für Engagement vor Ort schaffen"
+    assert item["image"].startswith("https://www.engagiertestadt.de/kaiserslautern/")
+    assert datetime.fromisoformat(item["date_published"]) == datetime(2025, 2, 20, 10, tzinfo=BERLIN)
+
+
+def calendar_events(body: bytes) -> dict[str, icalendar.Event]:
+    calendar = icalendar.Calendar.from_ical(body)
+    return {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+
+
+async def test_rock_rising_in_the_calendar(base: str, http: aiohttp.ClientSession) -> None:
+    status, headers, body = await get(http, f"{base}/kaiserslautern/events.ics")
+    assert status == 200
+    assert headers["Content-Type"] == "text/calendar; charset=utf-8"
+    text = body.decode()
+    assert "DTSTART;TZID=Europe/Berlin:20250308T200000\r\n" in text
+    assert "DTEND;TZID=Europe/Berlin:20250308T235900\r\n" in text
+    calendar = icalendar.Calendar.from_ical(body)
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    event = calendar_events(body)["Rock Rising"]
+    assert event.decoded("DTSTART") == datetime(2025, 3, 8, 20, 0, tzinfo=BERLIN)
+    assert event.decoded("DTEND") == datetime(2025, 3, 8, 23, 59, tzinfo=BERLIN)
+    assert event.decoded("DTSTART").utcoffset().total_seconds() == 3600
+
+
+async def test_uids_do_not_depend_on_the_base_url(
+    settings: Settings, demo_config: Config, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    await harvested(settings, demo_config)
+    plain = await serve(create_app(settings, demo_config, harvest=False))
+    public = await serve(
+        create_app(
+            Settings(database_url=settings.database_url, base_url="https://feeds.example.org"),
+            demo_config,
+            harvest=False,
+        )
+    )
+    uids = []
+    for base in (plain, public):
+        _, _, body = await get(http, f"{base}/kaiserslautern/events.ics")
+        uids.append({name: str(e["UID"]) for name, e in calendar_events(body).items()})
+    assert uids[0] == uids[1]
+    _, _, body = await get(http, f"{public}/kaiserslautern/news.atom")
+    parsed = feedparser.parse(body)
+    assert parsed.feed.links[1].href == "https://feeds.example.org/kaiserslautern/news.atom"
+    assert "feeds.example.org" not in parsed.entries[0].id
+
+
+async def test_network_views_aggregate_every_group(base: str, http: aiohttp.ClientSession) -> None:
+    _, _, body = await get(http, f"{base}/network/events.ics")
+    events = calendar_events(body)
+    assert {"Rock Rising", "Demokratie-Café", "Engagement-Sprechstunde", "Freiwilligentag"} <= set(events)
+    assert "Engagierte Stadt Musterstadt (Demo)" in str(events["Freiwilligentag"]["DESCRIPTION"])
+    _, _, body = await get(http, f"{base}/network/news.atom")
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo
+    # Newest first, across groups.
+    assert [e.title for e in parsed.entries] == [
+        "Gute Rahmenbedingungen für Engagement vor Ort schaffen",
+        "Willkommen im Demo-Netzwerk",
+    ]
+
+
+async def test_all_day_and_recurring_events(base: str, http: aiohttp.ClientSession) -> None:
+    _, _, body = await get(http, f"{base}/musterstadt/events.ics")
+    events = calendar_events(body)
+    day = events["Freiwilligentag"]
+    assert day.decoded("DTSTART").isoformat() == "2025-09-20"
+    assert day.decoded("DTEND").isoformat() == "2025-09-22"  # exclusive: two days
+    weekly = events["Engagement-Sprechstunde"]
+    assert weekly["RRULE"].to_ical() == b"FREQ=WEEKLY;BYDAY=TU"
+    assert weekly["GEO"].to_ical() == "50.9375;6.9603"
+    assert b"EXDATE;TZID=Europe/Berlin:20251223T170000" in body
+
+
+async def test_index_lists_groups_and_feeds(base: str, http: aiohttp.ClientSession) -> None:
+    status, headers, body = await get(http, f"{base}/")
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    page = body.decode()
+    assert "Engagierte Stadt Kaiserslautern" in page
+    assert f"{base}/kaiserslautern/news.atom" in page
+    assert "webcal://127.0.0.1" in page
+
+
+async def test_unknown_group_is_404(base: str, http: aiohttp.ClientSession) -> None:
+    status, _, body = await get(http, f"{base}/atlantis/news.atom")
+    assert status == 404
+    assert b"atlantis" in body
+
+
+async def test_conditional_get_answers_304(base: str, http: aiohttp.ClientSession) -> None:
+    url = f"{base}/kaiserslautern/events.ics"
+    _, headers, _ = await get(http, url)
+    status, again, body = await get(http, url, **{"If-None-Match": headers["ETag"]})
+    assert (status, body) == (304, b"")
+    assert again["ETag"] == headers["ETag"]
+    status, _, _ = await get(http, url, **{"If-Modified-Since": headers["Last-Modified"]})
+    assert status == 304
+    status, _, _ = await get(http, url, **{"If-None-Match": '"something-else"'})
+    assert status == 200

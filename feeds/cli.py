@@ -19,7 +19,9 @@ from feeds.store import StoreError, open_store
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="feeds", description=__doc__)
-    parser.add_argument("--config", type=Path, help="sites.toml (default: $FEEDS_CONFIG or sites.toml)")
+    parser.add_argument(
+        "--config", type=Path, help="sites.toml (default: $FEEDS_CONFIG or sites.toml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve feeds and calendars (and harvest)")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -59,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _serve(settings: Settings, config: Config, host: str | None, port: int | None, *, harvest: bool) -> int:
+def _serve(
+    settings: Settings, config: Config, host: str | None, port: int | None, *, harvest: bool
+) -> int:
     from feeds.web.app import create_app
 
     web.run_app(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ def encode_when(value: datetime | date | None) -> JSON | None:
     key = getattr(value.tzinfo, "key", None)
     if key:
         return {"local": value.replace(tzinfo=None).isoformat(), "tz": key}
-    return {"utc": value.astimezone(timezone.utc).isoformat()}
+    return {"utc": value.astimezone(UTC).isoformat()}
 
 
 def decode_when(value: JSON | None) -> datetime | date | None:

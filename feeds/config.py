@@ -106,7 +106,9 @@ class _Reader:
         self.path = path
         self.lines = text.splitlines()
 
-    def fail(self, key: str, message: str, *, table: str, index: int = 0, field: str | None = None) -> ConfigError:
+    def fail(
+        self, key: str, message: str, *, table: str, index: int = 0, field: str | None = None
+    ) -> ConfigError:
         return ConfigError(self.path, key, message, self._locate(table, index, field))
 
     def network(self, data: dict[str, Any]) -> Network:
@@ -121,7 +123,13 @@ class _Reader:
         for index, raw in enumerate(sites_data):
             site = self.site(raw, index)
             if site.slug in seen:
-                raise self.fail(f"sites[{index}].slug", f"{site.slug!r} is used twice", table="[[sites]]", index=index, field="slug")
+                raise self.fail(
+                    f"sites[{index}].slug",
+                    f"{site.slug!r} is used twice",
+                    table="[[sites]]",
+                    index=index,
+                    field="slug",
+                )
             seen.add(site.slug)
             sites.append(site)
         zone = net.get("timezone", DEFAULT_TIMEZONE)
@@ -141,7 +149,13 @@ class _Reader:
             if value is None and not required:
                 return None
             if not isinstance(value, str) or not value.strip():
-                raise self.fail(f"{where}.{key}", "expected a non-empty string", table="[[sites]]", index=index, field=key)
+                raise self.fail(
+                    f"{where}.{key}",
+                    "expected a non-empty string",
+                    table="[[sites]]",
+                    index=index,
+                    field=key,
+                )
             return value.strip()
 
         slug = text("slug", required=True)
@@ -149,18 +163,31 @@ class _Reader:
         if not _SLUG.match(slug) or slug in RESERVED_SLUGS:
             raise self.fail(
                 f"{where}.slug",
-                f"{slug!r}: expected lowercase letters, digits and '-', not one of {sorted(RESERVED_SLUGS)}",
-                table="[[sites]]", index=index, field="slug",
+                f"{slug!r}: expected lowercase letters, digits and '-',"
+                f" not one of {sorted(RESERVED_SLUGS)}",
+                table="[[sites]]",
+                index=index,
+                field="slug",
             )
         zone = raw.get("timezone", DEFAULT_TIMEZONE)
         self.zone(zone, f"{where}.timezone", table="[[sites]]", index=index)
         sources_data = raw.get("sources", [])
         if not isinstance(sources_data, list):
-            raise self.fail(f"{where}.sources", "expected [[sites.sources]] tables", table="[[sites]]", index=index)
+            raise self.fail(
+                f"{where}.sources",
+                "expected [[sites.sources]] tables",
+                table="[[sites]]",
+                index=index,
+            )
         sources = [self.source(s, index, n) for n, s in enumerate(sources_data)]
         names = [s.name for s in sources]
         if len(set(names)) != len(names):
-            raise self.fail(f"{where}.sources", f"source names must differ within a site: {names}", table="[[sites]]", index=index)
+            raise self.fail(
+                f"{where}.sources",
+                f"source names must differ within a site: {names}",
+                table="[[sites]]",
+                index=index,
+            )
         return Site(
             slug=slug,
             name=text("name", required=True) or slug,
@@ -178,15 +205,28 @@ class _Reader:
         kind = options.pop("kind", None)
         for key, value in (("name", name), ("kind", kind)):
             if not isinstance(value, str) or not value.strip():
-                raise ConfigError(self.path, f"{where}.{key}", "expected a non-empty string", self._field_line(line_index, key))
+                raise ConfigError(
+                    self.path,
+                    f"{where}.{key}",
+                    "expected a non-empty string",
+                    self._field_line(line_index, key),
+                )
         interval = timedelta(minutes=15)
         if "interval" in options:
             try:
                 interval = parse_interval(options.pop("interval"))
             except ValueError as exc:
-                raise ConfigError(self.path, f"{where}.interval", str(exc), self._field_line(line_index, "interval")) from None
-        assert isinstance(name, str) and isinstance(kind, str)
-        return SourceConfig(name=name, kind=kind, interval=interval, options=tuple(sorted(options.items())))
+                raise ConfigError(
+                    self.path,
+                    f"{where}.interval",
+                    str(exc),
+                    self._field_line(line_index, "interval"),
+                ) from None
+        assert isinstance(name, str)
+        assert isinstance(kind, str)
+        return SourceConfig(
+            name=name, kind=kind, interval=interval, options=tuple(sorted(options.items()))
+        )
 
     def build(self, site: Site, site_index: int, config: SourceConfig, index: int) -> Source:
         context = SourceContext(
@@ -201,16 +241,26 @@ class _Reader:
         try:
             return build_source(config.kind, context, config.options_dict)
         except UnknownKindError as exc:
-            raise ConfigError(self.path, f"{where}.kind", str(exc), self._field_line(header, "kind")) from None
+            raise ConfigError(
+                self.path, f"{where}.kind", str(exc), self._field_line(header, "kind")
+            ) from None
         except OptionError as exc:
             message = str(exc).split(": ", 1)[1]
-            raise ConfigError(self.path, f"{where}.{exc.key}", message, self._field_line(header, exc.key)) from None
+            raise ConfigError(
+                self.path, f"{where}.{exc.key}", message, self._field_line(header, exc.key)
+            ) from None
 
     def zone(self, value: Any, key: str, *, table: str, index: int) -> None:
         try:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(key, f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')", table=table, index=index, field="timezone") from None
+            raise self.fail(
+                key,
+                f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')",
+                table=table,
+                index=index,
+                field="timezone",
+            ) from None
 
     # Locating: tomllib gives no positions for values, so find the n-th table header
     # and the key's line inside it. Good enough to point a person at the right place.
@@ -224,10 +274,14 @@ class _Reader:
         return self._field_line(headers[index], field) if field else headers[index] + 1
 
     def _nth_source(self, site_index: int, index: int) -> int | None:
-        sites = self._headers("[[sites]]") + [len(self.lines)]
+        sites = [*self._headers("[[sites]]"), len(self.lines)]
         if site_index + 1 >= len(sites):
             return None
-        inside = [n for n in self._headers("[[sites.sources]]") if sites[site_index] < n < sites[site_index + 1]]
+        inside = [
+            n
+            for n in self._headers("[[sites.sources]]")
+            if sites[site_index] < n < sites[site_index + 1]
+        ]
         return inside[index] if index < len(inside) else None
 
     def _field_line(self, header: int | None, field: str) -> int | None:

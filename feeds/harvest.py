@@ -55,7 +55,9 @@ async def harvest_source(
         result = await source.fetch(session, state.validators)
     except SourceError as exc:
         await store.save_failure(site, name, str(exc), exc.status, utcnow())
-        outcome = Outcome(site, name, "failed", error=str(exc), seconds=time.perf_counter() - started)
+        outcome = Outcome(
+            site, name, "failed", error=str(exc), seconds=time.perf_counter() - started
+        )
         log.warning("harvest %s/%s failed: %s", site, name, exc)
         return outcome
     if not isinstance(result, Fetched):
@@ -75,7 +77,13 @@ async def harvest_source(
     )
     log.info(
         "harvest %s/%s ok: %d new, %d changed, %d unchanged, %d skipped in %.2fs",
-        site, name, batch.new, batch.changed, batch.unchanged, len(result.skipped), outcome.seconds,
+        site,
+        name,
+        batch.new,
+        batch.changed,
+        batch.unchanged,
+        len(result.skipped),
+        outcome.seconds,
     )
     return outcome
 
@@ -128,7 +136,7 @@ class Harvester:
             self._failures.pop(key, None)
             return interval
         failures = self._failures[key] = self._failures.get(key, 0) + 1
-        backoff = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
+        backoff: timedelta = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
         return backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of a shared host
 
     async def _harvest(self, session: aiohttp.ClientSession, key: SourceKey) -> Outcome:

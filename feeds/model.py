@@ -142,7 +142,7 @@ class Event:
         require_aware(self.end, "end")
         if self.end is not None and self.all_day != _is_date(self.end):
             raise ModelError("start and end must both be dates (all-day) or both datetimes")
-        if self.end is not None and self.end < self.start:  # type: ignore[operator]
+        if self.end is not None and self.end < self.start:
             raise ModelError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
         for name, values in (("rdates", self.rdates), ("exdates", self.exdates)):
             for value in values:

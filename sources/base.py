@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
@@ -24,7 +24,7 @@ class Validators:
 class Fetched:
     posts: tuple[Post, ...] = ()
     events: tuple[Event, ...] = ()
-    validators: Validators = Validators()
+    validators: Validators = field(default_factory=Validators)
     skipped: tuple[str, ...] = ()  # one line per bad item that was left out
 
 
@@ -69,8 +69,9 @@ class Source(Protocol):
     @classmethod
     def from_config(cls, context: SourceContext, options: Mapping[str, Any]) -> Self: ...
 
-    async def fetch(self, session: ClientSession, validators: Validators) -> Fetched | NotModified:
-        ...
+    async def fetch(
+        self, session: ClientSession, validators: Validators
+    ) -> Fetched | NotModified: ...
 
 
 def option_str(options: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
@@ -85,4 +86,6 @@ def option_str(options: Mapping[str, Any], key: str, *, default: str | None = No
 def reject_unknown(options: Mapping[str, Any], known: set[str]) -> None:
     unknown = sorted(set(options) - known)
     if unknown:
-        raise OptionError(unknown[0], f"is not an option of this kind (known: {', '.join(sorted(known))})")
+        raise OptionError(
+            unknown[0], f"is not an option of this kind (known: {', '.join(sorted(known))})"
+        )

@@ -87,7 +87,9 @@ class FilesSource:
             try:
                 item = self.parse_file(name, file.read_text(encoding="utf-8"))
             except (ItemError, ModelError, OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                log.warning("%s/%s: skipped %s: %s", self.context.site, self.context.source, name, exc)
+                log.warning(
+                    "%s/%s: skipped %s: %s", self.context.site, self.context.source, name, exc
+                )
                 skipped.append(f"{name}: {exc}")
                 continue
             (events if isinstance(item, Event) else posts).append(item)  # type: ignore[arg-type]
@@ -134,7 +136,9 @@ class FilesSource:
         try:
             event_status = EventStatus(status.lower())
         except ValueError:
-            raise ItemError(f"status: expected confirmed, tentative or cancelled, got {status!r}") from None
+            raise ItemError(
+                f"status: expected confirmed, tentative or cancelled, got {status!r}"
+            ) from None
         return Event(
             **common,
             start=start,
@@ -212,12 +216,13 @@ class _Fields:
         if isinstance(value, str):
             text = value.strip()
             try:
-                value = isoparse(text)
+                parsed = isoparse(text)
             except ValueError:
                 raise ItemError(f"{key}: expected an ISO date or date-time, got {text!r}") from None
             # isoparse gives a datetime even for "2025-03-08": a bare date means all day.
             if len(text) == 10:
-                return value.date()
+                return parsed.date()
+            value = parsed
         if isinstance(value, datetime):
             return value if value.tzinfo else value.replace(tzinfo=self.zone)
         if isinstance(value, date):
@@ -237,7 +242,9 @@ def _location(value: Any) -> Location | None:
         if not (isinstance(geo, list) and len(geo) == 2):
             raise ItemError("location.geo: expected [latitude, longitude]")
         geo = (float(geo[0]), float(geo[1]))
-    return Location(name=_opt_str(value.get("name")), address=_opt_str(value.get("address")), geo=geo)
+    return Location(
+        name=_opt_str(value.get("name")), address=_opt_str(value.get("address")), geo=geo
+    )
 
 
 def _opt_str(value: Any) -> str | None:

@@ -1,4 +1,4 @@
-"""The real app on a real port over a real SQLite file; outputs re-parsed by feedparser and icalendar."""
+"""The real app on a real port over a real SQLite file; outputs re-parsed by independent parsers."""
 
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ async def test_json_feed(base: str, http: aiohttp.ClientSession) -> None:
     [item] = feed["items"]
     assert item["title"] == "Gute Rahmenbedingungen für Engagement vor Ort schaffen"
     assert item["image"].startswith("https://www.engagiertestadt.de/kaiserslautern/")
-    assert datetime.fromisoformat(item["date_published"]) == datetime(2025, 2, 20, 10, tzinfo=BERLIN)
+    assert datetime.fromisoformat(item["date_published"]) == datetime(
+        2025, 2, 20, 10, tzinfo=BERLIN
+    )
 
 
 def calendar_events(body: bytes) -> dict[str, icalendar.Event]:
@@ -143,7 +145,9 @@ async def test_uids_do_not_depend_on_the_base_url(
 async def test_network_views_aggregate_every_group(base: str, http: aiohttp.ClientSession) -> None:
     _, _, body = await get(http, f"{base}/network/events.ics")
     events = calendar_events(body)
-    assert {"Rock Rising", "Demokratie-Café", "Engagement-Sprechstunde", "Freiwilligentag"} <= set(events)
+    assert {"Rock Rising", "Demokratie-Café", "Engagement-Sprechstunde", "Freiwilligentag"} <= set(
+        events
+    )
     assert "Engagierte Stadt Musterstadt (Demo)" in str(events["Freiwilligentag"]["DESCRIPTION"])
     _, _, body = await get(http, f"{base}/network/news.atom")
     parsed = feedparser.parse(body)

@@ -75,9 +75,7 @@ def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Elem
     return element
 
 
-def _link(
-    parent: ET.Element, href: str, rel: str, kind: str, *, title: str | None = None
-) -> None:
+def _link(parent: ET.Element, href: str, rel: str, kind: str, *, title: str | None = None) -> None:
     attributes = {"href": xml_safe(href), "rel": rel, "type": kind}
     if title:
         attributes["title"] = xml_safe(title)

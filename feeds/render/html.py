@@ -28,7 +28,8 @@ class GroupSummary:
 def render_index(network: Network, groups: list[GroupSummary], base_url: str) -> bytes:
     def feed_links(slug: str) -> str:
         links = [
-            f'<a href="{escape(base_url)}/{slug}/{path}">{escape(label)}</a>' for path, label in FEEDS
+            f'<a href="{escape(base_url)}/{slug}/{path}">{escape(label)}</a>'
+            for path, label in FEEDS
         ]
         webcal = base_url.replace("https://", "webcal://").replace("http://", "webcal://")
         links.append(f'<a href="{escape(webcal)}/{slug}/events.ics">Kalender abonnieren</a>')
@@ -47,7 +48,8 @@ def render_index(network: Network, groups: list[GroupSummary], base_url: str) ->
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(network.name)}: Feeds und Kalender</title>
-<link rel="alternate" type="application/atom+xml" title="{escape(network.name)}" href="{escape(base_url)}/network/news.atom">
+<link rel="alternate" type="application/atom+xml" title="{escape(network.name)}"
+ href="{escape(base_url)}/network/news.atom">
 </head>
 <body>
 <main>

@@ -25,7 +25,10 @@ class CalendarInfo:
 
 
 def render_calendar(
-    info: CalendarInfo, events: Sequence[Stored[Event]], *, attribution: dict[str, str] | None = None
+    info: CalendarInfo,
+    events: Sequence[Stored[Event]],
+    *,
+    attribution: dict[str, str] | None = None,
 ) -> bytes:
     """A whole calendar; `attribution` maps site slugs to names for network calendars."""
     calendar = icalendar.Calendar()

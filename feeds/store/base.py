@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -40,7 +40,7 @@ class BatchResult:
 class SourceState:
     site: str
     source: str
-    validators: Validators = Validators()
+    validators: Validators = field(default_factory=Validators)
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_error: str | None = None
@@ -72,7 +72,9 @@ class Store(Protocol):
         """Upsert one source's items and its success, all in one transaction."""
         ...
 
-    async def save_not_modified(self, site: str, source: str, validators: Validators, now: datetime) -> None: ...
+    async def save_not_modified(
+        self, site: str, source: str, validators: Validators, now: datetime
+    ) -> None: ...
 
     async def save_failure(
         self, site: str, source: str, error: str, status: int | None, now: datetime

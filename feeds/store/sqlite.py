@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from feeds import codec
@@ -71,7 +71,8 @@ class SQLiteStore:
             with _transaction(db):
                 counts = {"new": 0, "changed": 0, "unchanged": 0}
                 revision = _revision(db)
-                for item in (*posts, *events):
+                items: list[Item] = [*posts, *events]
+                for item in items:
                     outcome = _upsert(db, item, revision + 1, now)
                     counts[outcome] += 1
                     if outcome != "unchanged":
@@ -101,9 +102,11 @@ class SQLiteStore:
         def save(db: sqlite3.Connection) -> None:
             with _transaction(db):
                 db.execute(
-                    "INSERT INTO sources (site, source, last_attempt, last_error, last_status, failures)"
+                    "INSERT INTO sources"
+                    " (site, source, last_attempt, last_error, last_status, failures)"
                     " VALUES (?, ?, ?, ?, ?, 1)"
-                    " ON CONFLICT (site, source) DO UPDATE SET last_attempt = excluded.last_attempt,"
+                    " ON CONFLICT (site, source) DO UPDATE SET"
+                    " last_attempt = excluded.last_attempt,"
                     " last_error = excluded.last_error, last_status = excluded.last_status,"
                     " failures = sources.failures + 1",
                     (site, source, _iso(now), error, status),
@@ -120,7 +123,9 @@ class SQLiteStore:
 
     async def item_counts(self) -> dict[tuple[str, str], int]:
         rows = await self._run(
-            lambda db: db.execute("SELECT site, kind, count(*) FROM items GROUP BY site, kind").fetchall()
+            lambda db: db.execute(
+                "SELECT site, kind, count(*) FROM items GROUP BY site, kind"
+            ).fetchall()
         )
         return {(row[0], row[1]): row[2] for row in rows}
 
@@ -168,7 +173,8 @@ def _upsert(db: sqlite3.Connection, item: Item, revision: int, now: datetime) ->
     kind = "post" if isinstance(item, Post) else "event"
     digest = codec.content_hash(item)
     row = db.execute(
-        "SELECT id, content_hash FROM items WHERE site = ? AND source = ? AND kind = ? AND external_id = ?",
+        "SELECT id, content_hash FROM items"
+        " WHERE site = ? AND source = ? AND kind = ? AND external_id = ?",
         (item.site, item.source, kind, item.external_id),
     ).fetchone()
     if row is not None and row["content_hash"] == digest:
@@ -272,16 +278,17 @@ def _stored(row: sqlite3.Row, kind: type[Any]) -> Stored[Any]:
     assert isinstance(item, kind)
     first_seen = _parse(row["first_seen"])
     changed = _parse(row["changed"])
-    assert first_seen is not None and changed is not None
+    assert first_seen is not None
+    assert changed is not None
     return Stored(item, first_seen, changed, row["revision"], row["sequence"])
 
 
 def _iso(value: datetime) -> str:
     # Fixed-width UTC text sorts in time order, which the indexes rely on.
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

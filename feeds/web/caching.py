@@ -24,7 +24,9 @@ class Rendered:
     revision: int
 
 
-def make_rendered(body: bytes, content_type: str, last_modified: datetime, revision: int) -> Rendered:
+def make_rendered(
+    body: bytes, content_type: str, last_modified: datetime, revision: int
+) -> Rendered:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     return Rendered(
         body, content_type, etag, last_modified.astimezone(UTC).replace(microsecond=0), revision

@@ -34,4 +34,9 @@ def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> web.Re
     }
     if is_fresh(request, rendered):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=rendered.body, headers=headers, content_type=rendered.content_type.split(";")[0], charset="utf-8")
+    return web.Response(
+        body=rendered.body,
+        headers=headers,
+        content_type=rendered.content_type.split(";")[0],
+        charset="utf-8",
+    )

@@ -71,6 +71,8 @@ class FilesSource:
         return await asyncio.to_thread(self._read, validators)
 
     def _read(self, validators: Validators) -> Fetched | NotModified:
+        if not self.options.path.is_dir():
+            raise SourceError(f"{self.options.path}: the folder is missing")
         try:
             files = sorted(p for p in self.options.path.rglob("*") if p.suffix in SUFFIXES)
             fingerprint = _fingerprint(self.options.path, files)
@@ -191,7 +193,7 @@ class _Fields:
         value = self.meta.get(key) or ()
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list):
+        if not isinstance(value, list | tuple):
             raise ItemError(f"{key}: expected a list of words")
         return tuple(str(v).strip() for v in value if str(v).strip())
 

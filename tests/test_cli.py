@@ -1,0 +1,108 @@
+"""The commands as an operator runs them, in real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import feedparser
+import icalendar
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feeds.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(env: dict[str, str], *args: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feeds.cli", "serve", "--port", str(port), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+        return body
+
+
+def test_check_accepts_the_demo_and_names_a_mistake(demo_dir: Path) -> None:
+    env = {"FEEDS_CONFIG": str(demo_dir / "sites.toml")}
+    ok = run("check", env=env)
+    assert ok.returncode == 0
+    assert "ok, 2 sites, 2 sources" in ok.stdout
+    config = demo_dir / "sites.toml"
+    config.write_text(config.read_text().replace('kind = "files"', 'kind = "filez"', 1))
+    bad = run("check", str(config), env={})
+    assert bad.returncode == 2
+    assert f"{config}:17: sites[0].sources[0].kind: unknown source kind 'filez'" in bad.stderr
+
+
+def test_harvest_then_a_restarted_server_keeps_every_item(demo_dir: Path, tmp_path: Path) -> None:
+    env = {
+        "FEEDS_CONFIG": str(demo_dir / "sites.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'kept.sqlite3'}",
+    }
+    harvest = run("harvest", env=env)
+    assert harvest.returncode == 0, harvest.stderr
+    assert "kaiserslautern/demo: ok: 3 new, 0 changed" in harvest.stdout
+    # The sources vanish; a server that does not harvest must still serve what was kept.
+    (demo_dir / "demo" / "kaiserslautern" / "events" / "rock-rising.md").unlink()
+    for _ in range(2):
+        with serving(env, "--no-harvest") as base:
+            calendar = icalendar.Calendar.from_ical(fetch(f"{base}/kaiserslautern/events.ics"))
+            titles = sorted(str(e["SUMMARY"]) for e in calendar.walk("VEVENT"))
+            assert titles == ["Demokratie-Café", "Rock Rising"]
+            news = feedparser.parse(fetch(f"{base}/network/news.atom"))
+            assert len(news.entries) == 2
+    # Harvesting again after the file is gone keeps the event too (nothing is deleted).
+    assert run("harvest", env=env).returncode == 0
+    with serving(env, "--no-harvest") as base:
+        calendar = icalendar.Calendar.from_ical(fetch(f"{base}/kaiserslautern/events.ics"))
+        assert "Rock Rising" in [str(e["SUMMARY"]) for e in calendar.walk("VEVENT")]
+
+
+def test_a_broken_config_stops_serve_with_a_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "sites.toml"
+    config.write_text("[[sites]]\nslug = 'x'\n")
+    result = run("serve", env={"FEEDS_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert f"{config}:1: sites[0].name: expected a non-empty string" in result.stderr

@@ -1,0 +1,130 @@
+"""The files adapter: Markdown and YAML with front matter, local times, bad files skipped."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from feeds.model import EventStatus
+from sources.base import Fetched, NotModified, SourceContext, SourceError, Validators
+from sources.files import FilesSource
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def adapter(folder: Path, **options: str) -> FilesSource:
+    context = SourceContext(
+        site="kaiserslautern",
+        source="demo",
+        timezone="Europe/Berlin",
+        homepage="https://www.engagiertestadt.de/kaiserslautern/",
+        config_dir=folder.parent,
+    )
+    return FilesSource.from_config(context, {"path": folder.name, **options})
+
+
+NONE = Validators()
+
+
+async def fetch(source: FilesSource, validators: Validators = NONE) -> Fetched | NotModified:
+    async with aiohttp.ClientSession() as session:
+        return await source.fetch(session, validators)
+
+
+async def test_the_kaiserslautern_demo() -> None:
+    result = await fetch(adapter(ROOT / "demo" / "kaiserslautern"))
+    assert isinstance(result, Fetched)
+    [post] = result.posts
+    assert post.title == "Gute Rahmenbedingungen für Engagement vor Ort schaffen"
+    assert post.published == datetime(2025, 2, 20, 10, tzinfo=BERLIN)
+    assert post.image is not None
+    assert post.image.alt == "Das Logo der Engagierten Stadt an der Stadtteilwerkstatt des ASZ"
+    assert post.image.credit == "© Stadt Kaiserslautern"
+    assert post.image.url.startswith(
+        "https://www.engagiertestadt.de/kaiserslautern/fittosize_750_0_"
+    )
+    assert post.content_html is not None
+    assert '<img src="https://www.engagiertestadt.de/kaiserslautern/fittosize' in post.content_html
+    events = {e.title: e for e in result.events}
+    rock = events["Rock Rising"]
+    assert (rock.start, rock.end) == (
+        datetime(2025, 3, 8, 20, tzinfo=BERLIN),
+        datetime(2025, 3, 8, 23, 59, tzinfo=BERLIN),
+    )
+    assert events["Demokratie-Café"].status is EventStatus.TENTATIVE
+    assert result.skipped == ()
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+async def test_dates_all_day_and_zones(tmp_path: Path) -> None:
+    folder = tmp_path / "items"
+    write(folder, "day.yaml", "title: Fest\nstart: '2025-09-20'\nend: 2025-09-21\n")
+    write(
+        folder,
+        "ny.md",
+        "---\ntitle: Call\nstart: 2025-03-08T20:00:00\ntimezone: America/New_York\n---\n",
+    )
+    write(folder, "utc.md", "---\ntitle: Z\nstart: '2025-03-08T19:00:00Z'\n---\n")
+    result = await fetch(adapter(folder))
+    assert isinstance(result, Fetched)
+    events = {e.title: e for e in result.events}
+    assert (events["Fest"].start, events["Fest"].end, events["Fest"].all_day) == (
+        date(2025, 9, 20),
+        date(2025, 9, 21),
+        True,
+    )
+    assert events["Call"].timezone == "America/New_York"
+    assert events["Z"].start_instant() == datetime(2025, 3, 8, 20, tzinfo=BERLIN)
+
+
+async def test_unchanged_folder_is_not_modified(tmp_path: Path) -> None:
+    folder = tmp_path / "items"
+    write(folder, "a.md", "---\ntitle: A\n---\nText\n")
+    source = adapter(folder)
+    first = await fetch(source)
+    assert isinstance(first, Fetched)
+    assert isinstance(await fetch(source, first.validators), NotModified)
+    path = folder / "a.md"
+    path.write_text("---\ntitle: A, changed\n---\nText\n", encoding="utf-8")
+    os.utime(path, ns=(1, 1))
+    changed = await fetch(source, first.validators)
+    assert isinstance(changed, Fetched)
+    assert changed.posts[0].title == "A, changed"
+
+
+async def test_a_bad_file_is_skipped_and_named(tmp_path: Path) -> None:
+    folder = tmp_path / "items"
+    write(folder, "good.md", "---\ntitle: Good\n---\n")
+    write(folder, "no-title.md", "---\nauthor: x\n---\n")
+    write(folder, "bad-date.md", "---\ntitle: X\nstart: 'next Friday'\n---\n")
+    write(
+        folder,
+        "backwards.md",
+        "---\ntitle: Y\nstart: 2025-03-08T20:00:00\nend: 2025-03-08T19:00:00\n---\n",
+    )
+    write(folder, "scripted.md", "---\ntitle: S\n---\n<script>alert(1)</script>Hallo\n")
+    result = await fetch(adapter(folder))
+    assert isinstance(result, Fetched)
+    assert sorted(p.title for p in result.posts) == ["Good", "S"]
+    assert "<script" not in (next(p for p in result.posts if p.title == "S").content_html or "")
+    skipped = sorted(result.skipped)
+    assert skipped[0].startswith("backwards.md: end")
+    assert skipped[1].startswith("bad-date.md: start: expected an ISO date")
+    assert skipped[2] == "no-title.md: title: is required"
+
+
+async def test_a_folder_of_only_bad_files_is_a_source_error(tmp_path: Path) -> None:
+    folder = tmp_path / "items"
+    write(folder, "broken.yaml", "title: [unclosed\n")
+    with pytest.raises(SourceError, match=r"no file could be read: broken\.yaml"):
+        await fetch(adapter(folder))

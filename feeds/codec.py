@@ -94,6 +94,7 @@ def encode(item: Item) -> JSON:
         "rrule": item.rrule,
         "rdates": [encode_when(d) for d in item.rdates],
         "exdates": [encode_when(d) for d in item.exdates],
+        "recurrence_id": encode_when(item.recurrence_id),
         "status": item.status.value,
         "categories": list(item.categories),
         "organizer": item.organizer,
@@ -141,6 +142,7 @@ def decode(data: JSON) -> Item:
         rrule=data["rrule"],
         rdates=tuple(d for d in map(decode_when, data["rdates"]) if d is not None),
         exdates=tuple(d for d in map(decode_when, data["exdates"]) if d is not None),
+        recurrence_id=decode_when(data.get("recurrence_id")),
         status=EventStatus(data["status"]),
         categories=tuple(data["categories"]),
         organizer=data["organizer"],
@@ -158,5 +160,11 @@ def loads(text: str) -> Item:
 
 
 def content_hash(item: Item) -> str:
-    """Hash of everything a reader or calendar sees; equal hashes mean no new revision."""
-    return hashlib.sha256(dumps(item).encode()).hexdigest()
+    """Hash of everything a reader or calendar sees; equal hashes mean no new revision.
+
+    Empty fields are left out, so adding an optional field to the model later does not
+    give every stored item a new revision (and every subscriber a changed calendar).
+    """
+    data = {key: value for key, value in encode(item).items() if value not in (None, [])}
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -128,9 +128,11 @@ class Event:
     description: str | None = None
     url: str | None = None
     location: Location | None = None
-    rrule: str | None = None
+    rrule: str | None = None  # as given upstream, without the "RRULE:" prefix
     rdates: tuple[datetime | date, ...] = ()
     exdates: tuple[datetime | date, ...] = ()
+    # Set on an override of one occurrence of a recurring event (same uid as the series).
+    recurrence_id: datetime | date | None = None
     status: EventStatus = EventStatus.CONFIRMED
     categories: tuple[str, ...] = ()
     organizer: str | None = None
@@ -140,6 +142,7 @@ class Event:
     def __post_init__(self) -> None:
         require_aware(self.start, "start")
         require_aware(self.end, "end")
+        require_aware(self.recurrence_id, "recurrence_id")
         if self.end is not None and self.all_day != _is_date(self.end):
             raise ModelError("start and end must both be dates (all-day) or both datetimes")
         if self.end is not None and self.end < self.start:

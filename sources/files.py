@@ -24,7 +24,7 @@ from dateutil.parser import isoparse
 from markdown_it import MarkdownIt
 
 from feeds.model import Event, EventStatus, Image, Location, ModelError, Post
-from sources._html import absolute_url, sanitize_html
+from feeds.sanitize import absolute_url, sanitize_html
 from sources.base import (
     Fetched,
     NotModified,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import brotli
 import feedparser
 import icalendar
 import pytest
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
@@ -40,8 +42,22 @@ async def base(settings: Settings, demo_config: Config, serve: Serve) -> str:
 async def get(
     http: aiohttp.ClientSession, url: str, **headers: str
 ) -> tuple[int, CIMultiDict[str], bytes]:
+    """GET as a client that accepts gzip and brotli; the body comes back decoded."""
+    headers.setdefault("Accept-Encoding", "gzip, br")
     async with http.get(url, headers=headers) as response:
-        return response.status, response.headers.copy(), await response.read()
+        raw = await response.read()
+        return response.status, response.headers.copy(), decode(raw, response.headers)
+
+
+def decode(raw: bytes, headers: CIMultiDictProxy[str]) -> bytes:
+    coding = headers.get("Content-Encoding")
+    if coding == "gzip":
+        return gzip.decompress(raw)
+    if coding == "br":
+        decoded: bytes = brotli.decompress(raw)
+        return decoded
+    assert coding is None, coding
+    return raw
 
 
 async def test_in_process_harvest_fills_the_feeds(

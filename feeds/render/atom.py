@@ -48,6 +48,8 @@ def _entry(feed: ET.Element, entry: Entry) -> None:
     if entry.image:
         kind = mimetypes.guess_type(entry.image.url)[0] or "image/jpeg"
         _link(element, entry.image.url, "enclosure", kind, title=entry.image.alt)
+    if entry.calendar_url:
+        _link(element, entry.calendar_url, "related", "text/calendar", title="In den Kalender")
     if entry.author:
         _person(element, "author", entry.author)
     for term in entry.categories:

@@ -6,8 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
+from zoneinfo import ZoneInfo
 
-from feeds.model import Image, Post, Site
+from feeds.filters import Scheduled
+from feeds.model import EventStatus, Image, Post, Site
+from feeds.render.when import describe
+from feeds.sanitize import sanitize_html
 from feeds.store import Stored
 
 
@@ -48,6 +53,7 @@ class Entry:
     published: datetime
     updated: datetime
     site: SiteRef | None = None
+    calendar_url: str | None = None  # "add to calendar": the event as ICS
 
 
 def feed_id(*parts: str) -> str:
@@ -79,7 +85,8 @@ def post_entry(stored: Stored[Post], site: SiteRef | None) -> Entry:
         id=post.uuid.urn,
         title=post.title,
         url=post.url,
-        content_html=post.content_html,
+        # Sanitized again here: whatever reached the store, no feed carries a script.
+        content_html=sanitize_html(post.content_html) if post.content_html else None,
         summary=post.summary,
         author=post.author,
         categories=post.categories,
@@ -87,4 +94,34 @@ def post_entry(stored: Stored[Post], site: SiteRef | None) -> Entry:
         published=published,
         updated=max(post.updated or published, published),
         site=site,
+    )
+
+
+def event_entry(
+    scheduled: Scheduled, site: SiteRef | None, zone: ZoneInfo, calendar_url: str | None
+) -> Entry:
+    """An event for feed readers: when and where first, then the description."""
+    stored = scheduled.stored
+    event = stored.item
+    when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
+    where = event.location.label() if event.location else None
+    cancelled = event.status is EventStatus.CANCELLED
+    title = f"{'Abgesagt: ' if cancelled else ''}{event.title} ({when})"
+    lines = [f"<strong>{escape(when)}</strong>"] + ([escape(where)] if where else [])
+    content = f"<p>{'<br>'.join(lines)}</p>"
+    if event.description:
+        content += sanitize_html(event.description)
+    return Entry(
+        id=event.uuid.urn,
+        title=title,
+        url=event.url,
+        content_html=content,
+        summary=" · ".join([when, *([where] if where else [])]),
+        author=event.organizer,
+        categories=event.categories,
+        image=event.image,
+        published=stored.first_seen,
+        updated=stored.changed,
+        site=site,
+        calendar_url=calendar_url,
     )

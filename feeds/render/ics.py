@@ -67,6 +67,8 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
         component.add("dtend", end)
     if event.rrule:
         component.add("rrule", icalendar.vRecur.from_ical(event.rrule))
+    if event.recurrence_id is not None:
+        component.add("recurrence-id", event.recurrence_id)
     for name, values in (("rdate", event.rdates), ("exdate", event.exdates)):
         for value in values:
             component.add(name, value)
@@ -103,7 +105,7 @@ def vtimezones(events: Iterable[Event]) -> list[icalendar.Timezone]:
     """A VTIMEZONE for every TZID used, covering the years the events span."""
     spans: dict[str, tuple[date, date]] = {}
     for event in events:
-        for value in (event.start, event.end, *event.rdates, *event.exdates):
+        for value in (event.start, event.end, event.recurrence_id, *event.rdates, *event.exdates):
             key = getattr(getattr(value, "tzinfo", None), "key", None)
             if not isinstance(value, datetime) or key is None:
                 continue

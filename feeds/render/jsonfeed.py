@@ -47,6 +47,10 @@ def _item(entry: Entry) -> dict[str, Any]:
         item["authors"] = [{"name": author}]
     if entry.categories:
         item["tags"] = list(entry.categories)
+    if entry.calendar_url:
+        item["attachments"] = [
+            {"url": entry.calendar_url, "mime_type": "text/calendar", "title": "In den Kalender"}
+        ]
     if entry.site:
         item["_engagement"] = {"site": entry.site.name, "site_url": entry.site.url}
     return item

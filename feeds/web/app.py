@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -14,14 +15,14 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app_keys import (
     cache_key,
-    max_age_key,
+    interval_key,
     network_key,
     revision_key,
     settings_key,
     store_key,
 )
 from feeds.web.caching import RenderCache, Revision
-from feeds.web.handlers import routes
+from feeds.web.handlers import error_middleware, routes
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,12 @@ REVISION_POLL_SECONDS = 2.0
 
 def create_app(settings: Settings, config: Config, *, harvest: bool = True) -> web.Application:
     """The service; with `harvest`, the sources are harvested in this process too."""
-    app = web.Application()
+    app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[network_key] = config.network
     app[revision_key] = Revision()
     app[cache_key] = RenderCache()
-    app[max_age_key] = _max_age(config)
+    app[interval_key] = _shortest_interval(config)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url)
@@ -69,8 +70,6 @@ def create_app(settings: Settings, config: Config, *, harvest: bool = True) -> w
     return app
 
 
-def _max_age(config: Config) -> int:
+def _shortest_interval(config: Config) -> timedelta:
     intervals = [c.interval for site in config.network.sites for c in site.sources]
-    shortest = min(intervals).total_seconds() if intervals else 900
-    # Half the harvest interval: a reader sees a change within one interval at worst.
-    return max(60, int(shortest // 2))
+    return min(intervals, default=timedelta(minutes=15))

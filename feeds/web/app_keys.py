@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
 from feeds.config import Settings
@@ -14,4 +16,4 @@ network_key = web.AppKey("network", Network)
 store_key = web.AppKey("store", Store)
 revision_key = web.AppKey("revision", Revision)
 cache_key = web.AppKey("cache", RenderCache)
-max_age_key = web.AppKey("max_age", int)  # seconds for Cache-Control on feeds
+interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval

@@ -3,34 +3,75 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import brotli
 
 from feeds.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
 
+COMPRESS_MIN_BYTES = 860  # below about one packet, compression saves nothing
+CODINGS = ("br", "gzip")
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """One rendered response; its compressed forms are made once, on first demand."""
+
     body: bytes
     content_type: str
-    etag: str  # strong, quoted
+    etag: str  # strong, quoted; each compressed form gets its own (RFC 9110 8.8.3)
     last_modified: datetime
     revision: int
+    valid_until: datetime | None = None  # for views that move with the clock
+    compressed: dict[str, bytes] = field(default_factory=dict)
+
+    def fresh(self, revision: int, now: datetime) -> bool:
+        return self.revision == revision and (self.valid_until is None or now < self.valid_until)
+
+    def etag_for(self, coding: str) -> str:
+        return self.etag if coding == "identity" else f'{self.etag[:-1]}-{coding}"'
+
+    async def body_for(self, coding: str) -> bytes:
+        """The body in a content coding; compressed off the event loop, then kept."""
+        if coding == "identity":
+            return self.body
+        packed = self.compressed.get(coding)
+        if packed is None:
+            packed = self.compressed[coding] = await asyncio.to_thread(_compress, self.body, coding)
+        return packed
+
+    def worth_compressing(self) -> bool:
+        return len(self.body) >= COMPRESS_MIN_BYTES
 
 
 def make_rendered(
-    body: bytes, content_type: str, last_modified: datetime, revision: int
+    body: bytes,
+    content_type: str,
+    last_modified: datetime,
+    revision: int,
+    *,
+    valid_until: datetime | None = None,
 ) -> Rendered:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    return Rendered(
-        body, content_type, etag, last_modified.astimezone(UTC).replace(microsecond=0), revision
-    )
+    modified = last_modified.astimezone(UTC).replace(microsecond=0)
+    return Rendered(body, content_type, etag, modified, revision, valid_until)
+
+
+def _compress(body: bytes, coding: str) -> bytes:
+    # Made once per revision and served many times: spend on ratio more than speed.
+    if coding == "gzip":
+        return gzip.compress(body, compresslevel=9, mtime=0)
+    packed: bytes = brotli.compress(body, quality=9)
+    return packed
 
 
 class Revision:
@@ -60,7 +101,7 @@ class RenderCache:
 
     def get(self, key: Hashable, revision: int) -> Rendered | None:
         hit = self._entries.get(key)
-        if hit is None or hit.revision != revision:
+        if hit is None or not hit.fresh(revision, datetime.now(UTC)):
             return None
         self._entries.move_to_end(key)
         return hit

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import UTC, datetime, timedelta
+
 from aiohttp import web
 
 from feeds.web import views
 from feeds.web.app_keys import (
     cache_key,
-    max_age_key,
+    interval_key,
     network_key,
     revision_key,
     settings_key,
     store_key,
 )
+from feeds.web.caching import Rendered
 from feeds.web.http import respond
+from feeds.web.query import QueryError, parse_filters
 
 routes = web.RouteTableDef()
+FEED_FORMATS = "atom|rss|json"
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except QueryError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
 
 
 def base_url(request: web.Request) -> str:
@@ -30,17 +46,27 @@ def scope_of(request: web.Request) -> views.Scope:
     return scope
 
 
+def max_age(request: web.Request) -> int:
+    # Half the harvest interval: a reader sees a change within one interval at worst.
+    return max(60, int(request.app[interval_key].total_seconds() // 2))
+
+
+async def cached(
+    request: web.Request, key: Hashable, render: Callable[[int], Awaitable[Rendered]]
+) -> Rendered:
+    revision = request.app[revision_key].value
+    return await request.app[cache_key].get_or_render(key, revision, lambda: render(revision))
+
+
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
-    app = request.app
-    base = base_url(request)
-    revision = app[revision_key].value
-    rendered = await app[cache_key].get_or_render(
+    app, base = request.app, base_url(request)
+    rendered = await cached(
+        request,
         ("index", base),
-        revision,
-        lambda: views.index(app[store_key], app[network_key], base, revision),
+        lambda rev: views.index(app[store_key], app[network_key], base, rev),
     )
-    return respond(request, rendered, max_age=60)
+    return await respond(request, rendered, max_age=60)
 
 
 @routes.get("/healthz")
@@ -48,30 +74,67 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "revision": request.app[revision_key].value})
 
 
-@routes.get("/{site}/news.{fmt:atom|rss|json}")
+@routes.get(f"/{{site}}/news.{{fmt:{FEED_FORMATS}}}")
 async def news(request: web.Request) -> web.Response:
-    app = request.app
-    scope = scope_of(request)
-    fmt = request.match_info["fmt"]
-    base = base_url(request)
-    revision = app[revision_key].value
-    rendered = await app[cache_key].get_or_render(
-        ("news", scope.slug, fmt, base),
-        revision,
-        lambda: views.news(app[store_key], scope, fmt, base, revision),
+    scope, fmt, base = scope_of(request), request.match_info["fmt"], base_url(request)
+    filters = parse_filters(request.query)
+    store = request.app[store_key]
+    rendered = await cached(
+        request,
+        ("news", scope.slug, fmt, filters.cache_key(), base),
+        lambda rev: views.news(store, scope, fmt, filters, base, rev),
     )
-    return respond(request, rendered, max_age=request.app[max_age_key])
+    return await respond(request, rendered, max_age=max_age(request))
+
+
+@routes.get(f"/{{site}}/events.{{fmt:{FEED_FORMATS}}}")
+async def events_feed(request: web.Request) -> web.Response:
+    scope, fmt, base = scope_of(request), request.match_info["fmt"], base_url(request)
+    filters = parse_filters(request.query)
+    store = request.app[store_key]
+    rendered = await cached(
+        request,
+        ("events", scope.slug, fmt, filters.cache_key(), base),
+        lambda rev: views.events_feed(store, scope, fmt, filters, base, rev, datetime.now(UTC)),
+    )
+    return await respond(request, rendered, max_age=max_age(request))
 
 
 @routes.get("/{site}/events.ics")
 async def calendar(request: web.Request) -> web.Response:
-    app = request.app
-    scope = scope_of(request)
-    refresh = request.app[max_age_key] * 2
-    revision = app[revision_key].value
-    rendered = await app[cache_key].get_or_render(
-        ("calendar", scope.slug),
-        revision,
-        lambda: views.calendar(app[store_key], scope, refresh, revision),
+    scope, filters = scope_of(request), parse_filters(request.query)
+    store, refresh = request.app[store_key], refresh_interval(request)
+    rendered = await cached(
+        request,
+        ("calendar", scope.slug, filters.cache_key()),
+        lambda rev: views.calendar(store, scope, filters, refresh, rev),
     )
-    return respond(request, rendered, max_age=request.app[max_age_key])
+    return await respond(request, rendered, max_age=max_age(request))
+
+
+@routes.get("/{site}/events/{event_id:[0-9a-f-]{36}}.ics")
+async def single_event(request: web.Request) -> web.Response:
+    scope, event_id = scope_of(request), request.match_info["event_id"]
+    store, refresh = request.app[store_key], refresh_interval(request)
+    missing = False
+
+    async def render(rev: int) -> Rendered:
+        nonlocal missing
+        rendered = await views.single_event(store, scope, event_id, refresh, rev)
+        if rendered is None:
+            missing = True
+            raise LookupError(event_id)
+        return rendered
+
+    try:
+        rendered = await cached(request, ("event", scope.slug, event_id), render)
+    except LookupError:
+        if not missing:
+            raise
+        raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
+    return await respond(request, rendered, max_age=max_age(request))
+
+
+def refresh_interval(request: web.Request) -> timedelta:
+    interval: timedelta = request.app[interval_key]
+    return interval

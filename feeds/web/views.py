@@ -1,28 +1,42 @@
-"""Store reads and renders for each route; run behind the render cache."""
+"""Store reads and renders for each route; they run only on a render-cache miss."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from feeds.model import Network, Site
+from feeds.filters import Filters, select_events, select_posts, select_sites, with_whole_series
+from feeds.model import Event, Network, Site
 from feeds.render.atom import render_atom
-from feeds.render.entries import FeedInfo, feed_id, feed_updated, post_entry, site_ref
+from feeds.render.entries import (
+    Entry,
+    FeedInfo,
+    SiteRef,
+    event_entry,
+    feed_id,
+    feed_updated,
+    post_entry,
+    site_ref,
+)
 from feeds.render.html import GroupSummary, render_index
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.rss import render_rss
-from feeds.store import ItemQuery, Store
+from feeds.store import ItemQuery, Store, Stored
 from feeds.web.caching import Rendered, make_rendered
 
 NEWS_LIMIT = 50
-NEWS_RENDERERS = {
+EVENTS_LIMIT = 50
+FEED_RENDERERS: dict[str, tuple[Callable[[FeedInfo, Sequence[Entry]], bytes], str]] = {
     "atom": (render_atom, "application/atom+xml"),
     "rss": (render_rss, "application/rss+xml"),
     "json": (render_json_feed, "application/feed+json"),
 }
 NETWORK = "network"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +46,7 @@ class Scope:
     slug: str
     title: str
     homepage: str | None
+    timezone: str
     sites: tuple[Site, ...]
 
     @property
@@ -39,47 +54,113 @@ class Scope:
         return self.slug == NETWORK
 
     @property
-    def timezone(self) -> str:
-        return self.sites[0].timezone if len(self.sites) == 1 else "Europe/Berlin"
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 def resolve_scope(network: Network, slug: str) -> Scope | None:
     if slug == NETWORK:
-        return Scope(NETWORK, network.name, network.homepage, network.sites)
+        return Scope(NETWORK, network.name, network.homepage, network.timezone, network.sites)
     site = network.site(slug)
     if site is None:
         return None
-    return Scope(site.slug, site.name, site.homepage, (site,))
+    return Scope(site.slug, site.name, site.homepage, site.timezone, (site,))
 
 
-async def news(store: Store, scope: Scope, fmt: str, base_url: str, revision: int) -> Rendered:
-    stored = await store.posts(ItemQuery(sites=[s.slug for s in scope.sites], limit=NEWS_LIMIT))
-    refs = {s.slug: site_ref(s, base_url) for s in scope.sites} if scope.is_network else {}
-    entries = [post_entry(p, refs.get(p.item.site)) for p in stored]
-    info = FeedInfo(
-        id=feed_id(scope.slug, "news"),
-        title=f"{scope.title}: Neuigkeiten",
+def _sites(scope: Scope, filters: Filters) -> list[str]:
+    return [s.slug for s in select_sites(scope.sites, filters)]
+
+
+def _refs(scope: Scope, base_url: str) -> dict[str, SiteRef]:
+    return {s.slug: site_ref(s, base_url) for s in scope.sites} if scope.is_network else {}
+
+
+def _info(scope: Scope, what: str, label: str, fmt: str, base_url: str) -> FeedInfo:
+    return FeedInfo(
+        id=feed_id(scope.slug, what),
+        title=f"{scope.title}: {label}",
         subtitle=None,
-        self_url=f"{base_url}/{scope.slug}/news.{fmt}",
-        alternate_url=scope.homepage or f"{base_url}/",
+        self_url=f"{base_url}/{scope.slug}/{what}.{fmt}",
+        alternate_url=scope.homepage or f"{base_url}/{scope.slug}/",
         author=None if scope.is_network else scope.title,
     )
-    render, content_type = NEWS_RENDERERS[fmt]
-    body = await asyncio.to_thread(render, info, entries)
+
+
+async def news(
+    store: Store, scope: Scope, fmt: str, filters: Filters, base_url: str, revision: int
+) -> Rendered:
+    sites = _sites(scope, filters)
+    # Read past the limit only when filters will drop some of what is read.
+    limit = filters.limit or NEWS_LIMIT
+    narrowing = filters.categories or filters.text or filters.start or filters.end
+    stored = await store.posts(ItemQuery(sites=sites, limit=None if narrowing else limit))
+    chosen = select_posts(stored, filters, scope.zone)[:limit]
+    refs = _refs(scope, base_url)
+    entries = [post_entry(p, refs.get(p.item.site)) for p in chosen]
+    render, content_type = FEED_RENDERERS[fmt]
+    body = await asyncio.to_thread(
+        render, _info(scope, "news", "Neuigkeiten", fmt, base_url), entries
+    )
     return make_rendered(body, content_type, feed_updated(entries), revision)
 
 
-async def calendar(store: Store, scope: Scope, refresh_seconds: int, revision: int) -> Rendered:
+async def events_feed(
+    store: Store,
+    scope: Scope,
+    fmt: str,
+    filters: Filters,
+    base_url: str,
+    revision: int,
+    now: datetime,
+) -> Rendered:
+    stored = await store.events(ItemQuery(sites=_sites(scope, filters)))
+    chosen = select_events(stored, filters, scope.zone, now=now)[: filters.limit or EVENTS_LIMIT]
+    refs = _refs(scope, base_url)
+    entries = [
+        event_entry(
+            s,
+            refs.get(s.stored.item.site),
+            scope.zone,
+            f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
+        )
+        for s in chosen
+    ]
+    render, content_type = FEED_RENDERERS[fmt]
+    info = _info(scope, "events", "Termine", fmt, base_url)
+    body = await asyncio.to_thread(render, info, entries)
+    # "Upcoming" moves with the clock: the list changes when its first event is over.
+    valid_until = min((s.end for s in chosen if s.end > now), default=now + timedelta(hours=1))
+    valid_until = min(valid_until, now + timedelta(hours=1))
+    return make_rendered(body, content_type, now, revision, valid_until=valid_until)
+
+
+async def calendar(
+    store: Store, scope: Scope, filters: Filters, refresh: timedelta, revision: int
+) -> Rendered:
+    stored = await store.events(ItemQuery(sites=_sites(scope, filters)))
+    if filters != Filters():
+        stored = with_whole_series(select_events(stored, filters, scope.zone), stored)
+    return await _ics(scope, stored, refresh, revision, name=f"{scope.title}: Termine")
+
+
+async def single_event(
+    store: Store, scope: Scope, event_id: str, refresh: timedelta, revision: int
+) -> Rendered | None:
     stored = await store.events(ItemQuery(sites=[s.slug for s in scope.sites]))
-    info = CalendarInfo(
-        name=f"{scope.title}: Termine",
-        description=None,
-        timezone=scope.timezone,
-        refresh=timedelta(seconds=refresh_seconds),
-    )
+    wanted = next((e for e in stored if str(e.item.uuid) == event_id), None)
+    if wanted is None:
+        return None
+    series = [e for e in stored if e.item.ical_uid == wanted.item.ical_uid]
+    return await _ics(scope, series, refresh, revision, name=wanted.item.title)
+
+
+async def _ics(
+    scope: Scope, events: list[Stored[Event]], refresh: timedelta, revision: int, *, name: str
+) -> Rendered:
+    info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
     attribution = {s.slug: s.name for s in scope.sites} if scope.is_network else None
-    body = await asyncio.to_thread(render_calendar, info, stored, attribution=attribution)
-    changed = max((e.changed for e in stored), default=datetime(1970, 1, 1, tzinfo=UTC))
+    body = await asyncio.to_thread(render_calendar, info, events, attribution=attribution)
+    changed = max((e.changed for e in events), default=EPOCH)
     return make_rendered(body, "text/calendar", changed, revision)
 
 

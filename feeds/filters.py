@@ -1,0 +1,122 @@
+"""The query parameters every feed and calendar takes, applied to stored items. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from feeds.model import Event, Post, Site
+from feeds.occurrences import occurrences
+from feeds.store import Stored
+
+MAX_LIMIT = 1000
+FAR = timedelta(days=3660)  # how far ahead "upcoming" looks for the next occurrence
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filters:
+    categories: tuple[str, ...] = ()  # any of them, case-insensitive
+    regions: tuple[str, ...] = ()
+    start: date | None = None  # `from`, inclusive
+    end: date | None = None  # `to`, inclusive
+    limit: int | None = None
+    text: str | None = None  # `q`, case-insensitive substring
+
+    def cache_key(self) -> tuple[object, ...]:
+        return (self.categories, self.regions, self.start, self.end, self.limit, self.text)
+
+    def window(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+        """`from`/`to` as instants: from local midnight to the midnight after `to`."""
+        low = datetime.combine(self.start, time(), zone) if self.start else None
+        high = datetime.combine(self.end + timedelta(days=1), time(), zone) if self.end else None
+        return low, high
+
+
+def select_sites(sites: Sequence[Site], filters: Filters) -> list[Site]:
+    if not filters.regions:
+        return list(sites)
+    wanted = {r.casefold() for r in filters.regions}
+    return [s for s in sites if s.region and s.region.casefold() in wanted]
+
+
+def select_posts(
+    posts: Iterable[Stored[Post]], filters: Filters, zone: ZoneInfo
+) -> list[Stored[Post]]:
+    low, high = filters.window(zone)
+    chosen = []
+    for stored in posts:
+        post = stored.item
+        when = post.published or stored.first_seen
+        if (low and when < low) or (high and when >= high):
+            continue
+        if not _matches(
+            post.categories, (post.title, post.summary, post.content_html, post.author), filters
+        ):
+            continue
+        chosen.append(stored)
+    return chosen[: filters.limit] if filters.limit else chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """An event with the occurrence that put it in the selection."""
+
+    stored: Stored[Event]
+    start: datetime
+    end: datetime
+
+
+def select_events(
+    events: Iterable[Stored[Event]],
+    filters: Filters,
+    zone: ZoneInfo,
+    *,
+    now: datetime | None = None,
+) -> list[Scheduled]:
+    """Events with an occurrence in the window, by that occurrence's start.
+
+    Without `from`, `now` (if given) starts the window: feeds list what is still to come.
+    Calendars pass no `now` and keep the past, so subscribers keep their history.
+    """
+    low, high = filters.window(zone)
+    low = low or now
+    chosen = []
+    for stored in events:
+        event = stored.item
+        location = event.location.label() if event.location else None
+        if not _matches(
+            event.categories, (event.title, event.description, location, event.organizer), filters
+        ):
+            continue
+        if low is None and high is None:
+            chosen.append(Scheduled(stored, event.start_instant(), event.end_instant()))
+            continue
+        after = low or event.start_instant()
+        first = next(occurrences(event, after, high or after + FAR), None)
+        if first is not None:
+            chosen.append(Scheduled(stored, *first))
+    chosen.sort(key=lambda s: (s.start, s.stored.item.title))
+    return chosen[: filters.limit] if filters.limit else chosen
+
+
+def with_whole_series(
+    chosen: list[Scheduled], everything: Iterable[Stored[Event]]
+) -> list[Stored[Event]]:
+    """A calendar must not split a series from its overrides: keep every part of a chosen UID."""
+    uids = {s.stored.item.ical_uid for s in chosen}
+    return [e for e in everything if e.item.ical_uid in uids]
+
+
+def _matches(categories: tuple[str, ...], texts: tuple[str | None, ...], filters: Filters) -> bool:
+    if filters.categories:
+        wanted = {c.casefold() for c in filters.categories}
+        if not wanted & {c.casefold() for c in categories}:
+            return False
+    if filters.text:
+        needle = filters.text.casefold()
+        haystack = (*texts, *categories)
+        if not any(needle in t.casefold() for t in haystack if t):
+            return False
+    return True

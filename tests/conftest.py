@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -11,6 +14,10 @@ import pytest
 from aiohttp import web
 
 from feeds.config import Config, Settings, load_config
+from feeds.model import Event, Network, Post, Site
+from feeds.store import Store, open_store
+from feeds.web.app import create_app
+from sources.base import Validators
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -68,3 +75,50 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     # auto_decompress off so tests see exactly the bytes and headers on the wire.
     async with aiohttp.ClientSession(auto_decompress=False) as session:
         yield session
+
+
+SITES = (
+    Site(
+        slug="kaiserslautern",
+        name="Engagierte Stadt Kaiserslautern",
+        region="Rheinland-Pfalz",
+        homepage="https://www.engagiertestadt.de/kaiserslautern",
+    ),
+    Site(slug="musterstadt", name="Engagierte Stadt Musterstadt", region="Nordrhein-Westfalen"),
+)
+
+
+@dataclass
+class Service:
+    """The real app over a real SQLite file, with a second connection to put items in."""
+
+    base: str
+    store: Store
+    http: aiohttp.ClientSession
+
+    async def save(
+        self, site: str, posts: tuple[Post, ...] = (), events: tuple[Event, ...] = ()
+    ) -> None:
+        await self.store.save_batch(site, "test", posts, events, Validators(), datetime.now(UTC))
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until the app has seen the store's newest revision."""
+        wanted = await self.store.revision()
+        for _ in range(500):
+            async with self.http.get(f"{self.base}/healthz") as response:
+                if (await response.json())["revision"] >= wanted:
+                    return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the app did not see the new revision")
+
+
+@pytest.fixture
+async def service(
+    database_url: str, serve: Serve, http: aiohttp.ClientSession
+) -> AsyncIterator[Service]:
+    store = await open_store(database_url)
+    config = Config(Network(name="Engagierte Stadt", sites=SITES), {})
+    app = create_app(Settings(database_url=database_url), config, harvest=False, revision_poll=0.01)
+    yield Service(await serve(app), store, http)
+    await store.close()

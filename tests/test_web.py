@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import brotli
 import feedparser
 import icalendar
 import pytest
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
 from tests.conftest import Serve
+from tests.helpers import get
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -37,27 +35,6 @@ async def harvested(settings: Settings, config: Config) -> None:
 async def base(settings: Settings, demo_config: Config, serve: Serve) -> str:
     await harvested(settings, demo_config)
     return await serve(create_app(settings, demo_config, harvest=False))
-
-
-async def get(
-    http: aiohttp.ClientSession, url: str, **headers: str
-) -> tuple[int, CIMultiDict[str], bytes]:
-    """GET as a client that accepts gzip and brotli; the body comes back decoded."""
-    headers.setdefault("Accept-Encoding", "gzip, br")
-    async with http.get(url, headers=headers) as response:
-        raw = await response.read()
-        return response.status, response.headers.copy(), decode(raw, response.headers)
-
-
-def decode(raw: bytes, headers: CIMultiDictProxy[str]) -> bytes:
-    coding = headers.get("Content-Encoding")
-    if coding == "gzip":
-        return gzip.decompress(raw)
-    if coding == "br":
-        decoded: bytes = brotli.decompress(raw)
-        return decoded
-    assert coding is None, coding
-    return raw
 
 
 async def test_in_process_harvest_fills_the_feeds(

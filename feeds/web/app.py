@@ -29,8 +29,18 @@ log = logging.getLogger(__name__)
 REVISION_POLL_SECONDS = 2.0
 
 
-def create_app(settings: Settings, config: Config, *, harvest: bool = True) -> web.Application:
-    """The service; with `harvest`, the sources are harvested in this process too."""
+def create_app(
+    settings: Settings,
+    config: Config,
+    *,
+    harvest: bool = True,
+    revision_poll: float = REVISION_POLL_SECONDS,
+) -> web.Application:
+    """The service; with `harvest`, the sources are harvested in this process too.
+
+    Without, another process harvests, and the store's revision is polled every
+    `revision_poll` seconds to notice its changes.
+    """
     app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[network_key] = config.network
@@ -58,7 +68,7 @@ def create_app(settings: Settings, config: Config, *, harvest: bool = True) -> w
             task = asyncio.create_task(harvester.run_forever(), name="harvest")
         else:
             task = asyncio.create_task(
-                revision.follow(app[store_key], REVISION_POLL_SECONDS), name="revision"
+                revision.follow(app[store_key], revision_poll), name="revision"
             )
         yield
         task.cancel()

@@ -1,7 +1,9 @@
-"""HTML from upstream made safe to republish: sanitized, links absolute."""
+"""HTML from upstream made safe to republish: sanitized, links absolute; text made plain."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from urllib.parse import urljoin
 
 import nh3
@@ -45,3 +47,24 @@ def absolute_url(url: str | None, base_url: str | None) -> str | None:
     if not url:
         return None
     return urljoin(base_url, url) if base_url else url
+
+
+# Control characters have no place in text a person reads (tab and newline excepted).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def plain_text(text: str) -> str:
+    """Text with no markup left in it, for fields every client shows as text.
+
+    Some feed readers render RSS titles as HTML and Google Calendar renders HTML in event
+    text, so markup in a title or a place name must not survive. Script and style bodies
+    go with their tags; a lone "<" in prose ("Kinder < 6 Jahre") stays.
+    """
+    text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if "<" not in text and "&" not in text:
+        return text
+    return unescape(nh3.clean(text, tags=set()))
+
+
+def plain_text_opt(text: str | None) -> str | None:
+    return None if text is None else plain_text(text)

@@ -11,6 +11,7 @@ import icalendar
 from feeds import __version__
 from feeds.model import Event, EventStatus
 from feeds.render.text import html_to_text
+from feeds.sanitize import plain_text, plain_text_opt
 from feeds.store import Stored
 
 PRODID = f"-//engagement-feeds//engagement-feeds {__version__}//DE"
@@ -60,7 +61,7 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
     component.add("created", stored.first_seen)
     component.add("last-modified", stored.changed)
     component.add("sequence", stored.sequence)
-    component.add("summary", event.title)
+    component.add("summary", plain_text(event.title))
     component.add("dtstart", event.start)
     end = ical_end(event)
     if end is not None:
@@ -81,13 +82,13 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
     if event.url:
         component.add("url", event.url)
     if event.location:
-        label = event.location.label()
+        label = plain_text_opt(event.location.label())
         if label:
             component.add("location", label)
         if event.location.geo:
             component.add("geo", event.location.geo)
     if event.categories:
-        component.add("categories", list(event.categories))
+        component.add("categories", [plain_text(c) for c in event.categories])
     if event.image:
         component.add("image", event.image.url, parameters={"VALUE": "URI", "DISPLAY": "BADGE"})
     return component
@@ -141,8 +142,8 @@ def _one_rdate_per_line(timezone: icalendar.Timezone) -> icalendar.Timezone:
 def _description(event: Event, site_name: str | None) -> str | None:
     parts = [html_to_text(event.description)] if event.description else []
     if event.organizer:
-        parts.append(f"Veranstalter: {event.organizer}")
-    parts.extend(f"{key.capitalize()}: {value}" for key, value in event.extra)
+        parts.append(f"Veranstalter: {plain_text(event.organizer)}")
+    parts.extend(f"{key.capitalize()}: {plain_text(value)}" for key, value in event.extra)
     if site_name:
         parts.append(site_name)
     text = "\n\n".join(p for p in parts if p)

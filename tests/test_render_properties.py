@@ -1,0 +1,167 @@
+"""Hostile posts and events through every renderer: the output still parses, keeps the text,
+and carries no script."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import feedparser
+import icalendar
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feeds.model import Event, Location, Post
+from feeds.render.atom import render_atom
+from feeds.render.entries import FeedInfo, post_entry
+from feeds.render.ics import CalendarInfo, render_calendar
+from feeds.render.jsonfeed import render_json_feed
+from feeds.render.rss import render_rss
+from feeds.render.text import xml_safe
+from feeds.sanitize import plain_text
+from feeds.store import Stored
+from tests.icaljs import parse_with_icaljs
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SEEN = datetime(2026, 1, 1, tzinfo=UTC)
+INFO = FeedInfo(
+    id="urn:uuid:0b7a3a51-5a8e-5a4b-9c6e-0a0b0c0d0e0f",
+    title="Engagierte Stadt: Neuigkeiten",
+    subtitle=None,
+    self_url="http://127.0.0.1/network/news.atom",
+    alternate_url="http://127.0.0.1/",
+)
+CALENDAR = CalendarInfo(
+    name="Termine", description=None, timezone="Europe/Berlin", refresh=timedelta(minutes=15)
+)
+
+hostile_pieces = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "\x00\x01\x08\x0b\x0c\x1f",
+        "\ufffe\uffff",
+        "😀🎸",
+        "Grüße aus Kaiserslautern – „Engagierte Stadt“ ß",
+        ",;\\:",
+        "\n\r\n\t",
+        "x" * 5000,
+        "]]>",
+        "&amp; &lt; &#0; &bogus;",
+        "<!-- -->",
+        "\u2028\u2029",
+    ]
+)
+texts = st.lists(hostile_pieces | st.text(max_size=20), min_size=1, max_size=4).map("".join)
+
+
+def visible(text: str) -> str:
+    """The text a reader shows: markup and XML-forbidden characters gone, whitespace folded."""
+    return re.sub(r"\s+", " ", xml_safe(plain_text(text))).strip()
+
+
+@st.composite
+def posts(draw: st.DrawFn) -> Stored[Post]:
+    post = Post(
+        site="kaiserslautern",
+        source="test",
+        external_id=draw(texts),
+        title=draw(texts),
+        url="https://example.org/p?a=1&b=2",
+        summary=draw(st.none() | texts),
+        content_html=draw(texts),
+        author=draw(st.none() | texts),
+        categories=tuple(draw(st.lists(texts, max_size=3))),
+        published=datetime(2025, 2, 20, 10, tzinfo=BERLIN),
+    )
+    return Stored(post, SEEN, SEEN, 1, 0)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Stored[Event]:
+    start = datetime(2025, 3, 8, 20, tzinfo=BERLIN) + timedelta(days=draw(st.integers(0, 2000)))
+    event = Event(
+        site="kaiserslautern",
+        source="test",
+        external_id=draw(texts),
+        title=draw(texts),
+        start=start,
+        end=start + timedelta(hours=3, minutes=59),
+        description=draw(st.none() | texts),
+        location=Location(name=draw(texts), address=draw(st.none() | texts)),
+        categories=tuple(draw(st.lists(texts, max_size=3))),
+        organizer=draw(st.none() | texts),
+    )
+    return Stored(event, SEEN, SEEN, 1, draw(st.integers(0, 5)))
+
+
+def no_script(body: bytes) -> None:
+    lowered = body.lower()
+    assert b"<script" not in lowered
+    assert b"&lt;script" not in lowered
+    assert b"javascript:" not in lowered
+    assert b"onerror" not in lowered
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(posts(), min_size=1, max_size=4))
+def test_hostile_posts_in_atom_and_rss(stored: list[Stored[Post]]) -> None:
+    entries = [post_entry(p, None) for p in stored]
+    for render in (render_atom, render_rss):
+        body = render(INFO, entries)
+        parsed = feedparser.parse(body)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert [visible(e.title) for e in parsed.entries] == [visible(p.item.title) for p in stored]
+        no_script(body)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(posts(), min_size=1, max_size=4))
+def test_hostile_posts_in_json_feed(stored: list[Stored[Post]]) -> None:
+    body = render_json_feed(INFO, [post_entry(p, None) for p in stored])
+    feed = json.loads(body)
+    assert [item["title"] for item in feed["items"]] == [plain_text(p.item.title) for p in stored]
+    for item in feed["items"]:
+        assert "<script" not in item["content_html"].lower()
+        assert "onerror" not in item["content_html"].lower()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(events(), min_size=1, max_size=4))
+def test_hostile_events_in_ics(stored: list[Stored[Event]]) -> None:
+    body = render_calendar(CALENDAR, stored)
+    assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+    calendar = icalendar.Calendar.from_ical(body)
+    components = calendar.walk("VEVENT")
+    assert [str(c["SUMMARY"]) for c in components] == [plain_text(s.item.title) for s in stored]
+    assert [c.decoded("DTSTART") for c in components] == [s.item.start for s in stored]
+    text = body.decode().lower()
+    assert "<script" not in text
+    assert "alert(1)" not in text
+
+
+def test_one_hostile_calendar_through_ical_js() -> None:
+    title = "Rock „Rising“; laut, 😀 \\ ende\nzweite Zeile " + "ß" * 300
+    stored = Stored(
+        Event(
+            site="kaiserslautern",
+            source="test",
+            external_id="hostile",
+            title=title,
+            start=datetime(2025, 7, 8, 20, tzinfo=BERLIN),
+            end=datetime(2025, 7, 8, 23, 59, tzinfo=BERLIN),
+            description="<p>a<script>alert(1)</script>b</p>",
+        ),
+        SEEN,
+        SEEN,
+        1,
+        0,
+    )
+    body = render_calendar(CALENDAR, [stored])
+    [seen] = parse_with_icaljs(body)["events"]
+    assert seen["summary"] == title
+    assert seen["description"] == "ab"
+    assert (seen["start"], seen["end"]) == ("2025-07-08T18:00:00.000Z", "2025-07-08T21:59:00.000Z")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Protocol
 
 import icalendar
 
@@ -25,13 +27,53 @@ class CalendarInfo:
     refresh: timedelta  # how often subscribers should poll: the harvest interval
 
 
+class Memo(Protocol):
+    """Where rendered VEVENT bytes are kept between renders (the web layer owns it)."""
+
+    def get(self, key: Hashable) -> bytes | None: ...
+
+    def put(self, key: Hashable, value: bytes) -> None: ...
+
+
+_END = b"END:VCALENDAR\r\n"
+
+
 def render_calendar(
     info: CalendarInfo,
     events: Sequence[Stored[Event]],
     *,
     attribution: dict[str, str] | None = None,
+    memo: Memo | None = None,
 ) -> bytes:
-    """A whole calendar; `attribution` maps site slugs to names for network calendars."""
+    """A whole calendar; `attribution` maps site slugs to names for network calendars.
+
+    icalendar spends about 0.3 ms on an event, so a calendar is assembled from each
+    event's VEVENT bytes, kept in `memo` by item revision: after a harvest only the
+    events that changed are rendered again.
+    """
+    head = _calendar_head(info).to_ical()
+    assert head.endswith(_END)
+    parts = [head[: -len(_END)]]
+    parts.extend(_vtimezone_bytes(*span) for span in timezone_spans(s.item for s in events))
+    for stored in events:
+        site_name = attribution.get(stored.item.site) if attribution else None
+        parts.append(_vevent_bytes(stored, site_name, memo))
+    parts.append(_END)
+    return b"".join(parts)
+
+
+def _vevent_bytes(stored: Stored[Event], site_name: str | None, memo: Memo | None) -> bytes:
+    event = stored.item
+    key = (event.site, event.source, event.external_id, stored.revision, site_name)
+    chunk = memo.get(key) if memo is not None else None
+    if chunk is None:
+        chunk = vevent(stored, site_name=site_name).to_ical()
+        if memo is not None:
+            memo.put(key, chunk)
+    return chunk
+
+
+def _calendar_head(info: CalendarInfo) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -43,13 +85,7 @@ def render_calendar(
         calendar.add("x-wr-caldesc", info.description)
     calendar.add("refresh-interval", info.refresh, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(info.refresh))
-    for timezone in vtimezones(stored.item for stored in events):
-        calendar.add_component(timezone)
-    for stored in events:
-        site_name = attribution.get(stored.item.site) if attribution else None
-        calendar.add_component(vevent(stored, site_name=site_name))
-    body: bytes = calendar.to_ical()
-    return body
+    return calendar
 
 
 def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.Event:
@@ -102,8 +138,8 @@ def ical_end(event: Event) -> date | datetime | None:
     return event.end
 
 
-def vtimezones(events: Iterable[Event]) -> list[icalendar.Timezone]:
-    """A VTIMEZONE for every TZID used, covering the years the events span."""
+def timezone_spans(events: Iterable[Event]) -> list[tuple[str, int, int]]:
+    """(TZID, first year, last year) for every TZID used, covering the years the events span."""
     spans: dict[str, tuple[date, date]] = {}
     for event in events:
         for value in (event.start, event.end, event.recurrence_id, *event.rdates, *event.exdates):
@@ -115,14 +151,16 @@ def vtimezones(events: Iterable[Event]) -> list[icalendar.Timezone]:
         if event.rrule and event.timezone:
             low, high = spans[event.timezone]
             spans[event.timezone] = (low, max(high, date(high.year + 5, 1, 1)))
-    return [
-        _one_rdate_per_line(
-            icalendar.Timezone.from_tzid(
-                key, first_date=date(low.year - 1, 1, 1), last_date=date(high.year + 2, 1, 1)
-            )
-        )
-        for key, (low, high) in sorted(spans.items())
-    ]
+    return [(key, low.year - 1, high.year + 1) for key, (low, high) in sorted(spans.items())]
+
+
+@lru_cache(maxsize=256)
+def _vtimezone_bytes(tzid: str, first_year: int, last_year: int) -> bytes:
+    timezone = icalendar.Timezone.from_tzid(
+        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+    body: bytes = _one_rdate_per_line(timezone).to_ical()
+    return body
 
 
 def _one_rdate_per_line(timezone: icalendar.Timezone) -> icalendar.Timezone:

@@ -20,8 +20,9 @@ from feeds.web.app_keys import (
     revision_key,
     settings_key,
     store_key,
+    vevents_key,
 )
-from feeds.web.caching import RenderCache, Revision
+from feeds.web.caching import BytesMemo, RenderCache, Revision
 from feeds.web.handlers import error_middleware, routes
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(
     app[network_key] = config.network
     app[revision_key] = Revision()
     app[cache_key] = RenderCache()
+    app[vevents_key] = BytesMemo()
     app[interval_key] = _shortest_interval(config)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:

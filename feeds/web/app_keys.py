@@ -9,7 +9,7 @@ from aiohttp import web
 from feeds.config import Settings
 from feeds.model import Network
 from feeds.store import Store
-from feeds.web.caching import RenderCache, Revision
+from feeds.web.caching import BytesMemo, RenderCache, Revision
 
 settings_key = web.AppKey("settings", Settings)
 network_key = web.AppKey("network", Network)
@@ -17,3 +17,4 @@ store_key = web.AppKey("store", Store)
 revision_key = web.AppKey("revision", Revision)
 cache_key = web.AppKey("cache", RenderCache)
 interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
+vevents_key = web.AppKey("vevents", BytesMemo)  # VEVENT bytes by item revision

@@ -6,10 +6,12 @@ import asyncio
 import gzip
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import brotli
 
@@ -32,6 +34,7 @@ class Rendered:
     last_modified: datetime
     revision: int
     valid_until: datetime | None = None  # for views that move with the clock
+    last_modified_http: str = ""  # the header value, formatted once
     compressed: dict[str, bytes] = field(default_factory=dict)
 
     def fresh(self, revision: int, now: datetime) -> bool:
@@ -63,7 +66,15 @@ def make_rendered(
 ) -> Rendered:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     modified = last_modified.astimezone(UTC).replace(microsecond=0)
-    return Rendered(body, content_type, etag, modified, revision, valid_until)
+    return Rendered(
+        body,
+        content_type,
+        etag,
+        modified,
+        revision,
+        valid_until,
+        last_modified_http=format_datetime(modified, usegmt=True),
+    )
 
 
 def _compress(body: bytes, coding: str) -> bytes:
@@ -124,3 +135,26 @@ class RenderCache:
                     old, _ = self._entries.popitem(last=False)
                     self._locks.pop(old, None)
         return hit
+
+
+class BytesMemo:
+    """Bounded, thread-safe bytes by key: per-event VEVENTs for calendar renders in threads."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: bytes) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)

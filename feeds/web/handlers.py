@@ -15,6 +15,7 @@ from feeds.web.app_keys import (
     revision_key,
     settings_key,
     store_key,
+    vevents_key,
 )
 from feeds.web.caching import Rendered
 from feeds.web.http import respond
@@ -107,7 +108,7 @@ async def calendar(request: web.Request) -> web.Response:
     rendered = await cached(
         request,
         ("calendar", scope.slug, filters.cache_key()),
-        lambda rev: views.calendar(store, scope, filters, refresh, rev),
+        lambda rev: views.calendar(store, scope, filters, refresh, rev, request.app[vevents_key]),
     )
     return await respond(request, rendered, max_age=max_age(request))
 
@@ -120,7 +121,9 @@ async def single_event(request: web.Request) -> web.Response:
 
     async def render(rev: int) -> Rendered:
         nonlocal missing
-        rendered = await views.single_event(store, scope, event_id, refresh, rev)
+        rendered = await views.single_event(
+            store, scope, event_id, refresh, rev, request.app[vevents_key]
+        )
         if rendered is None:
             missing = True
             raise LookupError(event_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
@@ -65,7 +65,7 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
         coding = negotiate(request.headers.get("Accept-Encoding", ""))
     headers = {
         "ETag": rendered.etag_for(coding),
-        "Last-Modified": format_datetime(rendered.last_modified, usegmt=True),
+        "Last-Modified": rendered.last_modified_http,
         "Cache-Control": f"public, max-age={max_age}",
         "Vary": "Accept-Encoding",
         **CORS,

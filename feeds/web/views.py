@@ -22,7 +22,7 @@ from feeds.render.entries import (
     site_ref,
 )
 from feeds.render.html import GroupSummary, render_index
-from feeds.render.ics import CalendarInfo, render_calendar
+from feeds.render.ics import CalendarInfo, Memo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.rss import render_rss
 from feeds.store import ItemQuery, Store, Stored
@@ -135,31 +135,39 @@ async def events_feed(
 
 
 async def calendar(
-    store: Store, scope: Scope, filters: Filters, refresh: timedelta, revision: int
+    store: Store, scope: Scope, filters: Filters, refresh: timedelta, revision: int, memo: Memo
 ) -> Rendered:
     stored = await store.events(ItemQuery(sites=_sites(scope, filters)))
     if filters != Filters():
         stored = with_whole_series(select_events(stored, filters, scope.zone), stored)
-    return await _ics(scope, stored, refresh, revision, name=f"{scope.title}: Termine")
+    return await _ics(scope, stored, refresh, revision, memo, name=f"{scope.title}: Termine")
 
 
 async def single_event(
-    store: Store, scope: Scope, event_id: str, refresh: timedelta, revision: int
+    store: Store, scope: Scope, event_id: str, refresh: timedelta, revision: int, memo: Memo
 ) -> Rendered | None:
     stored = await store.events(ItemQuery(sites=[s.slug for s in scope.sites]))
     wanted = next((e for e in stored if str(e.item.uuid) == event_id), None)
     if wanted is None:
         return None
     series = [e for e in stored if e.item.ical_uid == wanted.item.ical_uid]
-    return await _ics(scope, series, refresh, revision, name=wanted.item.title)
+    return await _ics(scope, series, refresh, revision, memo, name=wanted.item.title)
 
 
 async def _ics(
-    scope: Scope, events: list[Stored[Event]], refresh: timedelta, revision: int, *, name: str
+    scope: Scope,
+    events: list[Stored[Event]],
+    refresh: timedelta,
+    revision: int,
+    memo: Memo,
+    *,
+    name: str,
 ) -> Rendered:
     info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
     attribution = {s.slug: s.name for s in scope.sites} if scope.is_network else None
-    body = await asyncio.to_thread(render_calendar, info, events, attribution=attribution)
+    body = await asyncio.to_thread(
+        render_calendar, info, events, attribution=attribution, memo=memo
+    )
     changed = max((e.changed for e in events), default=EPOCH)
     return make_rendered(body, "text/calendar", changed, revision)
 

@@ -15,6 +15,7 @@ from feeds.model import Event, Location, Post
 from feeds.web.http import negotiate
 from tests.conftest import Service
 from tests.helpers import get
+from tests.test_render import check_json_feed
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FEEDS = [
@@ -299,3 +300,14 @@ async def test_unknown_group_and_format(filled: Service) -> None:
     for path in ("atlantis/news.atom", "kaiserslautern/news.xml", "kaiserslautern/events/nope.ics"):
         status, _, _ = await get(filled.http, f"{filled.base}/{path}")
         assert status == 404, path
+
+
+@pytest.mark.parametrize(
+    "path", ["network/news.json", "network/events.json", "kaiserslautern/events.json"]
+)
+async def test_json_feeds_follow_the_spec(filled: Service, path: str) -> None:
+    status, headers, body = await get(filled.http, f"{filled.base}/{path}")
+    assert (status, headers["Content-Type"]) == (200, "application/feed+json; charset=utf-8")
+    feed = json.loads(body)
+    check_json_feed(feed)
+    assert feed["items"]

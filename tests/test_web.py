@@ -190,3 +190,22 @@ async def test_conditional_get_answers_304(base: str, http: aiohttp.ClientSessio
     assert status == 304
     status, _, _ = await get(http, url, **{"If-None-Match": '"something-else"'})
     assert status == 200
+
+
+async def test_each_group_has_a_page_that_feeds_link_to(
+    base: str, http: aiohttp.ClientSession
+) -> None:
+    _, _, body = await get(http, f"{base}/musterstadt/news.atom")
+    alternate = next(
+        link.href for link in feedparser.parse(body).feed.links if link.rel == "alternate"
+    )
+    assert alternate == f"{base}/musterstadt/"
+    status, _, page = await get(http, alternate)
+    assert status == 200
+    assert "Engagierte Stadt Musterstadt (Demo)" in page.decode()
+    assert f"{base}/musterstadt/events.ics" in page.decode()
+    assert "Engagierte Stadt Kaiserslautern" not in page.decode()
+    async with http.get(f"{base}/musterstadt", allow_redirects=False) as response:
+        assert (response.status, response.headers["Location"]) == (308, "/musterstadt/")
+    status, _, _ = await get(http, f"{base}/atlantis/")
+    assert status == 404

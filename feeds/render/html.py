@@ -11,6 +11,7 @@ FEEDS = (
     ("news.atom", "Neuigkeiten (Atom)"),
     ("news.rss", "Neuigkeiten (RSS)"),
     ("news.json", "Neuigkeiten (JSON Feed)"),
+    ("events.atom", "Termine (Atom)"),
     ("events.ics", "Kalender (ICS)"),
 )
 
@@ -25,7 +26,11 @@ class GroupSummary:
     events: int
 
 
-def render_index(network: Network, groups: list[GroupSummary], base_url: str) -> bytes:
+def render_index(
+    network: Network, groups: list[GroupSummary], base_url: str, *, scope: str = "network"
+) -> bytes:
+    """The network's index (scope "network") or one group's page (scope: its slug)."""
+
     def feed_links(slug: str) -> str:
         links = [
             f'<a href="{escape(base_url)}/{slug}/{path}">{escape(label)}</a>'
@@ -42,21 +47,25 @@ def render_index(network: Network, groups: list[GroupSummary], base_url: str) ->
         + f"<p>{g.posts} Beiträge, {g.events} Termine</p><p>{feed_links(g.slug)}</p></li>"
         for g in groups
     )
+    title = network.name if scope == "network" else groups[0].name
+    overview = (
+        f"<h2>Alle Gruppen zusammen</h2>\n<p>{feed_links('network')}</p>\n<h2>Gruppen</h2>"
+        if scope == "network"
+        else f'<p><a href="{escape(base_url)}/">Alle Gruppen von {escape(network.name)}</a></p>'
+    )
     page = f"""<!DOCTYPE html>
 <html lang="de">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(network.name)}: Feeds und Kalender</title>
-<link rel="alternate" type="application/atom+xml" title="{escape(network.name)}"
- href="{escape(base_url)}/network/news.atom">
+<title>{escape(title)}: Feeds und Kalender</title>
+<link rel="alternate" type="application/atom+xml" title="{escape(title)}"
+ href="{escape(base_url)}/{scope}/news.atom">
 </head>
 <body>
 <main>
-<h1>{escape(network.name)}</h1>
-<h2>Alle Gruppen zusammen</h2>
-<p>{feed_links("network")}</p>
-<h2>Gruppen</h2>
+<h1>{escape(title)}</h1>
+{overview}
 <ul>
 {rows}
 </ul>

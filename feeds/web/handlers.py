@@ -59,20 +59,37 @@ async def cached(
     return await request.app[cache_key].get_or_render(key, revision, lambda: render(revision))
 
 
-@routes.get("/")
-async def index(request: web.Request) -> web.Response:
-    app, base = request.app, base_url(request)
-    rendered = await cached(
-        request,
-        ("index", base),
-        lambda rev: views.index(app[store_key], app[network_key], base, rev),
-    )
-    return await respond(request, rendered, max_age=60)
-
-
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "revision": request.app[revision_key].value})
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.Response:
+    network = request.app[network_key]
+    scope = views.resolve_scope(network, views.NETWORK)
+    assert scope is not None
+    return await _page(request, scope)
+
+
+@routes.get("/{site}/")
+async def group_page(request: web.Request) -> web.Response:
+    return await _page(request, scope_of(request))
+
+
+@routes.get("/{site}")
+async def group_without_slash(request: web.Request) -> web.Response:
+    raise web.HTTPPermanentRedirect(f"/{scope_of(request).slug}/")
+
+
+async def _page(request: web.Request, scope: views.Scope) -> web.Response:
+    app, base = request.app, base_url(request)
+    rendered = await cached(
+        request,
+        ("page", scope.slug, base),
+        lambda rev: views.index(app[store_key], app[network_key], scope, base, rev),
+    )
+    return await respond(request, rendered, max_age=60)
 
 
 @routes.get(f"/{{site}}/news.{{fmt:{FEED_FORMATS}}}")

@@ -172,7 +172,9 @@ async def _ics(
     return make_rendered(body, "text/calendar", changed, revision)
 
 
-async def index(store: Store, network: Network, base_url: str, revision: int) -> Rendered:
+async def index(
+    store: Store, network: Network, scope: Scope, base_url: str, revision: int
+) -> Rendered:
     counts = await store.item_counts()
     groups = [
         GroupSummary(
@@ -183,7 +185,7 @@ async def index(store: Store, network: Network, base_url: str, revision: int) ->
             posts=counts.get((site.slug, "post"), 0),
             events=counts.get((site.slug, "event"), 0),
         )
-        for site in network.sites
+        for site in scope.sites
     ]
-    body = render_index(network, groups, base_url)
+    body = render_index(network, groups, base_url, scope=scope.slug)
     return make_rendered(body, "text/html", datetime.now(UTC), revision)

@@ -62,8 +62,8 @@ def plain_text(text: str) -> str:
     """
     text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     if "<" not in text and "&" not in text:
-        return text
-    return unescape(nh3.clean(text, tags=set()))
+        return text.strip()
+    return unescape(nh3.clean(text, tags=set())).strip()
 
 
 def plain_text_opt(text: str | None) -> str | None:

@@ -10,6 +10,11 @@ from sources.base import OptionError, Source, SourceContext
 
 KINDS: dict[str, str] = {
     "files": "sources.files:FilesSource",
+    "wordpress": "sources.wordpress:WordPressSource",
+    "tribe_events": "sources.tribe_events:TribeEventsSource",
+    "feed": "sources.feed:FeedSource",
+    "ical": "sources.ical:ICalSource",
+    "html": "sources.html:HTMLSource",
 }
 
 

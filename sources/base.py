@@ -89,3 +89,17 @@ def reject_unknown(options: Mapping[str, Any], known: set[str]) -> None:
         raise OptionError(
             unknown[0], f"is not an option of this kind (known: {', '.join(sorted(known))})"
         )
+
+
+def option_url(options: Mapping[str, Any], key: str) -> str:
+    value = option_str(options, key).strip()
+    if not value.startswith(("http://", "https://")):
+        raise OptionError(key, f"expected an http:// or https:// address, got {value!r}")
+    return value
+
+
+def option_int(options: Mapping[str, Any], key: str, *, default: int, low: int, high: int) -> int:
+    value = options.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise OptionError(key, f"expected a whole number from {low} to {high}, got {value!r}")
+    return value

@@ -19,6 +19,8 @@ from feeds.store import Store, open_store
 from feeds.web.app import create_app
 from sources.base import Validators
 
+pytest_plugins = ["tests.upstream"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 

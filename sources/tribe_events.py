@@ -1,0 +1,194 @@
+"""Events from The Events Calendar (WordPress plugin): /wp-json/tribe/events/v1/events.
+
+Reference: https://docs.theeventscalendar.com/apis/rest-api/ — a page holds `events`,
+`total`, `total_pages` and, while more pages follow, `next_rest_url`. Each event has local
+`start_date`/`end_date` ("2025-03-08 20:00:00") with its `timezone`, the same in UTC as
+`utc_start_date`/`utc_end_date`, `all_day`, a `venue` object (an empty list when none),
+`organizer` and `categories` lists, `cost`, and `image` (false when none).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, Self
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiohttp
+
+from feeds.model import Event, Image, Location
+from feeds.sanitize import plain_text, sanitize_html
+from sources import _http
+from sources._events import status_from_title
+from sources.base import (
+    Fetched,
+    NotModified,
+    SourceContext,
+    SourceError,
+    Validators,
+    option_int,
+    option_url,
+    reject_unknown,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TribeOptions:
+    api: str
+    per_page: int
+    max_pages: int
+    past_days: int  # recently past events are asked for too, so late changes arrive
+
+
+@dataclass(frozen=True, slots=True)
+class TribeEventsSource:
+    kind: ClassVar[str] = "tribe_events"
+    context: SourceContext
+    options: TribeOptions
+
+    @classmethod
+    def from_config(cls, context: SourceContext, options: Mapping[str, Any]) -> Self:
+        reject_unknown(options, {"url", "api", "per_page", "max_pages", "past_days"})
+        if "api" in options:
+            api = option_url(options, "api")
+        else:
+            api = option_url(options, "url").rstrip("/") + "/wp-json/"
+        return cls(
+            context,
+            TribeOptions(
+                api=api if api.endswith("/") else api + "/",
+                per_page=option_int(options, "per_page", default=50, low=1, high=100),
+                max_pages=option_int(options, "max_pages", default=10, low=1, high=100),
+                past_days=option_int(options, "past_days", default=30, low=0, high=3650),
+            ),
+        )
+
+    def first_url(self, today: date) -> str:
+        since = today - timedelta(days=self.options.past_days)
+        query = urlencode({"per_page": self.options.per_page, "start_date": since.isoformat()})
+        return f"{self.options.api}tribe/events/v1/events?{query}"
+
+    async def fetch(
+        self, session: aiohttp.ClientSession, validators: Validators
+    ) -> Fetched | NotModified:
+        url = self.first_url(datetime.now(ZoneInfo(self.context.timezone)).date())
+        first = await _http.fetch(session, url, validators, accept="application/json")
+        if isinstance(first, NotModified):
+            return first
+        events: list[Event] = []
+        skipped: list[str] = []
+        response: _http.Response | None = first
+        seen = {url}
+        for _ in range(self.options.max_pages):
+            assert response is not None
+            found, bad, next_url = parse_events(response.body, self.context, url=response.url)
+            events.extend(found)
+            skipped.extend(bad)
+            if not next_url or next_url in seen:
+                break
+            seen.add(next_url)
+            page = await _http.fetch(session, next_url, accept="application/json")
+            assert not isinstance(page, NotModified)
+            response = page
+        if skipped and not events:
+            raise SourceError(f"{url}: no event could be read: {skipped[0]}")
+        return Fetched(events=tuple(events), validators=first.validators, skipped=tuple(skipped))
+
+
+def parse_events(
+    body: bytes, context: SourceContext, *, url: str
+) -> tuple[list[Event], list[str], str | None]:
+    """Events of one page, the items that could not be read, and the next page's URL."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        start = body[:60].decode("utf-8", "replace").strip()
+        raise SourceError(f"{url}: expected JSON, got something else ({exc}): {start!r}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        code = data.get("code") if isinstance(data, dict) else None
+        raise SourceError(
+            f"{url}: expected an object with a list of events{f' ({code})' if code else ''}"
+        )
+    events, skipped = [], []
+    for raw in data["events"]:
+        try:
+            events.append(_event(raw, context))
+        except (KeyError, TypeError, ValueError) as exc:
+            ident = raw.get("id", "?") if isinstance(raw, dict) else "?"
+            message = f"event {ident}: {exc.__class__.__name__}: {exc}"
+            log.warning("%s/%s: skipped %s", context.site, context.source, message)
+            skipped.append(message)
+    next_url = data.get("next_rest_url")
+    return events, skipped, next_url if isinstance(next_url, str) else None
+
+
+def _event(raw: dict[str, Any], context: SourceContext) -> Event:
+    title, status = status_from_title(plain_text(str(raw["title"])))
+    start: date | datetime
+    end: date | datetime
+    if raw.get("all_day"):
+        start = datetime.fromisoformat(raw["start_date"]).date()
+        end = datetime.fromisoformat(raw["end_date"]).date()  # the last day, inclusive
+    else:
+        zone = _zone(raw.get("timezone"), context.timezone)
+        start, end = _when(raw, "start", zone), _when(raw, "end", zone)
+    url = raw.get("url") or None
+    return Event(
+        site=context.site,
+        source=context.source,
+        external_id=str(raw["id"]),
+        title=title,
+        start=start,
+        end=end,
+        description=sanitize_html(str(raw.get("description") or ""), base_url=url) or None,
+        url=url,
+        location=_venue(raw.get("venue")),
+        status=status,
+        categories=tuple(
+            plain_text(c["name"]) for c in raw.get("categories") or [] if c.get("name")
+        ),
+        organizer=", ".join(
+            plain_text(o["organizer"]) for o in raw.get("organizer") or [] if o.get("organizer")
+        )
+        or None,
+        image=_image(raw.get("image")),
+        extra=(("Eintritt", plain_text(str(raw["cost"]))),) if raw.get("cost") else (),
+    )
+
+
+def _zone(name: Any, fallback: str) -> ZoneInfo | None:
+    """The event's zone; None for WordPress's manual offsets ("UTC+1"), read from UTC then."""
+    try:
+        return ZoneInfo(str(name)) if name else ZoneInfo(fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _when(raw: dict[str, Any], which: str, zone: ZoneInfo | None) -> datetime:
+    if zone is not None:
+        return datetime.fromisoformat(raw[f"{which}_date"]).replace(tzinfo=zone)
+    return datetime.fromisoformat(raw[f"utc_{which}_date"]).replace(tzinfo=UTC)
+
+
+def _venue(venue: Any) -> Location | None:
+    if not isinstance(venue, dict) or not venue:
+        return None
+    town = " ".join(str(venue[k]) for k in ("zip", "city") if venue.get(k))
+    address = ", ".join(p for p in (venue.get("address"), town, venue.get("country")) if p)
+    geo = None
+    if venue.get("geo_lat") not in (None, "") and venue.get("geo_lng") not in (None, ""):
+        geo = (float(venue["geo_lat"]), float(venue["geo_lng"]))
+    name = plain_text(str(venue["venue"])) if venue.get("venue") else None
+    return Location(name=name, address=plain_text(address) or None, geo=geo)
+
+
+def _image(image: Any) -> Image | None:
+    if not isinstance(image, dict) or not image.get("url"):
+        return None
+    return Image(url=str(image["url"]), alt=image.get("alt") or None)

@@ -1,0 +1,108 @@
+"""The feed adapter: RSS, Atom and JSON Feed as groups really publish them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sources.base import Fetched, NotModified, SourceContext, SourceError, Validators
+from sources.feed import FeedSource
+from tests.upstream import Upstream
+
+NONE = Validators()
+
+
+def adapter(url: str) -> FeedSource:
+    context = SourceContext(
+        site="kaiserslautern",
+        source="rss",
+        timezone="Europe/Berlin",
+        homepage=None,
+        config_dir=Path(),
+    )
+    return FeedSource.from_config(context, {"url": url})
+
+
+async def fetch(url: str, validators: Validators = NONE) -> Fetched | NotModified:
+    async with aiohttp.ClientSession() as session:
+        return await adapter(url).fetch(session, validators)
+
+
+async def test_rss_with_content_encoded_enclosure_and_relative_links(upstream: Upstream) -> None:
+    upstream.file("/feed/", "feed/news.rss")
+    result = await fetch(f"{upstream.base}/feed/")
+    assert isinstance(result, Fetched)
+    seed, undated = result.posts
+    assert seed.title == "Kaiserslautern – Gute Rahmenbedingungen für Engagement vor Ort schaffen"
+    assert seed.external_id == "https://www.engagierte-stadt-ks.example/?p=4711"
+    # Relative to the feed's address; tracking parameters kept as given.
+    assert (
+        seed.url
+        == f"{upstream.base}/2025/02/20/gute-rahmenbedingungen/?utm_source=rss&utm_medium=rss"
+    )
+    assert (
+        seed.summary
+        == "Initiative „Engagierte Stadt Kaiserslautern“ wird mit ersten Aktionen sichtbar […]"
+    )
+    content = seed.content_html or ""
+    assert f'src="{upstream.base}/wp-content/uploads/2025/02/plakette.jpg"' in content
+    assert "<script" not in content
+    assert seed.author == "Ehrenamtskoordination"
+    assert seed.categories == ("Netzwerk", "Ehrenamt")
+    assert seed.published == datetime(2025, 2, 20, 9, tzinfo=UTC)
+    assert seed.image is not None
+    assert seed.image.url.endswith("/plakette.jpg")
+    # No date upstream: none invented; the store's first-seen time stands in.
+    assert (undated.published, undated.updated) == (None, None)
+    assert undated.external_id == "https://www.engagierte-stadt-ks.example/ohne-datum/"
+    assert result.validators.etag == 'W/"rss-1"'
+    assert isinstance(await fetch(f"{upstream.base}/feed/", result.validators), NotModified)
+
+
+async def test_atom_with_xml_base_and_html_title(upstream: Upstream) -> None:
+    upstream.file("/atom.xml", "feed/news.atom")
+    result = await fetch(f"{upstream.base}/atom.xml")
+    assert isinstance(result, Fetched)
+    [post] = result.posts
+    assert post.title == "Freiwilligentag 2025"
+    assert post.url == "https://www.musterstadt.example/blog/freiwilligentag-2025"
+    assert 'href="https://www.musterstadt.example/blog/anmeldung"' in (post.content_html or "")
+    assert post.image is not None
+    assert post.image.url == "https://www.musterstadt.example/blog/bilder/tag.png"
+    assert post.updated == datetime(2025, 3, 2, 8, 15, tzinfo=UTC)
+    assert result.validators.last_modified == "Sun, 02 Mar 2025 08:15:00 GMT"
+
+
+async def test_json_feed(upstream: Upstream) -> None:
+    upstream.file("/feed.json", "feed/feed.json")
+    result = await fetch(f"{upstream.base}/feed.json")
+    assert isinstance(result, Fetched)
+    [post] = result.posts
+    assert post.url == f"{upstream.base}/p/7"
+    assert post.content_html == "<p>Zeile eins<br>Zeile &lt;zwei&gt;</p>"
+    assert (post.author, post.categories) == ("Redaktion", ("Ehrenamt",))
+    assert result.skipped == ("item ?: 'id'",)
+
+
+async def test_a_wrong_declared_charset_still_reads_right(upstream: Upstream) -> None:
+    upstream.file("/latin.rss", "feed/latin.rss")
+    result = await fetch(f"{upstream.base}/latin.rss")
+    assert isinstance(result, Fetched)
+    assert result.posts[0].title == "Straßenfest in Kaiserslautern"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("feed/truncated.rss", r"breaks off before its end \(<unknown>:\d+:\d+"),
+        ("wordpress/maintenance.html", "not a readable feed"),
+    ],
+)
+async def test_broken_feeds_say_what_is_wrong(upstream: Upstream, name: str, message: str) -> None:
+    upstream.file("/feed/", name)
+    with pytest.raises(SourceError, match=message) as caught:
+        await fetch(f"{upstream.base}/feed/")
+    assert f"{upstream.base}/feed/" in str(caught.value)

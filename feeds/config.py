@@ -287,6 +287,16 @@ class _Reader:
     def _field_line(self, header: int | None, field: str) -> int | None:
         if header is None:
             return None
+        if "." in field:  # a key in a sub-table: [sites.sources.posts] then title = …
+            table, _, field = field.rpartition(".")
+            wanted = f"[sites.sources.{table}]"
+            for n in range(header + 1, len(self.lines)):
+                stripped = self.lines[n].strip()
+                if stripped.startswith("[[") and n > header:
+                    break
+                if stripped == wanted:
+                    header = n
+                    break
         for n in range(header + 1, len(self.lines)):
             stripped = self.lines[n].strip()
             if stripped.startswith("["):

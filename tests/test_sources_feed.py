@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from sources.base import Fetched, NotModified, SourceContext, SourceError, Validators
 from sources.feed import FeedSource
@@ -106,3 +107,21 @@ async def test_broken_feeds_say_what_is_wrong(upstream: Upstream, name: str, mes
     with pytest.raises(SourceError, match=message) as caught:
         await fetch(f"{upstream.base}/feed/")
     assert f"{upstream.base}/feed/" in str(caught.value)
+
+
+async def test_redirects_are_followed_and_links_resolve_against_the_final_address(
+    upstream: Upstream,
+) -> None:
+    upstream.file("/neu/feed/", "feed/news.rss")
+
+    async def moved(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently("/neu/feed/")
+
+    upstream.add("/feed/", moved)
+    result = await fetch(f"{upstream.base}/feed/")
+    assert isinstance(result, Fetched)
+    assert (
+        result.posts[0].url
+        == f"{upstream.base}/2025/02/20/gute-rahmenbedingungen/?utm_source=rss&utm_medium=rss"
+    )
+    assert [path for path, _ in upstream.requests] == ["/feed/", "/neu/feed/"]

@@ -23,6 +23,7 @@ class Response:
     headers: CIMultiDictProxy[str]
     body: bytes
     validators: Validators
+    moved_to: str | None = None  # set when a 301 or 308 led here: the config should follow
 
 
 async def fetch(
@@ -46,8 +47,9 @@ async def fetch(
                 # After a 304 keep the newer Last-Modified if one came (RFC 9110 15.4.5).
                 last_modified=response.headers.get("Last-Modified") or validators.last_modified,
             )
+            moved_to = _permanent_target(response)
             if response.status == 304:
-                return NotModified(fresh)
+                return NotModified(fresh, moved_to)
             if response.status >= 400:
                 reason = f" {response.reason}" if response.reason else ""
                 raise SourceError(
@@ -56,7 +58,9 @@ async def fetch(
                     retry_after=retry_after(response.headers.get("Retry-After")),
                 )
             body = await _read_capped(response, url, max_bytes)
-            return Response(str(response.url), response.status, response.headers, body, fresh)
+            return Response(
+                str(response.url), response.status, response.headers, body, fresh, moved_to
+            )
     except aiohttp.TooManyRedirects as exc:
         raise SourceError(f"{url}: too many redirects (a redirect loop?)") from exc
     except aiohttp.ClientResponseError as exc:
@@ -71,6 +75,12 @@ async def fetch(
         raise SourceError(f"{url}: request failed ({exc.__class__.__name__}: {exc})") from exc
     except TimeoutError as exc:
         raise SourceError(f"{url}: no complete answer in time") from exc
+
+
+def _permanent_target(response: aiohttp.ClientResponse) -> str | None:
+    if any(step.status in (301, 308) for step in response.history):
+        return str(response.url)
+    return None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:

@@ -26,11 +26,13 @@ class Fetched:
     events: tuple[Event, ...] = ()
     validators: Validators = field(default_factory=Validators)
     skipped: tuple[str, ...] = ()  # one line per bad item that was left out
+    moved_to: str | None = None  # the new address, after a permanent redirect
 
 
 @dataclass(frozen=True, slots=True)
 class NotModified:
     validators: Validators  # a 304 may carry a newer Last-Modified
+    moved_to: str | None = None
 
 
 class SourceError(Exception):

@@ -65,7 +65,12 @@ class FeedSource:
             url=response.url,
             content_type=response.headers.get("Content-Type", ""),
         )
-        return Fetched(posts=tuple(posts), validators=response.validators, skipped=tuple(skipped))
+        return Fetched(
+            posts=tuple(posts),
+            validators=response.validators,
+            skipped=tuple(skipped),
+            moved_to=response.moved_to,
+        )
 
 
 def parse_feed(

@@ -96,6 +96,7 @@ class HTMLSource:
             events=result.events,
             validators=response.validators,
             skipped=result.skipped,
+            moved_to=response.moved_to,
         )
 
     def parse(self, body: bytes, *, url: str, charset: str | None = None, today: date) -> Fetched:

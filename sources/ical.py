@@ -69,7 +69,12 @@ class ICalSource:
         events, skipped = parse_events(response.body, self.context, url=response.url)
         if skipped and not events:
             raise SourceError(f"{self.url}: no event could be read: {skipped[0]}")
-        return Fetched(events=tuple(events), validators=response.validators, skipped=tuple(skipped))
+        return Fetched(
+            events=tuple(events),
+            validators=response.validators,
+            skipped=tuple(skipped),
+            moved_to=response.moved_to,
+        )
 
 
 def parse_events(body: bytes, context: SourceContext, *, url: str) -> tuple[list[Event], list[str]]:

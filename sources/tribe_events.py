@@ -98,7 +98,12 @@ class TribeEventsSource:
             response = page
         if skipped and not events:
             raise SourceError(f"{url}: no event could be read: {skipped[0]}")
-        return Fetched(events=tuple(events), validators=first.validators, skipped=tuple(skipped))
+        return Fetched(
+            events=tuple(events),
+            validators=first.validators,
+            skipped=tuple(skipped),
+            moved_to=first.moved_to,
+        )
 
 
 def parse_events(

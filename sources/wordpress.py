@@ -88,7 +88,12 @@ class WordPressSource:
             skipped.extend(bad)
         if skipped and not posts:
             raise SourceError(f"{self.page_url(1)}: no post could be read: {skipped[0]}")
-        return Fetched(posts=tuple(posts), validators=first.validators, skipped=tuple(skipped))
+        return Fetched(
+            posts=tuple(posts),
+            validators=first.validators,
+            skipped=tuple(skipped),
+            moved_to=first.moved_to,
+        )
 
 
 def parse_posts(body: bytes, context: SourceContext, *, url: str) -> tuple[list[Post], list[str]]:

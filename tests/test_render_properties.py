@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from xml.etree import ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,10 @@ def visible(text: str) -> str:
     return re.sub(r"\s+", " ", xml_safe(plain_text(text))).strip()
 
 
+def folded(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
 @st.composite
 def posts(draw: st.DrawFn) -> Stored[Post]:
     post = Post(
@@ -110,11 +115,16 @@ def no_script(body: bytes) -> None:
 @given(st.lists(posts(), min_size=1, max_size=4))
 def test_hostile_posts_in_atom_and_rss(stored: list[Stored[Post]]) -> None:
     entries = [post_entry(p, None) for p in stored]
-    for render in (render_atom, render_rss):
+    expected = [visible(p.item.title) for p in stored]
+    for render, path in ((render_atom, "{*}entry/{*}title"), (render_rss, "channel/item/title")):
         body = render(INFO, entries)
         parsed = feedparser.parse(body)
         assert not parsed.bozo, parsed.get("bozo_exception")
-        assert [visible(e.title) for e in parsed.entries] == [visible(p.item.title) for p in stored]
+        assert len(parsed.entries) == len(stored)
+        # Text compared through a strict XML parser: feedparser "repairs" strings that
+        # look double-encoded ("Â¡" becomes "¡"), which is its heuristic, not our output.
+        titles = [folded(t.text or "") for t in ET.fromstring(body).iterfind(path)]
+        assert titles == expected
         no_script(body)
 
 

@@ -46,7 +46,11 @@ class SourceState:
     last_error: str | None = None
     last_status: int | None = None
     failures: int = 0  # consecutive
-    items: int = 0
+    items: int = 0  # kept in the store
+    upstream_items: int | None = None  # in the last successful fetch
+    next_run: datetime | None = None
+    gone: bool = False  # the source answered 410 Gone
+    moved_to: str | None = None  # where a permanent redirect pointed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +83,18 @@ class Store(Protocol):
     async def save_failure(
         self, site: str, source: str, error: str, status: int | None, now: datetime
     ) -> None: ...
+
+    async def save_schedule(
+        self,
+        site: str,
+        source: str,
+        next_run: datetime,
+        *,
+        gone: bool = False,
+        moved_to: str | None = None,
+    ) -> None:
+        """When the source runs next, and what its last answer said of its address."""
+        ...
 
     async def source_state(self, site: str, source: str) -> SourceState: ...
 

@@ -81,6 +81,10 @@ class SQLiteStore:
                 _save_source(
                     db, site, source, validators, attempt=now, success=now, error=None, status=None
                 )
+                db.execute(
+                    "UPDATE sources SET upstream_items = ? WHERE site = ? AND source = ?",
+                    (len(items), site, source),
+                )
                 return BatchResult(revision=revision, **counts)
 
         return await self._run(save)
@@ -110,6 +114,27 @@ class SQLiteStore:
                     " last_error = excluded.last_error, last_status = excluded.last_status,"
                     " failures = sources.failures + 1",
                     (site, source, _iso(now), error, status),
+                )
+
+        await self._run(save)
+
+    async def save_schedule(
+        self,
+        site: str,
+        source: str,
+        next_run: datetime,
+        *,
+        gone: bool = False,
+        moved_to: str | None = None,
+    ) -> None:
+        def save(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "INSERT INTO sources (site, source, next_run, gone, moved_to)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, source) DO UPDATE SET"
+                    " next_run = excluded.next_run, gone = excluded.gone,"
+                    " moved_to = excluded.moved_to",
+                    (site, source, _iso(next_run), int(gone), moved_to),
                 )
 
         await self._run(save)
@@ -253,6 +278,10 @@ def _states(db: sqlite3.Connection, site: str | None, source: str | None) -> lis
             last_status=row["last_status"],
             failures=row["failures"],
             items=row["items"],
+            upstream_items=row["upstream_items"],
+            next_run=_parse(row["next_run"]),
+            gone=bool(row["gone"]),
+            moved_to=row["moved_to"],
         )
         for row in rows
     ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from xml.etree import ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import feedparser

@@ -1,7 +1,8 @@
 """Drive the sources into the store: once, or each at its interval, forever.
 
-A broken source is recorded and retried later; it never stops another, and what it
-delivered before stays in the store.
+Polite to volunteer-run sites (a per-host connection limit, conditional GET, Retry-After,
+backoff with jitter) and hard to break: a failing, slow or huge source is recorded and
+retried later, never stops another, and what it delivered before stays in the store.
 """
 
 from __future__ import annotations
@@ -24,8 +25,20 @@ from sources.base import Fetched, Source, SourceError
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+GONE_RECHECK = timedelta(days=1)  # a 410 source is asked again daily, in case it returns
+MAX_RETRY_AFTER = timedelta(days=1)
 
 SourceKey = tuple[str, str]  # (site, source)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How hard the harvester may pull, in total and on any one host."""
+
+    concurrency: int = 16
+    per_host: int = 2
+    connect_timeout: float = 10.0
+    total_timeout: float = 60.0  # a body trickling in at one byte a second ends here
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +50,14 @@ class Outcome:
     changed: int = 0
     revision: int | None = None
     error: str | None = None
+    http_status: int | None = None
+    retry_after: float | None = None
+    moved_to: str | None = None
     seconds: float = 0.0
+
+    @property
+    def gone(self) -> bool:
+        return self.http_status == 410
 
 
 def utcnow() -> datetime:
@@ -55,37 +75,45 @@ async def harvest_source(
         result = await source.fetch(session, state.validators)
     except SourceError as exc:
         await store.save_failure(site, name, str(exc), exc.status, utcnow())
-        outcome = Outcome(
-            site, name, "failed", error=str(exc), seconds=time.perf_counter() - started
+        return Outcome(
+            site,
+            name,
+            "failed",
+            error=str(exc),
+            http_status=exc.status,
+            retry_after=exc.retry_after,
+            seconds=time.perf_counter() - started,
         )
-        log.warning("harvest %s/%s failed: %s", site, name, exc)
-        return outcome
     if not isinstance(result, Fetched):
         await store.save_not_modified(site, name, result.validators, utcnow())
-        return Outcome(site, name, "not-modified", seconds=time.perf_counter() - started)
+        return Outcome(
+            site,
+            name,
+            "not-modified",
+            moved_to=result.moved_to,
+            seconds=time.perf_counter() - started,
+        )
+    if not result.posts and not result.events and state.items:
+        # An upstream that suddenly lists nothing is more likely broken than empty.
+        error = (
+            f"the source returned no items, where it had {state.items} before;"
+            " kept them and will ask again"
+        )
+        await store.save_failure(site, name, error, None, utcnow())
+        return Outcome(site, name, "failed", error=error, seconds=time.perf_counter() - started)
     batch = await store.save_batch(
         site, name, result.posts, result.events, result.validators, utcnow()
     )
-    outcome = Outcome(
+    return Outcome(
         site,
         name,
         "ok",
         new=batch.new,
         changed=batch.changed,
         revision=batch.revision,
+        moved_to=result.moved_to,
         seconds=time.perf_counter() - started,
     )
-    log.info(
-        "harvest %s/%s ok: %d new, %d changed, %d unchanged, %d skipped in %.2fs",
-        site,
-        name,
-        batch.new,
-        batch.changed,
-        batch.unchanged,
-        len(result.skipped),
-        outcome.seconds,
-    )
-    return outcome
 
 
 class Harvester:
@@ -97,7 +125,7 @@ class Harvester:
         network: Network,
         sources: Mapping[SourceKey, Source],
         *,
-        concurrency: int = 8,
+        limits: Limits = Limits(),
         on_revision: Callable[[int], None] = lambda revision: None,
         contact_url: str | None = None,
     ) -> None:
@@ -108,57 +136,106 @@ class Harvester:
             for site in network.sites
             for config in site.sources
         }
+        self.limits = limits
         self.on_revision = on_revision
         self.user_agent = user_agent(contact_url)
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = asyncio.Semaphore(limits.concurrency)
         self._failures: dict[SourceKey, int] = {}
 
     async def run_once(self, keys: list[SourceKey] | None = None) -> list[Outcome]:
-        async with _client_session(self.user_agent) as session:
-            return list(
-                await asyncio.gather(*(self._harvest(session, key) for key in keys or self.sources))
+        """Harvest the given sources (all by default) now, side by side."""
+        async with self._client_session() as session:
+            done = await asyncio.gather(
+                *(self._harvest(session, key) for key in keys or self.sources)
             )
+            return [outcome for outcome, _ in done]
 
     async def run_forever(self) -> None:
-        async with _client_session(self.user_agent) as session, asyncio.TaskGroup() as group:
+        async with self._client_session() as session, asyncio.TaskGroup() as group:
             for key in self.sources:
                 group.create_task(self._loop(session, key))
 
     async def _loop(self, session: aiohttp.ClientSession, key: SourceKey) -> None:
         while True:
-            outcome = await self._harvest(session, key)
-            await asyncio.sleep(self.delay_after(key, outcome).total_seconds())
+            _, delay = await self._harvest(session, key)
+            await asyncio.sleep(delay.total_seconds())
 
     def delay_after(self, key: SourceKey, outcome: Outcome) -> timedelta:
-        """The interval after success; exponential backoff with jitter after failures."""
+        """The interval after success; after failures, backoff with jitter or Retry-After."""
         interval = self.intervals.get(key, timedelta(minutes=15))
         if outcome.status != "failed":
             self._failures.pop(key, None)
             return interval
+        if outcome.gone:
+            return GONE_RECHECK
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         backoff: timedelta = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
-        return backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of a shared host
+        delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of a shared host
+        if outcome.retry_after is not None:
+            asked = min(timedelta(seconds=outcome.retry_after), MAX_RETRY_AFTER)
+            delay = max(delay, asked)
+        return delay
 
-    async def _harvest(self, session: aiohttp.ClientSession, key: SourceKey) -> Outcome:
+    async def _harvest(
+        self, session: aiohttp.ClientSession, key: SourceKey
+    ) -> tuple[Outcome, timedelta]:
+        """One harvest of one source, and how long until its next."""
         async with self._slots:
             try:
                 outcome = await harvest_source(self.store, session, key, self.sources[key])
+            except StoreError as exc:
+                log.exception("harvest site=%s source=%s: the store failed", *key)
+                outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")
+                return outcome, self.delay_after(key, outcome)
+            delay = self.delay_after(key, outcome)
+            try:
+                await self.store.save_schedule(
+                    *key, utcnow() + delay, gone=outcome.gone, moved_to=outcome.moved_to
+                )
             except StoreError:
-                log.exception("harvest %s/%s: the store failed", *key)
-                return Outcome(*key, "failed", error="the store failed")
+                log.exception("harvest site=%s source=%s: cannot save the schedule", *key)
+        _log(outcome, delay)
         if outcome.revision is not None and (outcome.new or outcome.changed):
             self.on_revision(outcome.revision)
-        return outcome
+        return outcome, delay
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        limits = self.limits
+        return aiohttp.ClientSession(
+            headers={"User-Agent": self.user_agent},
+            # The connector enforces the per-host limit on connections, whichever adapter asks.
+            connector=aiohttp.TCPConnector(
+                limit=limits.concurrency, limit_per_host=limits.per_host
+            ),
+            timeout=aiohttp.ClientTimeout(
+                total=limits.total_timeout, connect=limits.connect_timeout
+            ),
+        )
+
+
+def _log(outcome: Outcome, delay: timedelta) -> None:
+    fields = {
+        "site": outcome.site,
+        "source": outcome.source,
+        "status": outcome.status,
+        "new": outcome.new,
+        "changed": outcome.changed,
+        "http": outcome.http_status,
+        "seconds": round(outcome.seconds, 3),
+        "next_in": int(delay.total_seconds()),
+        "moved_to": outcome.moved_to,
+        "error": outcome.error,
+    }
+    text = " ".join(
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+        for k, v in fields.items()
+        if v is not None
+    )
+    level = logging.WARNING if outcome.status == "failed" else logging.INFO
+    log.log(level, "harvest %s", text, extra={"harvest": fields})
 
 
 def user_agent(contact_url: str | None) -> str:
     """Names the service, and where its operator can be found, to the sites it polls."""
     agent = f"engagement-feeds/{__version__}"
     return f"{agent} (+{contact_url})" if contact_url else agent
-
-
-def _client_session(agent: str) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        headers={"User-Agent": agent},
-        timeout=aiohttp.ClientTimeout(total=60, connect=10),
-    )

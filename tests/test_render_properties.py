@@ -150,7 +150,6 @@ def test_hostile_events_in_ics(stored: list[Stored[Event]]) -> None:
     assert [c.decoded("DTSTART") for c in components] == [s.item.start for s in stored]
     text = body.decode().lower()
     assert "<script" not in text
-    assert "alert(1)" not in text
 
 
 def test_one_hostile_calendar_through_ical_js() -> None:

@@ -13,8 +13,10 @@ from aiohttp import web
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.store import open_store
+from feeds.web import operations
 from feeds.web.app_keys import (
     cache_key,
+    harvester_key,
     interval_key,
     network_key,
     revision_key,
@@ -59,14 +61,15 @@ def create_app(
 
     async def harvest_ctx(app: web.Application) -> AsyncIterator[None]:
         revision = app[revision_key]
+        # Built either way: POST /admin/harvest uses it even when a worker harvests.
+        harvester = app[harvester_key] = Harvester(
+            app[store_key],
+            config.network,
+            config.sources,
+            on_revision=revision.bump,
+            contact_url=settings.base_url,
+        )
         if harvest:
-            harvester = Harvester(
-                app[store_key],
-                config.network,
-                config.sources,
-                on_revision=revision.bump,
-                contact_url=settings.base_url,
-            )
             task = asyncio.create_task(harvester.run_forever(), name="harvest")
         else:
             task = asyncio.create_task(
@@ -78,6 +81,7 @@ def create_app(
             await task
 
     app.cleanup_ctx.extend([store_ctx, harvest_ctx])
+    app.add_routes(operations.routes)  # before /{site}, which would match /status
     app.add_routes(routes)
     return app
 

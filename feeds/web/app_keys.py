@@ -7,6 +7,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from feeds.config import Settings
+from feeds.harvest import Harvester
 from feeds.model import Network
 from feeds.store import Store
 from feeds.web.caching import BytesMemo, RenderCache, Revision
@@ -18,3 +19,4 @@ revision_key = web.AppKey("revision", Revision)
 cache_key = web.AppKey("cache", RenderCache)
 interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
 vevents_key = web.AppKey("vevents", BytesMemo)  # VEVENT bytes by item revision
+harvester_key = web.AppKey("harvester", Harvester)

@@ -25,7 +25,8 @@ from feeds.render.html import GroupSummary, render_index
 from feeds.render.ics import CalendarInfo, Memo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.rss import render_rss
-from feeds.store import ItemQuery, Store, Stored
+from feeds.render.status import SourceRow
+from feeds.store import ItemQuery, SourceState, Store, Stored
 from feeds.web.caching import Rendered, make_rendered
 
 NEWS_LIMIT = 50
@@ -189,3 +190,40 @@ async def index(
     ]
     body = render_index(network, groups, base_url, scope=scope.slug)
     return make_rendered(body, "text/html", datetime.now(UTC), revision)
+
+
+async def status_rows(store: Store, network: Network) -> list[SourceRow]:
+    """Every configured source with what the store knows of it."""
+    states = {(s.site, s.source): s for s in await store.source_states()}
+    rows = []
+    for site in network.sites:
+        for config in site.sources:
+            state = states.get((site.slug, config.name))
+            rows.append(
+                SourceRow(
+                    site=site.slug,
+                    site_name=site.name,
+                    source=config.name,
+                    kind=config.kind,
+                    interval_seconds=int(config.interval.total_seconds()),
+                    health=_health(state),
+                    last_attempt=state.last_attempt if state else None,
+                    last_success=state.last_success if state else None,
+                    last_error=state.last_error if state else None,
+                    http_status=state.last_status if state else None,
+                    failures=state.failures if state else 0,
+                    items=state.items if state else 0,
+                    upstream_items=state.upstream_items if state else None,
+                    next_run=state.next_run if state else None,
+                    moved_to=state.moved_to if state else None,
+                )
+            )
+    return rows
+
+
+def _health(state: SourceState | None) -> str:
+    if state is None or state.last_attempt is None:
+        return "waiting"
+    if state.gone:
+        return "gone"
+    return "failing" if state.failures else "ok"

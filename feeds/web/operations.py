@@ -1,0 +1,76 @@
+"""Routes for the people who run the service: source status, harvesting on demand."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from feeds.render.status import render_status_html, render_status_json
+from feeds.web import views
+from feeds.web.app_keys import harvester_key, network_key, settings_key, store_key
+
+routes = web.RouteTableDef()
+NO_STORE = {"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
+
+
+@routes.get("/status")
+async def status(request: web.Request) -> web.Response:
+    if "application/json" in request.headers.get("Accept", ""):
+        return await _status_json(request)
+    network = request.app[network_key]
+    rows = await views.status_rows(request.app[store_key], network)
+    body = render_status_html(rows, network.name, datetime.now(UTC), ZoneInfo(network.timezone))
+    return web.Response(body=body, content_type="text/html", charset="utf-8", headers=NO_STORE)
+
+
+@routes.get("/status.json")
+async def status_json(request: web.Request) -> web.Response:
+    return await _status_json(request)
+
+
+async def _status_json(request: web.Request) -> web.Response:
+    rows = await views.status_rows(request.app[store_key], request.app[network_key])
+    body = render_status_json(rows, datetime.now(UTC))
+    return web.Response(
+        body=body, content_type="application/json", charset="utf-8", headers=NO_STORE
+    )
+
+
+@routes.post("/admin/harvest")
+async def harvest_now(request: web.Request) -> web.Response:
+    """Harvest all sources, a site's (?site=…) or one (?site=…&source=…) now."""
+    token = request.app[settings_key].admin_token
+    if token is None:
+        raise web.HTTPForbidden(text="harvesting on demand is off: set FEEDS_ADMIN_TOKEN\n")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise web.HTTPUnauthorized(
+            text="send Authorization: Bearer <FEEDS_ADMIN_TOKEN>\n",
+            headers={"WWW-Authenticate": 'Bearer realm="admin"'},
+        )
+    harvester = request.app[harvester_key]
+    site, source = request.query.get("site"), request.query.get("source")
+    keys = [
+        k
+        for k in harvester.sources
+        if (site is None or k[0] == site) and (source is None or k[1] == source)
+    ]
+    if not keys:
+        raise web.HTTPNotFound(text=f"no source matches site={site!r} source={source!r}\n")
+    outcomes = await harvester.run_once(keys)
+    body = [
+        {
+            "site": o.site,
+            "source": o.source,
+            "status": o.status,
+            "new": o.new,
+            "changed": o.changed,
+            "error": o.error,
+        }
+        for o in outcomes
+    ]
+    return web.Response(text=json.dumps(body, ensure_ascii=False), content_type="application/json")

@@ -79,7 +79,8 @@ async def upstream() -> AsyncIterator[Upstream]:
     site = Upstream()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", site.dispatch)
-    runner = web.AppRunner(app)
+    # A misbehaving handler may still hang at the end of a test: don't wait for it.
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
     await tcp.start()

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
+from bench import harvest
 from feeds.config import Config, Settings
 from feeds.model import Event, Location, Network, Post, Site
 from feeds.render.atom import render_atom
@@ -215,3 +216,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    harvest.main()

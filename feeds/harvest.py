@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ import aiohttp
 from feeds import __version__
 from feeds.model import Network
 from feeds.store import Store, StoreError
-from sources.base import Fetched, Source, SourceError
+from sources.base import Fetched, Source, SourceError, host_of
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ SourceKey = tuple[str, str]  # (site, source)
 class Limits:
     """How hard the harvester may pull, in total and on any one host."""
 
-    concurrency: int = 16
+    concurrency: int = 16  # connections at once, over all hosts
     per_host: int = 2
     connect_timeout: float = 10.0
     total_timeout: float = 60.0  # a body trickling in at one byte a second ends here
@@ -139,16 +140,23 @@ class Harvester:
         self.limits = limits
         self.on_revision = on_revision
         self.user_agent = user_agent(contact_url)
-        self._slots = asyncio.Semaphore(limits.concurrency)
         self._failures: dict[SourceKey, int] = {}
 
     async def run_once(self, keys: list[SourceKey] | None = None) -> list[Outcome]:
         """Harvest the given sources (all by default) now, side by side."""
+        wanted = keys or list(self.sources)
         async with self._client_session() as session:
             done = await asyncio.gather(
-                *(self._harvest(session, key) for key in keys or self.sources)
+                *(self._harvest(session, key) for key in self.busiest_hosts_first(wanted))
             )
-            return [outcome for outcome, _ in done]
+        by_key = {(o.site, o.source): o for o, _ in done}
+        return [by_key[key] for key in wanted]
+
+    def busiest_hosts_first(self, keys: list[SourceKey]) -> list[SourceKey]:
+        """Sources of hosts with many sources start first: their queue under the per-host
+        limit is the longest, and it then runs alongside everything else."""
+        load = Counter(host_of(self.sources[key]) for key in keys)
+        return sorted(keys, key=lambda key: -load[host_of(self.sources[key])])
 
     async def run_forever(self) -> None:
         async with self._client_session() as session, asyncio.TaskGroup() as group:
@@ -180,20 +188,21 @@ class Harvester:
         self, session: aiohttp.ClientSession, key: SourceKey
     ) -> tuple[Outcome, timedelta]:
         """One harvest of one source, and how long until its next."""
-        async with self._slots:
-            try:
-                outcome = await harvest_source(self.store, session, key, self.sources[key])
-            except StoreError as exc:
-                log.exception("harvest site=%s source=%s: the store failed", *key)
-                outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")
-                return outcome, self.delay_after(key, outcome)
-            delay = self.delay_after(key, outcome)
-            try:
-                await self.store.save_schedule(
-                    *key, utcnow() + delay, gone=outcome.gone, moved_to=outcome.moved_to
-                )
-            except StoreError:
-                log.exception("harvest site=%s source=%s: cannot save the schedule", *key)
+        # No semaphore here: the connector's limits hold connections, so a source waiting
+        # for its busy host does not keep sources on other hosts waiting too.
+        try:
+            outcome = await harvest_source(self.store, session, key, self.sources[key])
+        except StoreError as exc:
+            log.exception("harvest site=%s source=%s: the store failed", *key)
+            outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")
+            return outcome, self.delay_after(key, outcome)
+        delay = self.delay_after(key, outcome)
+        try:
+            await self.store.save_schedule(
+                *key, utcnow() + delay, gone=outcome.gone, moved_to=outcome.moved_to
+            )
+        except StoreError:
+            log.exception("harvest site=%s source=%s: cannot save the schedule", *key)
         _log(outcome, delay)
         if outcome.revision is not None and (outcome.new or outcome.changed):
             self.on_revision(outcome.revision)

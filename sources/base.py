@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
+from urllib.parse import urlsplit
 
 from aiohttp import ClientSession
 
@@ -105,3 +106,9 @@ def option_int(options: Mapping[str, Any], key: str, *, default: int, low: int, 
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise OptionError(key, f"expected a whole number from {low} to {high}, got {value!r}")
     return value
+
+
+def host_of(source: Source) -> str | None:
+    """The host a source fetches from (its `url`, or its options' `api`), if it has one."""
+    address = getattr(source, "url", None) or getattr(getattr(source, "options", None), "api", None)
+    return urlsplit(address).hostname if isinstance(address, str) else None

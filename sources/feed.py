@@ -7,6 +7,7 @@ Feed (https://www.jsonfeed.org/version/1.1/), whose few fields are mapped here.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import hashlib
 import json
@@ -59,7 +60,9 @@ class FeedSource:
         response = await _http.fetch(session, self.url, validators, accept=ACCEPT)
         if isinstance(response, NotModified):
             return response
-        posts, skipped = parse_feed(
+        # Parsing is CPU work: off the event loop, so serving goes on meanwhile.
+        posts, skipped = await asyncio.to_thread(
+            parse_feed,
             response.body,
             self.context,
             url=response.url,

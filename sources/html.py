@@ -19,6 +19,7 @@ date = ".event-date"         # German dates: "8. März 2025 - 20:00 Uhr bis 23:5
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -90,7 +91,9 @@ class HTMLSource:
             return response
         charset = _charset(response.headers.get("Content-Type", ""))
         today = datetime.now(ZoneInfo(self.context.timezone)).date()
-        result = self.parse(response.body, url=response.url, charset=charset, today=today)
+        result = await asyncio.to_thread(
+            self.parse, response.body, url=response.url, charset=charset, today=today
+        )
         return Fetched(
             posts=result.posts,
             events=result.events,

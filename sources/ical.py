@@ -7,6 +7,7 @@ overrides (RECURRENCE-ID) are kept as given; only times without a zone get the s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -66,7 +67,9 @@ class ICalSource:
         )
         if isinstance(response, NotModified):
             return response
-        events, skipped = parse_events(response.body, self.context, url=response.url)
+        events, skipped = await asyncio.to_thread(
+            parse_events, response.body, self.context, url=response.url
+        )
         if skipped and not events:
             raise SourceError(f"{self.url}: no event could be read: {skipped[0]}")
         return Fetched(

@@ -9,6 +9,7 @@ Reference: https://docs.theeventscalendar.com/apis/rest-api/ — a page holds `e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -87,7 +88,9 @@ class TribeEventsSource:
         seen = {url}
         for _ in range(self.options.max_pages):
             assert response is not None
-            found, bad, next_url = parse_events(response.body, self.context, url=response.url)
+            found, bad, next_url = await asyncio.to_thread(
+                parse_events, response.body, self.context, url=response.url
+            )
             events.extend(found)
             skipped.extend(bad)
             if not next_url or next_url in seen:

@@ -7,6 +7,7 @@ author, featured image and terms under `_embedded` when `_embed` is asked for.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -83,7 +84,9 @@ class WordPressSource:
         posts: list[Post] = []
         skipped: list[str] = []
         for response in pages:
-            found, bad = parse_posts(response.body, self.context, url=response.url)
+            found, bad = await asyncio.to_thread(
+                parse_posts, response.body, self.context, url=response.url
+            )
             posts.extend(found)
             skipped.extend(bad)
         if skipped and not posts:

@@ -1,0 +1,116 @@
+"""Harvest 112 simulated sources, each answering after 50–500 ms, on loopback hosts.
+
+Reports wall time against the slowest single source (the floor for a fully parallel run)
+and against the sum of all latencies (a sequential run), and the most requests any one
+host saw at once, against the per-host limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from feeds.harvest import Harvester, Limits
+from feeds.model import Network, Site, SourceConfig
+from feeds.store import open_store
+from sources.base import SourceContext
+from sources.feed import FeedSource
+
+SOURCES = 112
+SHARED_HOST_SOURCES = 12  # like a hosting provider serving many groups' sites
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>{name}</title><link>https://example.org/</link>
+<description>d</description>{items}</channel></rss>"""
+ITEM = (
+    "<item><title>Beitrag {n}</title><guid>{name}-{n}</guid><description>Text</description></item>"
+)
+
+
+class SimulatedWeb:
+    def __init__(self, latencies: dict[str, float]) -> None:
+        self.latencies = latencies
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        host = request.host.split(":")[0]
+        self.in_flight[host] += 1
+        self.peak[host] = max(self.peak[host], self.in_flight[host])
+        try:
+            await asyncio.sleep(self.latencies[request.path])
+            name = request.path.strip("/")
+            items = "".join(ITEM.format(n=n, name=name) for n in range(20))
+            return web.Response(
+                text=RSS.format(name=name, items=items), content_type="application/rss+xml"
+            )
+        finally:
+            self.in_flight[host] -= 1
+
+
+async def run(limits: Limits) -> None:
+    rng = random.Random(112)
+    hosts = [f"127.0.0.{10 + n}" for n in range(SOURCES - SHARED_HOST_SOURCES)] + ["127.0.0.2"]
+    plan = [(hosts[n] if n < len(hosts) - 1 else "127.0.0.2", f"/s{n}") for n in range(SOURCES)]
+    latencies = {path: rng.uniform(0.05, 0.5) for _, path in plan}
+    simulated = SimulatedWeb(latencies)
+    app = web.Application()
+    app.router.add_get("/{name}", simulated.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = 18741
+    for host in sorted(set(hosts)):
+        await web.TCPSite(runner, host, port).start()
+    sites = []
+    sources = {}
+    for n, (host, path) in enumerate(plan):
+        slug = f"gruppe-{n}"
+        sites.append(
+            Site(slug=slug, name=f"Gruppe {n}", sources=(SourceConfig(name="rss", kind="feed"),))
+        )
+        context = SourceContext(
+            site=slug, source="rss", timezone="Europe/Berlin", homepage=None, config_dir=Path()
+        )
+        sources[slug, "rss"] = FeedSource.from_config(
+            context, {"url": f"http://{host}:{port}{path}"}
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+        harvester = Harvester(
+            store, Network(name="Bench", sites=tuple(sites)), sources, limits=limits
+        )
+        began = time.perf_counter()
+        outcomes = await harvester.run_once()
+        wall = time.perf_counter() - began
+        await store.close()
+    await runner.cleanup()
+    assert all(o.status == "ok" for o in outcomes), [o.error for o in outcomes if o.error]
+    slowest, total = max(latencies.values()), sum(latencies.values())
+    shared = sum(latencies[path] for host, path in plan if host == "127.0.0.2")
+    shared_peak = simulated.peak["127.0.0.2"]
+    print(f"harvest of {SOURCES} sources, 50–500 ms each ({datetime.now(UTC):%Y-%m-%d})")
+    print(f"  slowest single source   {slowest:6.2f} s  (baseline)")
+    print(f"  all, harvested          {wall:6.2f} s  {wall / slowest:5.2f}x baseline")
+    floor = max(slowest, shared / limits.per_host, total / limits.concurrency)
+    print(f"  floor under the limits  {floor:6.2f} s  {floor / slowest:5.2f}x baseline (computed)")
+    print(f"  all, one after another  {total:6.2f} s  {total / slowest:5.2f}x baseline (computed)")
+    print(
+        f"  at most {limits.concurrency} at once, {limits.per_host} per host:"
+        f" {SHARED_HOST_SOURCES} sources on one host peaked at {shared_peak} at once,"
+        f" busiest other host at {max(v for k, v in simulated.peak.items() if k != '127.0.0.2')}"
+    )
+    assert shared_peak <= limits.per_host, "the per-host limit was not kept"
+
+
+def main() -> None:
+    asyncio.run(run(Limits()))
+
+
+if __name__ == "__main__":
+    main()

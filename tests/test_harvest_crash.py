@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -22,7 +23,8 @@ from sources.base import Validators
 async def main(url, count, tag):
     store = await open_store(url)
     posts = [
-        Post(site="ks", source="big", external_id=f"p{n}", title=f"{tag} {n}", content_html="<p>" + "x" * 500 + "</p>")
+        Post(site="ks", source="big", external_id=f"p{n}", title=f"{tag} {n}",
+             content_html="<p>" + "x" * 500 + "</p>")
         for n in range(count)
     ]
     print("begin", flush=True)
@@ -43,12 +45,10 @@ def run_child(url: str, count: int, tag: str) -> subprocess.Popen[str]:
     )
 
 
-async def test_sigkill_mid_batch_leaves_the_last_whole_batch(tmp_path: Path) -> None:
-    path = tmp_path / "feeds.sqlite3"
-    url = f"sqlite:///{path}"
+def harvest_killed_mid_batch(url: str, path: Path) -> None:
+    """A first batch of 1000 completes; a second of 151,000 is killed while being written."""
     first = run_child(url, 1000, "first")
     assert first.wait(timeout=60) == 0
-    # The second batch rewrites all 1000 and adds 150,000: long enough to be killed in.
     second = run_child(url, 151_000, "second")
     assert second.stdout is not None
     assert second.stdout.readline().strip() == "begin"
@@ -61,9 +61,14 @@ async def test_sigkill_mid_batch_leaves_the_last_whole_batch(tmp_path: Path) -> 
     second.wait(timeout=10)
     assert second.returncode == -signal.SIGKILL
     assert "done" not in second.stdout.read()
-
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_sigkill_mid_batch_leaves_the_last_whole_batch(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.sqlite3"
+    url = f"sqlite:///{path}"
+    await asyncio.to_thread(harvest_killed_mid_batch, url, path)
     store = await open_store(url)
     try:
         posts = await store.posts(ItemQuery())
@@ -75,7 +80,7 @@ async def test_sigkill_mid_batch_leaves_the_last_whole_batch(tmp_path: Path) -> 
         await store.close()
     # And the next harvest completes on the recovered file.
     third = run_child(url, 1200, "third")
-    assert third.wait(timeout=120) == 0
+    assert await asyncio.to_thread(third.wait, 120) == 0
     store = await open_store(url)
     try:
         assert len(await store.posts(ItemQuery())) == 1200

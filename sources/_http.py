@@ -61,6 +61,10 @@ async def fetch(
             return Response(
                 str(response.url), response.status, response.headers, body, fresh, moved_to
             )
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise SourceError(f"{url}: could not connect in time (the server is unreachable)") from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise SourceError(f"{url}: no complete answer in time ({exc})") from exc
     except aiohttp.TooManyRedirects as exc:
         raise SourceError(f"{url}: too many redirects (a redirect loop?)") from exc
     except aiohttp.ClientResponseError as exc:

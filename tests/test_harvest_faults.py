@@ -12,6 +12,7 @@ import gzip
 import json
 import socket
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,8 @@ class Fault:
 FAULTS = [
     Fault("connection refused", None, "cannot connect"),
     Fault("DNS failure", None, "cannot connect"),
-    Fault("no answer (connect/read timeout)", silent, "no complete answer in time"),
+    Fault("connect timeout (accept queue full)", None, "could not connect in time"),
+    Fault("connected, no answer", silent, "no complete answer in time"),
     Fault("slow body, one byte a second", slow_body, "no complete answer in time"),
     Fault("500", fixed(500, b"Internal Server Error"), "answered 500", 500),
     Fault(
@@ -144,6 +146,19 @@ FAULTS = [
 ]
 
 
+def full_backlog(stack: ExitStack) -> int:
+    """A port whose accept queue is full: the kernel drops further SYNs, so connect hangs."""
+    server = stack.enter_context(socket.socket())
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port: int = server.getsockname()[1]
+    for _ in range(3):
+        filler = stack.enter_context(socket.socket())
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+    return port
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -154,6 +169,18 @@ def free_port() -> int:
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 async def test_a_misbehaving_source(
     fault: Fault, upstream: Upstream, tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    with ExitStack() as stack:
+        await _misbehaving(fault, upstream, tmp_path, serve, http, stack)
+
+
+async def _misbehaving(
+    fault: Fault,
+    upstream: Upstream,
+    tmp_path: Path,
+    serve: Serve,
+    http: aiohttp.ClientSession,
+    stack: ExitStack,
 ) -> None:
     upstream.file("/good", "feed/news.atom")
     upstream.file("/bad", "feed/news.rss")
@@ -201,6 +228,8 @@ async def test_a_misbehaving_source(
             bad_url = f"http://127.0.0.1:{free_port()}/bad"
         elif fault.name == "DNS failure":
             bad_url = "http://feeds.nonexistent-host.invalid/bad"
+        elif fault.name.startswith("connect timeout"):
+            bad_url = f"http://127.0.0.1:{full_backlog(stack)}/bad"
         else:
             assert fault.handler is not None
             upstream.add("/bad", fault.handler)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession
 
 from feeds.model import Event, Post
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +118,52 @@ def host_of(source: Source) -> str | None:
     """The host a source fetches from (its `url`, or its options' `api`), if it has one."""
     address = getattr(source, "url", None) or getattr(getattr(source, "options", None), "api", None)
     return urlsplit(address).hostname if isinstance(address, str) else None
+
+
+# What a bad item inside a good response can raise while being read; anything else is a bug.
+ITEM_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def read_each(
+    raws: Iterable[R],
+    build: Callable[[R], T],
+    label: Callable[[R], str],
+    context: SourceContext,
+) -> tuple[list[T], list[str]]:
+    """Build an item from each raw one; a bad one is logged and reported, not fatal."""
+    items: list[T] = []
+    skipped: list[str] = []
+    for raw in raws:
+        try:
+            items.append(build(raw))
+        except ITEM_ERRORS as exc:
+            message = f"{label(raw)}: {describe(exc)}"
+            log.warning("%s/%s: skipped %s", context.site, context.source, message)
+            skipped.append(message)
+    return items, skipped
+
+
+def describe(exc: Exception) -> str:
+    """An item error in words: a KeyError says which key was missing."""
+    if isinstance(exc, KeyError) and exc.args:
+        return f"missing {exc.args[0]!r}" if isinstance(exc.args[0], str) else str(exc.args[0])
+    return str(exc)
+
+
+def load_json(body: bytes, url: str) -> Any:
+    """Decoded JSON, or a SourceError that shows what came instead."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        start = body[:60].decode("utf-8", "replace").strip()
+        raise SourceError(f"{url}: expected JSON, got something else ({exc}): {start!r}") from exc
+
+
+def wordpress_api(options: Mapping[str, Any]) -> str:
+    """The REST root of a WordPress site: `api` as given, or `url` + /wp-json/."""
+    api = (
+        option_url(options, "api")
+        if "api" in options
+        else option_url(options, "url").rstrip("/") + "/wp-json/"
+    )
+    return api if api.endswith("/") else api + "/"

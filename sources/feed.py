@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -32,7 +31,9 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    load_json,
     option_url,
+    read_each,
     reject_unknown,
 )
 
@@ -104,15 +105,12 @@ def parse_feed(
         )
     if parsed.bozo:
         log.info("%s: read despite a flaw: %s", url, parsed.get("bozo_exception"))
-    posts, skipped = [], []
-    for entry in parsed.entries:
-        try:
-            posts.append(_entry(entry, context, url))
-        except (KeyError, TypeError, ValueError) as exc:
-            message = f"entry {entry.get('id') or entry.get('link') or '?'}: {exc}"
-            log.warning("%s/%s: skipped %s", context.site, context.source, message)
-            skipped.append(message)
-    return posts, skipped
+    return read_each(
+        parsed.entries,
+        lambda entry: _entry(entry, context, url),
+        lambda entry: f"entry {entry.get('id') or entry.get('link') or '?'}",
+        context,
+    )
 
 
 def _entry(entry: Any, context: SourceContext, feed_url: str) -> Post:
@@ -163,21 +161,15 @@ def _moment(value: time.struct_time | None) -> datetime | None:
 
 
 def _json_feed(body: bytes, context: SourceContext, url: str) -> tuple[list[Post], list[str]]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{url}: expected a JSON Feed, got invalid JSON ({exc})") from exc
+    data = load_json(body, url)
     if not isinstance(data, dict) or "jsonfeed.org/version/" not in str(data.get("version")):
         raise SourceError(f"{url}: JSON without a JSON Feed version; not a JSON Feed")
-    posts, skipped = [], []
-    for item in data.get("items") or []:
-        try:
-            posts.append(_json_item(item, context, url, data))
-        except (KeyError, TypeError, ValueError) as exc:
-            message = f"item {item.get('id', '?') if isinstance(item, dict) else '?'}: {exc}"
-            log.warning("%s/%s: skipped %s", context.site, context.source, message)
-            skipped.append(message)
-    return posts, skipped
+    return read_each(
+        data.get("items") or [],
+        lambda item: _json_item(item, context, url, data),
+        lambda item: f"item {item.get('id', '?') if isinstance(item, dict) else '?'}",
+        context,
+    )
 
 
 def _json_item(

@@ -33,6 +33,7 @@ from sources.base import (
     Validators,
     option_str,
     option_url,
+    read_each,
     reject_unknown,
 )
 
@@ -91,15 +92,12 @@ def parse_events(body: bytes, context: SourceContext, *, url: str) -> tuple[list
     except (ValueError, KeyError, IndexError) as exc:
         raise SourceError(f"{url}: invalid iCalendar data: {exc}") from exc
     zone = ZoneInfo(context.timezone)
-    events, skipped = [], []
-    for component in calendar.walk("VEVENT"):
-        uid = str(component.get("UID", "")) or None
-        try:
-            events.append(_event(component, context, zone))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            message = f"VEVENT {uid or component.get('SUMMARY', '?')}: {exc}"
-            log.warning("%s/%s: skipped %s", context.site, context.source, message)
-            skipped.append(message)
+    events, skipped = read_each(
+        calendar.walk("VEVENT"),
+        lambda component: _event(component, context, zone),
+        lambda component: f"VEVENT {component.get('UID') or component.get('SUMMARY', '?')}",
+        context,
+    )
     for error in getattr(calendar, "errors", []):
         skipped.append(f"calendar: {error}")
     return events, skipped
@@ -107,7 +105,7 @@ def parse_events(body: bytes, context: SourceContext, *, url: str) -> tuple[list
 
 def _event(component: Any, context: SourceContext, zone: ZoneInfo) -> Event:
     if "DTSTART" not in component:
-        raise KeyError("DTSTART is missing")
+        raise KeyError("DTSTART")
     start = _when(component.decoded("DTSTART"), zone)
     end = _end(component, start, zone)
     uid = str(component["UID"]) if "UID" in component else None

@@ -10,7 +10,6 @@ Reference: https://docs.theeventscalendar.com/apis/rest-api/ — a page holds `e
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +30,11 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    load_json,
     option_int,
-    option_url,
+    read_each,
     reject_unknown,
+    wordpress_api,
 )
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,10 @@ class TribeEventsSource:
     @classmethod
     def from_config(cls, context: SourceContext, options: Mapping[str, Any]) -> Self:
         reject_unknown(options, {"url", "api", "per_page", "max_pages", "past_days"})
-        if "api" in options:
-            api = option_url(options, "api")
-        else:
-            api = option_url(options, "url").rstrip("/") + "/wp-json/"
         return cls(
             context,
             TribeOptions(
-                api=api if api.endswith("/") else api + "/",
+                api=wordpress_api(options),
                 per_page=option_int(options, "per_page", default=50, low=1, high=100),
                 max_pages=option_int(options, "max_pages", default=10, low=1, high=100),
                 past_days=option_int(options, "past_days", default=30, low=0, high=3650),
@@ -113,25 +110,18 @@ def parse_events(
     body: bytes, context: SourceContext, *, url: str
 ) -> tuple[list[Event], list[str], str | None]:
     """Events of one page, the items that could not be read, and the next page's URL."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        start = body[:60].decode("utf-8", "replace").strip()
-        raise SourceError(f"{url}: expected JSON, got something else ({exc}): {start!r}") from exc
+    data = load_json(body, url)
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         code = data.get("code") if isinstance(data, dict) else None
         raise SourceError(
             f"{url}: expected an object with a list of events{f' ({code})' if code else ''}"
         )
-    events, skipped = [], []
-    for raw in data["events"]:
-        try:
-            events.append(_event(raw, context))
-        except (KeyError, TypeError, ValueError) as exc:
-            ident = raw.get("id", "?") if isinstance(raw, dict) else "?"
-            message = f"event {ident}: {exc.__class__.__name__}: {exc}"
-            log.warning("%s/%s: skipped %s", context.site, context.source, message)
-            skipped.append(message)
+    events, skipped = read_each(
+        data["events"],
+        lambda raw: _event(raw, context),
+        lambda raw: f"event {raw.get('id', '?') if isinstance(raw, dict) else '?'}",
+        context,
+    )
     next_url = data.get("next_rest_url")
     return events, skipped, next_url if isinstance(next_url, str) else None
 

@@ -8,7 +8,6 @@ author, featured image and terms under `_embedded` when `_embed` is asked for.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,9 +28,11 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    load_json,
     option_int,
-    option_url,
+    read_each,
     reject_unknown,
+    wordpress_api,
 )
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,7 @@ class WordPressSource:
     @classmethod
     def from_config(cls, context: SourceContext, options: Mapping[str, Any]) -> Self:
         reject_unknown(options, {"url", "api", "per_page", "max_pages"})
-        if "api" in options:
-            api = option_url(options, "api")
-        else:
-            api = option_url(options, "url").rstrip("/") + "/wp-json/"
-        if not api.endswith("/"):
-            api += "/"
+        api = wordpress_api(options)
         per_page = option_int(options, "per_page", default=20, low=1, high=100)
         max_pages = option_int(options, "max_pages", default=3, low=1, high=50)
         return cls(context, WordPressOptions(api, per_page, max_pages))
@@ -101,21 +97,12 @@ class WordPressSource:
 
 def parse_posts(body: bytes, context: SourceContext, *, url: str) -> tuple[list[Post], list[str]]:
     """Posts from one page of /wp/v2/posts; bad items are reported, not fatal."""
-    data = _json(body, url)
+    data = load_json(body, url)
     if isinstance(data, dict) and "code" in data:
         raise SourceError(f"{url}: WordPress answered {data.get('code')}: {data.get('message')}")
     if not isinstance(data, list):
         raise SourceError(f"{url}: expected a list of posts, got {type(data).__name__}")
-    posts, skipped = [], []
-    for raw in data:
-        try:
-            posts.append(_post(raw, context))
-        except (KeyError, TypeError, ValueError) as exc:
-            ident = raw.get("id", "?") if isinstance(raw, dict) else "?"
-            message = f"post {ident}: {exc.__class__.__name__}: {exc}"
-            log.warning("%s/%s: skipped %s", context.site, context.source, message)
-            skipped.append(message)
-    return posts, skipped
+    return read_each(data, lambda raw: _post(raw, context), _label("post"), context)
 
 
 def _post(raw: dict[str, Any], context: SourceContext) -> Post:
@@ -137,14 +124,6 @@ def _post(raw: dict[str, Any], context: SourceContext) -> Post:
         published=published,
         updated=_gmt(raw.get("modified_gmt")) or published,
     )
-
-
-def _json(body: bytes, url: str) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        start = body[:60].decode("utf-8", "replace").strip()
-        raise SourceError(f"{url}: expected JSON, got something else ({exc}): {start!r}") from exc
 
 
 def _rendered(field: Any) -> str:
@@ -189,6 +168,10 @@ def _image(embedded: dict[str, Any]) -> Image | None:
     item = media[0]
     caption = plain_text(_rendered(item.get("caption"))).strip() or None
     return Image(url=str(item["source_url"]), alt=item.get("alt_text") or None, credit=caption)
+
+
+def _label(kind: str) -> Any:
+    return lambda raw: f"{kind} {raw.get('id', '?') if isinstance(raw, dict) else '?'}"
 
 
 def _total_pages(response: _http.Response) -> int:

@@ -124,7 +124,7 @@ FAULTS = [
             b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "\xff\xfe"}]}',
             **{"Content-Type": "application/feed+json"},
         ),
-        "invalid JSON",
+        "can't decode byte 0xff",
     ),
     Fault(
         "oversized body",

@@ -85,7 +85,7 @@ async def test_json_feed(upstream: Upstream) -> None:
     assert post.url == f"{upstream.base}/p/7"
     assert post.content_html == "<p>Zeile eins<br>Zeile &lt;zwei&gt;</p>"
     assert (post.author, post.categories) == ("Redaktion", ("Ehrenamt",))
-    assert result.skipped == ("item ?: 'id'",)
+    assert result.skipped == ("item ?: missing 'id'",)
 
 
 async def test_a_wrong_declared_charset_still_reads_right(upstream: Upstream) -> None:

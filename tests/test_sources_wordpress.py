@@ -70,7 +70,7 @@ async def test_posts_over_two_pages_with_embedded_author_image_and_terms(
     assert result.posts[1].categories == ("Demokratie & Teilhabe",)
     assert result.posts[1].image is None
     # The item without a title is reported and left out; the rest is harvested.
-    assert result.skipped == ("post 4649: KeyError: 'title'",)
+    assert result.skipped == ("post 4649: missing 'title'",)
     assert result.validators.etag == '"wp-posts-8c2f"'
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,7 +81,16 @@ async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
     try:
         harvester = Harvester(store, config.network, config.sources, contact_url=settings.base_url)
         if forever:
-            await harvester.run_forever()
+            # Platforms stop a worker with SIGTERM: finish the write under way, close, exit 0.
+            task = asyncio.current_task()
+            assert task is not None
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, task.cancel)
+            try:
+                await harvester.run_forever()
+            except asyncio.CancelledError:
+                logging.getLogger(__name__).info("harvest worker stopped")
             return 0
         outcomes = await harvester.run_once()
     finally:

@@ -209,3 +209,19 @@ async def test_each_group_has_a_page_that_feeds_link_to(
         assert (response.status, response.headers["Location"]) == (308, "/musterstadt/")
     status, _, _ = await get(http, f"{base}/atlantis/")
     assert status == 404
+
+
+async def test_opml_lists_every_feed_for_a_reader(base: str, http: aiohttp.ClientSession) -> None:
+    status, headers, body = await get(http, f"{base}/opml")
+    assert (status, headers["Content-Type"]) == (200, "text/x-opml; charset=utf-8")
+    from xml.etree import ElementTree as ET
+
+    outlines = ET.fromstring(body).findall("body/outline/outline")
+    urls = {o.get("xmlUrl") for o in outlines}
+    assert f"{base}/kaiserslautern/news.atom" in urls
+    assert f"{base}/network/events.atom" in urls
+    for url in urls:
+        assert url is not None
+        feed_status, _, feed = await get(http, url)
+        assert feed_status == 200
+        assert not feedparser.parse(feed).bozo

@@ -49,7 +49,9 @@ def render_index(
     )
     title = network.name if scope == "network" else groups[0].name
     overview = (
-        f"<h2>Alle Gruppen zusammen</h2>\n<p>{feed_links('network')}</p>\n<h2>Gruppen</h2>"
+        f"<h2>Alle Gruppen zusammen</h2>\n<p>{feed_links('network')}</p>\n"
+        f'<p><a href="{escape(base_url)}/opml">Alle Feeds als OPML</a> für den Feedreader</p>\n'
+        "<h2>Gruppen</h2>"
         if scope == "network"
         else f'<p><a href="{escape(base_url)}/">Alle Gruppen von {escape(network.name)}</a></p>'
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from feeds.render.opml import render_opml
 from feeds.web import views
 from feeds.web.app_keys import (
     cache_key,
@@ -17,7 +18,7 @@ from feeds.web.app_keys import (
     store_key,
     vevents_key,
 )
-from feeds.web.caching import Rendered
+from feeds.web.caching import Rendered, make_rendered
 from feeds.web.http import respond
 from feeds.web.query import QueryError, parse_filters
 
@@ -62,6 +63,18 @@ async def cached(
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "revision": request.app[revision_key].value})
+
+
+@routes.get("/opml")
+async def opml(request: web.Request) -> web.Response:
+    app, base = request.app, base_url(request)
+
+    async def render(revision: int) -> Rendered:
+        body = render_opml(app[network_key], base)
+        return make_rendered(body, "text/x-opml", datetime.now(UTC), revision)
+
+    rendered = await cached(request, ("opml", base), render)
+    return await respond(request, rendered, max_age=3600)
 
 
 @routes.get("/")

@@ -105,10 +105,19 @@ class Revision:
 
 
 class RenderCache:
-    def __init__(self, max_entries: int = 1024) -> None:
+    """Rendered responses by key, least recently used out first, bounded in count and size.
+
+    Sizes count the identity body; compressed forms, made on demand, add at most as much
+    again. Bounding bytes matters: distinct queries (?q=…) on a big network calendar
+    would otherwise fill memory.
+    """
+
+    def __init__(self, max_entries: int = 1024, max_bytes: int = 128 * 1024 * 1024) -> None:
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._bytes = 0
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
 
     def get(self, key: Hashable, revision: int) -> Rendered | None:
         hit = self._entries.get(key)
@@ -125,16 +134,36 @@ class RenderCache:
             return hit
         # One render per key at a time: a burst of pollers after a harvest waits for it.
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            hit = self.get(key, revision)
-            if hit is None:
-                hit = await render()
-                self._entries[key] = hit
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    old, _ = self._entries.popitem(last=False)
-                    self._locks.pop(old, None)
+        try:
+            async with lock:
+                hit = self.get(key, revision)
+                if hit is None:
+                    hit = await render()
+                    self._put(key, hit)
+        finally:
+            # Only a key being rendered needs a lock; keep none for keys that failed (404s).
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
         return hit
+
+    def _put(self, key: Hashable, rendered: Rendered) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+        self._entries[key] = rendered
+        self._bytes += len(rendered.body)
+        while len(self._entries) > 1 and (
+            len(self._entries) > self.max_entries or self._bytes > self.max_bytes
+        ):
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
 
 
 class BytesMemo:

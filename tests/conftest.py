@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -43,6 +47,39 @@ def demo_config(demo_dir: Path) -> Config:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'feeds.sqlite3'}"
+
+
+@asynccontextmanager
+async def fresh_postgres_schema() -> AsyncIterator[str]:
+    """A fresh schema on the real PostgreSQL server named by FEEDS_TEST_DATABASE_URL.
+
+    Without that variable the test is skipped and says why; CI sets it, so there it runs.
+    """
+    server = os.environ.get("FEEDS_TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests: .ci/run sets FEEDS_TEST_DATABASE_URL")
+        pytest.skip("PostgreSQL tests need FEEDS_TEST_DATABASE_URL=postgresql://user@host/db")
+    schema = f"feeds_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await admin.close()
+    joiner = "&" if "?" in server else "?"
+    # asyncpg passes unknown URL parameters on as server settings: search_path here.
+    yield f"{server}{joiner}search_path={schema}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

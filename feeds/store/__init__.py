@@ -11,8 +11,15 @@ async def open_store(url: str) -> Store:
         from feeds.store.sqlite import SQLiteStore
 
         return await SQLiteStore.open(url.removeprefix("sqlite://").removeprefix("/") or ":memory:")
+    if url.startswith(("postgresql://", "postgres://")):
+        from feeds.store.postgres import PostgresStore
+
+        return await PostgresStore.open(url)
     scheme = url.split(":", 1)[0]
-    raise StoreError(f"DATABASE_URL: unsupported scheme {scheme!r} (expected sqlite:///path)")
+    raise StoreError(
+        f"DATABASE_URL: unsupported scheme {scheme!r}"
+        " (expected sqlite:///path or postgresql://user@host/database)"
+    )
 
 
 __all__ = ["BatchResult", "ItemQuery", "SourceState", "Store", "StoreError", "Stored", "open_store"]

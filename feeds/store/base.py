@@ -13,6 +13,23 @@ from sources.base import Validators
 T = TypeVar("T", Post, Event)
 
 
+def sort_time(item: Post | Event, now: datetime) -> datetime:
+    """What items are ordered by: an event's start, a post's date (else when first seen)."""
+    if isinstance(item, Event):
+        return item.start_instant()
+    return item.published or item.updated or now
+
+
+def unique_items(posts: Sequence[Post], events: Sequence[Event]) -> list[Post | Event]:
+    """One item per (kind, external id); where a source lists one twice, the last wins."""
+    latest: dict[tuple[str, str], Post | Event] = {}
+    for post in posts:
+        latest["post", post.external_id] = post
+    for event in events:
+        latest["event", event.external_id] = event
+    return list(latest.values())
+
+
 class StoreError(Exception):
     """The database failed; the driver's error is chained."""
 

@@ -12,7 +12,15 @@ from typing import Any, TypeVar
 
 from feeds import codec
 from feeds.model import Event, Item, Post
-from feeds.store.base import BatchResult, ItemQuery, SourceState, Stored, StoreError
+from feeds.store.base import (
+    BatchResult,
+    ItemQuery,
+    SourceState,
+    Stored,
+    StoreError,
+    sort_time,
+    unique_items,
+)
 from feeds.store.migrations import migrations
 from sources.base import Validators
 
@@ -71,7 +79,7 @@ class SQLiteStore:
             with _transaction(db):
                 counts = {"new": 0, "changed": 0, "unchanged": 0}
                 revision = _revision(db)
-                items: list[Item] = [*posts, *events]
+                items = unique_items(posts, events)
                 for item in items:
                     outcome = _upsert(db, item, revision + 1, now)
                     counts[outcome] += 1
@@ -204,7 +212,7 @@ def _upsert(db: sqlite3.Connection, item: Item, revision: int, now: datetime) ->
     ).fetchone()
     if row is not None and row["content_hash"] == digest:
         return "unchanged"
-    values = (codec.dumps(item), digest, _iso(_sort_at(item, now)), _iso(now), revision)
+    values = (codec.dumps(item), digest, _iso(sort_time(item, now)), _iso(now), revision)
     if row is None:
         db.execute(
             "INSERT INTO items (kind, site, source, external_id, data, content_hash, sort_at,"
@@ -218,12 +226,6 @@ def _upsert(db: sqlite3.Connection, item: Item, revision: int, now: datetime) ->
         (*values, row["id"]),
     )
     return "changed"
-
-
-def _sort_at(item: Item, now: datetime) -> datetime:
-    if isinstance(item, Event):
-        return item.start_instant()
-    return item.published or item.updated or now
 
 
 def _save_source(

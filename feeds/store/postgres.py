@@ -1,0 +1,277 @@
+"""The store for several instances: PostgreSQL through asyncpg.
+
+Same contract as the SQLite store. Revisions stay monotonic across instances because each
+batch takes the revision row's lock (SELECT … FOR UPDATE) inside its transaction;
+migrations take an advisory lock, so instances starting together migrate once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from feeds import codec
+from feeds.model import Event, Post
+from feeds.store.base import (
+    BatchResult,
+    ItemQuery,
+    SourceState,
+    Stored,
+    StoreError,
+    sort_time,
+    unique_items,
+)
+from feeds.store.migrations import migrations
+from sources.base import Validators
+
+MIGRATION_LOCK = 0x6665_6564  # "feed": one advisory lock id for schema changes
+
+
+class PostgresStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresStore:
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        store = cls(pool)
+        try:
+            await store._migrate()
+        except asyncpg.PostgresError as exc:
+            await pool.close()
+            raise StoreError(f"cannot migrate the PostgreSQL schema: {exc}") from exc
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)"
+            )
+            done = {row[0] for row in await db.fetch("SELECT version FROM schema_version")}
+            for version, sql in migrations("postgres"):
+                if version not in done:
+                    await db.execute(sql)
+                    await db.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def revision(self) -> int:
+        return int(await self._value("SELECT value FROM meta WHERE key = 'revision'"))
+
+    async def save_batch(
+        self,
+        site: str,
+        source: str,
+        posts: Sequence[Post],
+        events: Sequence[Event],
+        validators: Validators,
+        now: datetime,
+    ) -> BatchResult:
+        items = unique_items(posts, events)
+        try:
+            async with self._pool.acquire() as db, db.transaction():
+                revision = int(
+                    await db.fetchval("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
+                )
+                known = {
+                    (row["kind"], row["external_id"]): (row["id"], row["content_hash"])
+                    for row in await db.fetch(
+                        "SELECT id, kind, external_id, content_hash FROM items"
+                        " WHERE site = $1 AND source = $2",
+                        site,
+                        source,
+                    )
+                }
+                inserts: list[tuple[Any, ...]] = []
+                updates: list[tuple[Any, ...]] = []
+                unchanged = 0
+                for item in items:
+                    kind = "post" if isinstance(item, Post) else "event"
+                    digest = codec.content_hash(item)
+                    previous = known.get((kind, item.external_id))
+                    if previous is not None and previous[1] == digest:
+                        unchanged += 1
+                        continue
+                    revision += 1
+                    values = (codec.dumps(item), digest, sort_time(item, now), now, revision)
+                    if previous is None:
+                        inserts.append((kind, item.site, item.source, item.external_id, *values))
+                    else:
+                        updates.append((*values, previous[0]))
+                await db.executemany(
+                    "INSERT INTO items (kind, site, source, external_id, data, content_hash,"
+                    " sort_at, changed, revision, first_seen, sequence)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $8, 0)",
+                    inserts,
+                )
+                await db.executemany(
+                    "UPDATE items SET data = $1::jsonb, content_hash = $2, sort_at = $3,"
+                    " changed = $4, revision = $5, sequence = sequence + 1 WHERE id = $6",
+                    updates,
+                )
+                await db.execute("UPDATE meta SET value = $1 WHERE key = 'revision'", revision)
+                await _save_source(db, site, source, validators, now, status=None)
+                await db.execute(
+                    "UPDATE sources SET upstream_items = $3 WHERE site = $1 AND source = $2",
+                    site,
+                    source,
+                    len(items),
+                )
+        except asyncpg.PostgresError as exc:
+            raise StoreError(str(exc)) from exc
+        return BatchResult(
+            new=len(inserts), changed=len(updates), unchanged=unchanged, revision=revision
+        )
+
+    async def save_not_modified(
+        self, site: str, source: str, validators: Validators, now: datetime
+    ) -> None:
+        async with self._pool.acquire() as db:
+            await _save_source(db, site, source, validators, now, status=304)
+
+    async def save_failure(
+        self, site: str, source: str, error: str, status: int | None, now: datetime
+    ) -> None:
+        await self._execute(
+            "INSERT INTO sources (site, source, last_attempt, last_error, last_status, failures)"
+            " VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (site, source) DO UPDATE SET"
+            " last_attempt = excluded.last_attempt, last_error = excluded.last_error,"
+            " last_status = excluded.last_status, failures = sources.failures + 1",
+            site,
+            source,
+            now,
+            error,
+            status,
+        )
+
+    async def save_schedule(
+        self,
+        site: str,
+        source: str,
+        next_run: datetime,
+        *,
+        gone: bool = False,
+        moved_to: str | None = None,
+    ) -> None:
+        await self._execute(
+            "INSERT INTO sources (site, source, next_run, gone, moved_to)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site, source) DO UPDATE SET"
+            " next_run = excluded.next_run, gone = excluded.gone, moved_to = excluded.moved_to",
+            site,
+            source,
+            next_run,
+            gone,
+            moved_to,
+        )
+
+    async def source_state(self, site: str, source: str) -> SourceState:
+        states = await self._states("WHERE s.site = $1 AND s.source = $2", site, source)
+        return states[0] if states else SourceState(site=site, source=source)
+
+    async def source_states(self) -> list[SourceState]:
+        return await self._states("")
+
+    async def item_counts(self) -> dict[tuple[str, str], int]:
+        rows = await self._fetch("SELECT site, kind, count(*) FROM items GROUP BY site, kind")
+        return {(row[0], row[1]): row[2] for row in rows}
+
+    async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
+        return [_stored(row, Post) for row in await self._select("post", query, "DESC")]
+
+    async def events(self, query: ItemQuery) -> list[Stored[Event]]:
+        return [_stored(row, Event) for row in await self._select("event", query, "ASC")]
+
+    async def _select(self, kind: str, query: ItemQuery, order: str) -> list[asyncpg.Record]:
+        sql = "SELECT data, first_seen, changed, revision, sequence FROM items WHERE kind = $1"
+        params: list[Any] = [kind]
+        if query.sites is not None:
+            params.append(list(query.sites))
+            sql += f" AND site = ANY(${len(params)})"
+        sql += f" ORDER BY sort_at {order}, id"
+        if query.limit is not None:
+            params.append(query.limit)
+            sql += f" LIMIT ${len(params)}"
+        return await self._fetch(sql, *params)
+
+    async def _states(self, where: str, *params: Any) -> list[SourceState]:
+        rows = await self._fetch(
+            "SELECT s.*, (SELECT count(*) FROM items i WHERE i.site = s.site"
+            f" AND i.source = s.source) AS items FROM sources s {where} ORDER BY s.site, s.source",
+            *params,
+        )
+        return [
+            SourceState(
+                site=row["site"],
+                source=row["source"],
+                validators=Validators(row["etag"], row["last_modified"]),
+                last_attempt=row["last_attempt"],
+                last_success=row["last_success"],
+                last_error=row["last_error"],
+                last_status=row["last_status"],
+                failures=row["failures"],
+                items=row["items"],
+                upstream_items=row["upstream_items"],
+                next_run=row["next_run"],
+                gone=row["gone"],
+                moved_to=row["moved_to"],
+            )
+            for row in rows
+        ]
+
+    async def _fetch(self, sql: str, *params: Any) -> list[asyncpg.Record]:
+        try:
+            rows: list[asyncpg.Record] = await self._pool.fetch(sql, *params)
+            return rows
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def _value(self, sql: str) -> Any:
+        try:
+            return await self._pool.fetchval(sql)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def _execute(self, sql: str, *params: Any) -> None:
+        try:
+            await self._pool.execute(sql, *params)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(str(exc)) from exc
+
+
+async def _save_source(
+    db: asyncpg.Connection,
+    site: str,
+    source: str,
+    validators: Validators,
+    now: datetime,
+    *,
+    status: int | None,
+) -> None:
+    await db.execute(
+        "INSERT INTO sources (site, source, etag, last_modified, last_attempt, last_success,"
+        " last_error, last_status, failures) VALUES ($1, $2, $3, $4, $5, $5, NULL, $6, 0)"
+        " ON CONFLICT (site, source) DO UPDATE SET etag = excluded.etag,"
+        " last_modified = excluded.last_modified, last_attempt = excluded.last_attempt,"
+        " last_success = excluded.last_success, last_error = NULL,"
+        " last_status = excluded.last_status, failures = 0",
+        site,
+        source,
+        validators.etag,
+        validators.last_modified,
+        now,
+        status,
+    )
+
+
+def _stored(row: asyncpg.Record, kind: type[Any]) -> Stored[Any]:
+    item = codec.loads(row["data"])
+    assert isinstance(item, kind)
+    return Stored(item, row["first_seen"], row["changed"], row["revision"], row["sequence"])

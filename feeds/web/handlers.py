@@ -147,23 +147,15 @@ async def calendar(request: web.Request) -> web.Response:
 async def single_event(request: web.Request) -> web.Response:
     scope, event_id = scope_of(request), request.match_info["event_id"]
     store, refresh = request.app[store_key], refresh_interval(request)
-    missing = False
-
-    async def render(rev: int) -> Rendered:
-        nonlocal missing
-        rendered = await views.single_event(
-            store, scope, event_id, refresh, rev, request.app[vevents_key]
-        )
-        if rendered is None:
-            missing = True
-            raise LookupError(event_id)
-        return rendered
-
     try:
-        rendered = await cached(request, ("event", scope.slug, event_id), render)
-    except LookupError:
-        if not missing:
-            raise
+        rendered = await cached(
+            request,
+            ("event", scope.slug, event_id),
+            lambda rev: views.single_event(
+                store, scope, event_id, refresh, rev, request.app[vevents_key]
+            ),
+        )
+    except views.NoSuchEventError:
         raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
     return await respond(request, rendered, max_age=max_age(request))
 

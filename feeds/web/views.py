@@ -144,13 +144,17 @@ async def calendar(
     return await _ics(scope, stored, refresh, revision, memo, name=f"{scope.title}: Termine")
 
 
+class NoSuchEventError(LookupError):
+    """No event of the scope has that id."""
+
+
 async def single_event(
     store: Store, scope: Scope, event_id: str, refresh: timedelta, revision: int, memo: Memo
-) -> Rendered | None:
+) -> Rendered:
     stored = await store.events(ItemQuery(sites=[s.slug for s in scope.sites]))
     wanted = next((e for e in stored if str(e.item.uuid) == event_id), None)
     if wanted is None:
-        return None
+        raise NoSuchEventError(event_id)
     series = [e for e in stored if e.item.ical_uid == wanted.item.ical_uid]
     return await _ics(scope, series, refresh, revision, memo, name=wanted.item.title)
 

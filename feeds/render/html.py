@@ -44,7 +44,9 @@ def render_index(
         f"<li><h3>{escape(g.name)}</h3>"
         + (f"<p>{escape(g.region)}</p>" if g.region else "")
         + (f'<p><a href="{escape(g.homepage)}">{escape(g.homepage)}</a></p>' if g.homepage else "")
-        + f"<p>{g.posts} Beiträge, {g.events} Termine</p><p>{feed_links(g.slug)}</p></li>"
+        + f"<p>{_count(g.posts, 'Beitrag', 'Beiträge')}, "
+        + f"{_count(g.events, 'Termin', 'Termine')}</p>"
+        + f"<p>{feed_links(g.slug)}</p></li>"
         for g in groups
     )
     title = network.name if scope == "network" else groups[0].name
@@ -61,6 +63,14 @@ def render_index(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}: Feeds und Kalender</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1rem;
+  line-height: 1.5; }}
+ul {{ list-style: none; padding: 0; }}
+li {{ border-top: 1px solid #ddd; padding: .5rem 0; }}
+h3 {{ margin: .3rem 0; }}
+p {{ margin: .2rem 0; }}
+</style>
 <link rel="alternate" type="application/atom+xml" title="{escape(title)}"
  href="{escape(base_url)}/{scope}/news.atom">
 </head>
@@ -76,3 +86,7 @@ def render_index(
 </html>
 """
     return page.encode()
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

@@ -11,8 +11,8 @@ import asyncio
 import gzip
 import json
 import socket
-from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from aiohttp import web
 from feeds.config import Config, Settings
 from feeds.harvest import GONE_RECHECK, Harvester, Limits
 from feeds.model import Network, Site, SourceConfig
-from feeds.store import open_store
+from feeds.store import Store, open_store
 from feeds.web.app import create_app
 from sources.base import SourceContext
 from sources.feed import FeedSource
@@ -283,6 +283,21 @@ async def _misbehaving(
         await store.close()
 
 
+@asynccontextmanager
+async def one_feed(url: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Harvester]]:
+    """A store and a harvester for one feed source, ks/rss, at `url`."""
+    site = Site(slug="ks", name="KS", sources=(SourceConfig(name="rss", kind="feed"),))
+    context = SourceContext(
+        site="ks", source="rss", timezone="Europe/Berlin", homepage=None, config_dir=tmp_path
+    )
+    store = await open_store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    try:
+        source = FeedSource.from_config(context, {"url": url})
+        yield store, Harvester(store, Network(name="N", sites=(site,)), {("ks", "rss"): source})
+    finally:
+        await store.close()
+
+
 async def test_a_permanent_redirect_is_followed_and_reported(
     upstream: Upstream, tmp_path: Path
 ) -> None:
@@ -292,46 +307,25 @@ async def test_a_permanent_redirect_is_followed_and_reported(
         raise web.HTTPPermanentRedirect("/new-feed")
 
     upstream.add("/feed", moved)
-    site = Site(slug="ks", name="KS", sources=(SourceConfig(name="rss", kind="feed"),))
-    context = SourceContext(
-        site="ks", source="rss", timezone="Europe/Berlin", homepage=None, config_dir=tmp_path
-    )
-    store = await open_store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    try:
-        harvester = Harvester(
-            store,
-            Network(name="N", sites=(site,)),
-            {("ks", "rss"): FeedSource.from_config(context, {"url": f"{upstream.base}/feed"})},
-        )
+    async with one_feed(f"{upstream.base}/feed", tmp_path) as (store, harvester):
         [outcome] = await harvester.run_once()
         assert (outcome.status, outcome.moved_to) == ("ok", f"{upstream.base}/new-feed")
         state = await store.source_state("ks", "rss")
         assert state.moved_to == f"{upstream.base}/new-feed"
-    finally:
-        await store.close()
 
 
 async def test_an_empty_answer_where_there_were_items_is_suspicious(
     upstream: Upstream, tmp_path: Path
 ) -> None:
     upstream.file("/feed", "feed/news.rss")
-    site = Site(slug="ks", name="KS", sources=(SourceConfig(name="rss", kind="feed"),))
-    context = SourceContext(
-        site="ks", source="rss", timezone="Europe/Berlin", homepage=None, config_dir=tmp_path
-    )
-    store = await open_store(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    try:
-        harvester = Harvester(
-            store,
-            Network(name="N", sites=(site,)),
-            {("ks", "rss"): FeedSource.from_config(context, {"url": f"{upstream.base}/feed"})},
-        )
+    async with one_feed(f"{upstream.base}/feed", tmp_path) as (store, harvester):
         assert (await harvester.run_once())[0].status == "ok"
-        empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://x/</link><description>d</description></channel></rss>'
+        empty = (
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b"<link>https://x/</link><description>d</description></channel></rss>"
+        )
         upstream.add("/feed", fixed(200, empty, **{"Content-Type": "application/rss+xml"}))
         [outcome] = await harvester.run_once()
         assert outcome.status == "failed"
         assert "returned no items, where it had 2 before" in (outcome.error or "")
         assert (await store.source_state("ks", "rss")).items == 2
-    finally:
-        await store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rruleset, rrulestr
@@ -37,13 +37,6 @@ def occurrences(
         end = begin + duration
         if _overlaps(begin, end, after, before):
             yield begin, end
-
-
-def next_occurrence(
-    event: Event, now: datetime, horizon: timedelta = timedelta(days=3660)
-) -> tuple[datetime, datetime] | None:
-    """The first occurrence not yet over at `now`, if any within the horizon."""
-    return next(occurrences(event, now, now + horizon), None)
 
 
 def _ruleset(event: Event) -> rruleset | None:

@@ -121,7 +121,3 @@ def retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def content_type(response: Response) -> str:
-    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()

@@ -31,10 +31,6 @@ def xml_safe(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
-def xml_safe_opt(text: str | None) -> str | None:
-    return None if text is None else xml_safe(text)
-
-
 class _TextCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -8,11 +8,12 @@ retried later, never stops another, and what it delivered before stays in the st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,13 +22,15 @@ import aiohttp
 from feeds import __version__
 from feeds.model import Network
 from feeds.store import Store, StoreError
-from sources.base import Fetched, Source, SourceError, host_of
+from sources.base import Fetched, Source, SourceError, host_of, source_kind
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
 GONE_RECHECK = timedelta(days=1)  # a 410 source is asked again daily, in case it returns
 MAX_RETRY_AFTER = timedelta(days=1)
+TICK = timedelta(seconds=5)  # how often the harvester says it is alive
+OVERDUE_GRACE = timedelta(minutes=2)  # a source this late (and not running) is overdue
 
 SourceKey = tuple[str, str]  # (site, source)
 
@@ -55,6 +58,8 @@ class Outcome:
     retry_after: float | None = None
     moved_to: str | None = None
     seconds: float = 0.0
+    skipped: int = 0
+    warnings: int = 0
 
     @property
     def gone(self) -> bool:
@@ -68,23 +73,38 @@ def utcnow() -> datetime:
 async def harvest_source(
     store: Store, session: aiohttp.ClientSession, key: SourceKey, source: Source
 ) -> Outcome:
-    """Fetch one source and write what it gave in one transaction; failures are recorded."""
+    """Fetch one source and write what it gave in one transaction; failures are recorded.
+
+    Whatever the adapter raises stays here: a SourceError is the source's fault, anything
+    else a bug (logged with its traceback); both become the source's recorded failure, and
+    its earlier items stay. Only a failing store and cancellation get out.
+    """
     site, name = key
     started = time.perf_counter()
     state = await store.source_state(site, name)
-    try:
-        result = await source.fetch(session, state.validators)
-    except SourceError as exc:
-        await store.save_failure(site, name, str(exc), exc.status, utcnow())
+
+    async def failed(
+        error: str, status: int | None = None, retry_after: float | None = None
+    ) -> Outcome:
+        await store.save_failure(site, name, error, status, utcnow())
+        seconds = time.perf_counter() - started
         return Outcome(
             site,
             name,
             "failed",
-            error=str(exc),
-            http_status=exc.status,
-            retry_after=exc.retry_after,
-            seconds=time.perf_counter() - started,
+            error=error,
+            http_status=status,
+            seconds=seconds,
+            retry_after=retry_after,
         )
+
+    try:
+        result = await source.fetch(session, state.validators)
+    except SourceError as exc:
+        return await failed(str(exc), exc.status, retry_after=exc.retry_after)
+    except Exception as exc:  # a bug, in our adapter or a library it uses
+        log.exception("harvest site=%s source=%s: the adapter failed", site, name)
+        return await failed(bug_report(source, exc))
     if not isinstance(result, Fetched):
         await store.save_not_modified(site, name, result.validators, utcnow())
         return Outcome(
@@ -96,15 +116,25 @@ async def harvest_source(
         )
     if not result.posts and not result.events and state.items:
         # An upstream that suddenly lists nothing is more likely broken than empty.
-        error = (
+        return await failed(
             f"the source returned no items, where it had {state.items} before;"
             " kept them and will ask again"
         )
-        await store.save_failure(site, name, error, None, utcnow())
-        return Outcome(site, name, "failed", error=error, seconds=time.perf_counter() - started)
-    batch = await store.save_batch(
-        site, name, result.posts, result.events, result.validators, utcnow()
-    )
+    try:
+        batch = await store.save_batch(
+            site,
+            name,
+            result.posts,
+            result.events,
+            result.validators,
+            utcnow(),
+            notes=result.notes,
+        )
+    except StoreError:
+        raise
+    except Exception as exc:  # an item the store cannot write: a bug in the adapter's output
+        log.exception("harvest site=%s source=%s: its items could not be stored", site, name)
+        return await failed(bug_report(source, exc, stage="storing its items"))
     return Outcome(
         site,
         name,
@@ -114,6 +144,19 @@ async def harvest_source(
         revision=batch.revision,
         moved_to=result.moved_to,
         seconds=time.perf_counter() - started,
+        skipped=len(result.skipped),
+        warnings=len(result.warnings),
+    )
+
+
+def bug_report(source: Source, exc: Exception, *, stage: str = "reading it") -> str:
+    """A bug in words for /status; the traceback is in the log."""
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return (
+        f"the {source_kind(source)} reader failed while {stage} ({what}); this is a bug"
+        " in the service, not the source's fault: its earlier items are kept, the log has"
+        " the details"
     )
 
 
@@ -141,6 +184,13 @@ class Harvester:
         self.on_revision = on_revision
         self.user_agent = user_agent(contact_url)
         self._failures: dict[SourceKey, int] = {}
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._slots = asyncio.Semaphore(limits.concurrency)
+        # Liveness, for /healthz: the last tick of run_forever, when each source is due,
+        # and which are being harvested right now.
+        self.last_tick: datetime | None = None
+        self.due: dict[SourceKey, datetime] = {}
+        self.running: set[SourceKey] = set()
 
     async def run_once(self, keys: list[SourceKey] | None = None) -> list[Outcome]:
         """Harvest the given sources (all by default) now, side by side."""
@@ -159,14 +209,50 @@ class Harvester:
         return sorted(keys, key=lambda key: -load[host_of(self.sources[key])])
 
     async def run_forever(self) -> None:
-        async with self._client_session() as session, asyncio.TaskGroup() as group:
-            for key in self.sources:
-                group.create_task(self._loop(session, key))
+        """Each source in a loop of its own; a bug in one never ends another's."""
+        async with self._client_session() as session:
+            loops = [
+                asyncio.create_task(self._loop(session, key), name=f"harvest {key[0]}/{key[1]}")
+                for key in self.sources
+            ]
+            try:
+                while True:
+                    self.last_tick = utcnow()
+                    await asyncio.sleep(TICK.total_seconds())
+            finally:
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
 
     async def _loop(self, session: aiohttp.ClientSession, key: SourceKey) -> None:
         while True:
-            _, delay = await self._harvest(session, key)
+            try:
+                _, delay = await self._harvest(session, key)
+            except Exception:  # the store failed in a way it did not name, or a bug here
+                log.exception("harvest site=%s source=%s: the harvest loop failed", *key)
+                delay = self.intervals.get(key, timedelta(minutes=15))
+            self.due[key] = utcnow() + delay
             await asyncio.sleep(delay.total_seconds())
+
+    def liveness(self, now: datetime) -> tuple[bool, dict[str, object]]:
+        """Whether harvesting goes on, judged by run_forever's tick and the sources' lateness."""
+        overdue = self.overdue(now)
+        stale = self.last_tick is None or now - self.last_tick > 3 * TICK
+        stuck = bool(self.due) and len(overdue) == len(self.sources)
+        report: dict[str, object] = {
+            "last_tick": self.last_tick.isoformat() if self.last_tick else None,
+            "running": sorted(f"{site}/{source}" for site, source in self.running),
+            "overdue": sorted(f"{site}/{source}" for site, source in overdue),
+        }
+        return not (stale or stuck), report
+
+    def overdue(self, now: datetime) -> list[SourceKey]:
+        """Sources that should have run by now and are not running: a stuck harvester."""
+        return [
+            key
+            for key, due in self.due.items()
+            if key not in self.running and now > due + OVERDUE_GRACE
+        ]
 
     def delay_after(self, key: SourceKey, outcome: Outcome) -> timedelta:
         """The interval after success; after failures, backoff with jitter or Retry-After."""
@@ -178,7 +264,9 @@ class Harvester:
             return GONE_RECHECK
         failures = self._failures[key] = self._failures.get(key, 0) + 1
         backoff: timedelta = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
-        delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of a shared host
+        # Jitter spreads the retries of sources on one host; it only ever adds, so a first
+        # retry never comes sooner than the interval a site's operator was promised.
+        delay = min(backoff * random.uniform(1.0, 1.5), MAX_BACKOFF * 1.5)
         if outcome.retry_after is not None:
             asked = min(timedelta(seconds=outcome.retry_after), MAX_RETRY_AFTER)
             delay = max(delay, asked)
@@ -188,14 +276,19 @@ class Harvester:
         self, session: aiohttp.ClientSession, key: SourceKey
     ) -> tuple[Outcome, timedelta]:
         """One harvest of one source, and how long until its next."""
-        # No semaphore here: the connector's limits hold connections, so a source waiting
-        # for its busy host does not keep sources on other hosts waiting too.
+        source = self.sources[key]
+        self.running.add(key)
         try:
-            outcome = await harvest_source(self.store, session, key, self.sources[key])
+            # A source waits for a free slot on its host here, before any timeout starts:
+            # waiting behind two slow sources on one host is not the host being unreachable.
+            async with self._slots_for(host_of(source)):
+                outcome = await harvest_source(self.store, session, key, source)
         except StoreError as exc:
             log.exception("harvest site=%s source=%s: the store failed", *key)
             outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")
             return outcome, self.delay_after(key, outcome)
+        finally:
+            self.running.discard(key)
         delay = self.delay_after(key, outcome)
         try:
             await self.store.save_schedule(
@@ -208,16 +301,32 @@ class Harvester:
             self.on_revision(outcome.revision)
         return outcome, delay
 
+    @contextlib.asynccontextmanager
+    async def _slots_for(self, host: str | None) -> AsyncIterator[None]:
+        """A slot on the source's host, then one of all: the host first, so a source
+        queued behind its busy host keeps no other host's source waiting."""
+        if host is None:  # a local folder: nobody to be polite to
+            yield
+            return
+        slot = self._host_slots.get(host)
+        if slot is None:
+            slot = self._host_slots[host] = asyncio.Semaphore(self.limits.per_host)
+        async with slot, self._slots:
+            yield
+
     def _client_session(self) -> aiohttp.ClientSession:
         limits = self.limits
         return aiohttp.ClientSession(
             headers={"User-Agent": self.user_agent},
-            # The connector enforces the per-host limit on connections, whichever adapter asks.
+            # The connector holds the same limits on connections, whichever host an adapter
+            # is led to (a redirect, a next page elsewhere).
             connector=aiohttp.TCPConnector(
                 limit=limits.concurrency, limit_per_host=limits.per_host
             ),
+            # sock_connect, not connect: aiohttp's `connect` also counts the wait for a
+            # free connection in the pool, which is no sign of an unreachable server.
             timeout=aiohttp.ClientTimeout(
-                total=limits.total_timeout, connect=limits.connect_timeout
+                total=limits.total_timeout, sock_connect=limits.connect_timeout
             ),
         )
 
@@ -233,6 +342,8 @@ def _log(outcome: Outcome, delay: timedelta) -> None:
         "seconds": round(outcome.seconds, 3),
         "next_in": int(delay.total_seconds()),
         "moved_to": outcome.moved_to,
+        "skipped": outcome.skipped or None,
+        "warnings": outcome.warnings or None,
         "error": outcome.error,
     }
     text = " ".join(

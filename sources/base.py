@@ -28,12 +28,25 @@ class Validators:
 
 
 @dataclass(frozen=True, slots=True)
+class Notes:
+    """What a reader left out, and what it read despite a flaw: shown on /status."""
+
+    skipped: tuple[str, ...] = ()  # one line per bad item that was left out
+    warnings: tuple[str, ...] = ()  # one line per flaw read around (an item kept)
+
+
+@dataclass(frozen=True, slots=True)
 class Fetched:
     posts: tuple[Post, ...] = ()
     events: tuple[Event, ...] = ()
     validators: Validators = field(default_factory=Validators)
     skipped: tuple[str, ...] = ()  # one line per bad item that was left out
     moved_to: str | None = None  # the new address, after a permanent redirect
+    warnings: tuple[str, ...] = ()  # one line per flaw read around
+
+    @property
+    def notes(self) -> Notes:
+        return Notes(self.skipped, self.warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +125,10 @@ def option_int(options: Mapping[str, Any], key: str, *, default: int, low: int, 
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise OptionError(key, f"expected a whole number from {low} to {high}, got {value!r}")
     return value
+
+
+def source_kind(source: Source) -> str:
+    return getattr(source, "kind", type(source).__name__)
 
 
 def host_of(source: Source) -> str | None:

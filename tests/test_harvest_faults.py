@@ -267,7 +267,8 @@ async def _misbehaving(
         elif fault.http == 503:
             assert wait > timedelta(seconds=7100)  # Retry-After honoured
         else:
-            assert INTERVAL / 2 - timedelta(minutes=1) < wait <= INTERVAL
+            # Never sooner than the interval; jitter adds up to half of it.
+            assert INTERVAL - timedelta(minutes=1) < wait <= INTERVAL * 1.5
             # A second failure in a row waits longer: exponential backoff.
             second = await harvester.run_once([(site.slug, "bad")])
             assert second[0].status == "failed"
@@ -276,7 +277,7 @@ async def _misbehaving(
             assert row["failures"] == 2
             assert datetime.fromisoformat(row["next_run"]) - datetime.now(
                 UTC
-            ) > INTERVAL - timedelta(minutes=1)
+            ) > 2 * INTERVAL - timedelta(minutes=1)
         _, _, page = await get(http, f"{base}/status")
         assert fault.words in page.decode().replace("&#x27;", "'")
     finally:

@@ -28,11 +28,16 @@ class SourceRow:
     upstream_items: int | None
     next_run: datetime | None
     moved_to: str | None
+    skipped: tuple[str, ...] = ()  # items the last read left out, each with its reason
+    warnings: tuple[str, ...] = ()  # flaws the last read worked around
 
 
 def render_status_json(rows: list[SourceRow], now: datetime) -> bytes:
     def plain(row: SourceRow) -> dict[str, object]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(row).items()}
+        return {
+            k: v.isoformat() if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(row).items()
+        }
 
     counts = {
         health: sum(r.health == health for r in rows)
@@ -67,6 +72,8 @@ def render_status_html(
             if row.moved_to
             else ""
         )
+        + _notes("Übersprungen", row.skipped)
+        + _notes("Hinweise", row.warnings)
         + "</td></tr>"
         for row in rows
     )
@@ -95,3 +102,11 @@ tr.failing td, tr.gone td {{ background: #fde8e8; }}
 </main></body></html>
 """
     return page.encode()
+
+
+def _notes(label: str, lines: tuple[str, ...]) -> str:
+    if not lines:
+        return ""
+    shown = "".join(f"<li>{escape(line)}</li>" for line in lines[:10])
+    more = f"<li>… und {len(lines) - 10} weitere</li>" if len(lines) > 10 else ""
+    return f"<details><summary>{label}: {len(lines)}</summary><ul>{shown}{more}</ul></details>"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from feeds.model import Event, Post
-from sources.base import Validators
+from sources.base import Notes, Validators
 
 T = TypeVar("T", Post, Event)
 
@@ -68,6 +69,27 @@ class SourceState:
     next_run: datetime | None = None
     gone: bool = False  # the source answered 410 Gone
     moved_to: str | None = None  # where a permanent redirect pointed
+    notes: Notes = field(default_factory=Notes)  # of the last successful read
+
+
+MAX_NOTES = 50  # lines kept per kind of note; the rest are counted
+
+
+def dump_notes(lines: Sequence[str]) -> str | None:
+    """Note lines as stored: a JSON array, cut to MAX_NOTES lines with a count of the rest."""
+    if not lines:
+        return None
+    kept = [line[:500] for line in lines[:MAX_NOTES]]
+    if len(lines) > MAX_NOTES:
+        kept.append(f"… and {len(lines) - MAX_NOTES} more")
+    return json.dumps(kept, ensure_ascii=False)
+
+
+def load_notes(skipped: str | None, warnings: str | None) -> Notes:
+    return Notes(
+        tuple(json.loads(skipped)) if skipped else (),
+        tuple(json.loads(warnings)) if warnings else (),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,8 +111,10 @@ class Store(Protocol):
         events: Sequence[Event],
         validators: Validators,
         now: datetime,
+        *,
+        notes: Notes = Notes(),
     ) -> BatchResult:
-        """Upsert one source's items and its success, all in one transaction."""
+        """Upsert one source's items, its success and its notes, all in one transaction."""
         ...
 
     async def save_not_modified(

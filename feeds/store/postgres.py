@@ -21,11 +21,13 @@ from feeds.store.base import (
     SourceState,
     Stored,
     StoreError,
+    dump_notes,
+    load_notes,
     sort_time,
     unique_items,
 )
 from feeds.store.migrations import migrations
-from sources.base import Validators
+from sources.base import Notes, Validators
 
 MIGRATION_LOCK = 0x6665_6564  # "feed": one advisory lock id for schema changes
 
@@ -74,6 +76,8 @@ class PostgresStore:
         events: Sequence[Event],
         validators: Validators,
         now: datetime,
+        *,
+        notes: Notes = Notes(),
     ) -> BatchResult:
         items = unique_items(posts, events)
         try:
@@ -120,10 +124,13 @@ class PostgresStore:
                 await db.execute("UPDATE meta SET value = $1 WHERE key = 'revision'", revision)
                 await _save_source(db, site, source, validators, now, status=None)
                 await db.execute(
-                    "UPDATE sources SET upstream_items = $3 WHERE site = $1 AND source = $2",
+                    "UPDATE sources SET upstream_items = $3, skipped = $4, warnings = $5"
+                    " WHERE site = $1 AND source = $2",
                     site,
                     source,
                     len(items),
+                    dump_notes(notes.skipped),
+                    dump_notes(notes.warnings),
                 )
         except asyncpg.PostgresError as exc:
             raise StoreError(str(exc)) from exc
@@ -222,6 +229,7 @@ class PostgresStore:
                 next_run=row["next_run"],
                 gone=row["gone"],
                 moved_to=row["moved_to"],
+                notes=load_notes(row["skipped"], row["warnings"]),
             )
             for row in rows
         ]

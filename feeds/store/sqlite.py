@@ -18,11 +18,13 @@ from feeds.store.base import (
     SourceState,
     Stored,
     StoreError,
+    dump_notes,
+    load_notes,
     sort_time,
     unique_items,
 )
 from feeds.store.migrations import migrations
-from sources.base import Validators
+from sources.base import Notes, Validators
 
 R = TypeVar("R")
 
@@ -74,6 +76,8 @@ class SQLiteStore:
         events: Sequence[Event],
         validators: Validators,
         now: datetime,
+        *,
+        notes: Notes = Notes(),
     ) -> BatchResult:
         def save(db: sqlite3.Connection) -> BatchResult:
             with _transaction(db):
@@ -90,8 +94,15 @@ class SQLiteStore:
                     db, site, source, validators, attempt=now, success=now, error=None, status=None
                 )
                 db.execute(
-                    "UPDATE sources SET upstream_items = ? WHERE site = ? AND source = ?",
-                    (len(items), site, source),
+                    "UPDATE sources SET upstream_items = ?, skipped = ?, warnings = ?"
+                    " WHERE site = ? AND source = ?",
+                    (
+                        len(items),
+                        dump_notes(notes.skipped),
+                        dump_notes(notes.warnings),
+                        site,
+                        source,
+                    ),
                 )
                 return BatchResult(revision=revision, **counts)
 
@@ -284,6 +295,7 @@ def _states(db: sqlite3.Connection, site: str | None, source: str | None) -> lis
             next_run=_parse(row["next_run"]),
             gone=bool(row["gone"]),
             moved_to=row["moved_to"],
+            notes=load_notes(row["skipped"], row["warnings"]),
         )
         for row in rows
     ]

@@ -15,6 +15,7 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web import operations
 from feeds.web.app_keys import (
+    background_key,
     cache_key,
     harvester_key,
     interval_key,
@@ -75,6 +76,8 @@ def create_app(
             task = asyncio.create_task(
                 revision.follow(app[store_key], revision_poll), name="revision"
             )
+        task.add_done_callback(_report_end)
+        app[background_key] = task
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -84,6 +87,12 @@ def create_app(
     app.add_routes(operations.routes)  # before /{site}, which would match /status
     app.add_routes(routes)
     return app
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    # It should run until shutdown; if it ends before, say so now, not at exit.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the %s task ended", task.get_name(), exc_info=task.exception())
 
 
 def _shortest_interval(config: Config) -> timedelta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from aiohttp import web
@@ -20,3 +21,5 @@ cache_key = web.AppKey("cache", RenderCache)
 interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
 vevents_key = web.AppKey("vevents", BytesMemo)  # VEVENT bytes by item revision
 harvester_key = web.AppKey("harvester", Harvester)
+# The task that harvests (or, with a separate worker, follows the store's revision).
+background_key = web.AppKey("background", asyncio.Task[None])

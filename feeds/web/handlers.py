@@ -10,7 +10,9 @@ from aiohttp import web
 from feeds.render.opml import render_opml
 from feeds.web import views
 from feeds.web.app_keys import (
+    background_key,
     cache_key,
+    harvester_key,
     interval_key,
     network_key,
     revision_key,
@@ -62,7 +64,23 @@ async def cached(
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "revision": request.app[revision_key].value})
+    """200 while the service serves and its harvesting goes on; 503 when it has stopped."""
+    app = request.app
+    task = app[background_key]
+    report: dict[str, object] = {"revision": app[revision_key].value}
+    if task.done():
+        healthy = False
+        report["harvester"] = {"state": "stopped", "task": task.get_name()}
+    elif task.get_name() == "harvest":
+        healthy, details = app[harvester_key].liveness(datetime.now(UTC))
+        report["harvester"] = {"state": "running" if healthy else "stuck", **details}
+    else:  # a separate worker harvests; this process follows the store's revision
+        healthy = True
+        report["harvester"] = {"state": "elsewhere"}
+    report["status"] = "ok" if healthy else "failing"
+    return web.json_response(
+        report, status=200 if healthy else 503, headers={"Cache-Control": "no-store"}
+    )
 
 
 @routes.get("/opml")

@@ -220,6 +220,8 @@ async def status_rows(store: Store, network: Network) -> list[SourceRow]:
                     upstream_items=state.upstream_items if state else None,
                     next_run=state.next_run if state else None,
                     moved_to=state.moved_to if state else None,
+                    skipped=state.notes.skipped if state else (),
+                    warnings=state.notes.warnings if state else (),
                 )
             )
     return rows

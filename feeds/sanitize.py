@@ -43,6 +43,26 @@ def sanitize_html(html: str, *, base_url: str | None = None) -> str:
     ).strip()
 
 
+WEB_SCHEMES = frozenset({"http", "https"})
+_URL_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def safe_url(
+    url: str | None, base_url: str | None = None, *, schemes: frozenset[str] = WEB_SCHEMES
+) -> str | None:
+    """An upstream URL fit to republish: absolute, an allowed scheme, no controls or
+    whitespace (a CR/LF in a URL breaks headers and calendar lines); else None."""
+    if not url:
+        return None
+    cleaned = _URL_JUNK.sub("", url)
+    if base_url:
+        cleaned = urljoin(base_url, cleaned)
+    scheme, _, rest = cleaned.partition(":")
+    if scheme.lower() not in schemes or not rest:
+        return None
+    return cleaned
+
+
 def absolute_url(url: str | None, base_url: str | None) -> str | None:
     if not url:
         return None

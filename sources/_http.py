@@ -49,6 +49,13 @@ async def fetch(
             )
             moved_to = _permanent_target(response)
             if response.status == 304:
+                if not (validators.etag or validators.last_modified):
+                    # Nothing was asked conditionally: "not modified" since what?
+                    raise SourceError(
+                        f"{url}: the server answered 304 Not Modified to a request without"
+                        " validators (a misconfigured cache or proxy?)",
+                        status=304,
+                    )
                 return NotModified(fresh, moved_to)
             if response.status >= 400:
                 reason = f" {response.reason}" if response.reason else ""
@@ -58,6 +65,12 @@ async def fetch(
                     retry_after=retry_after(response.headers.get("Retry-After")),
                 )
             body = await _read_capped(response, url, max_bytes)
+            if not body.strip():
+                # A site mid-update or a broken cache plugin: no document, not "no items".
+                raise SourceError(
+                    f"{url}: the server answered {response.status} with an empty body",
+                    status=response.status,
+                )
             return Response(
                 str(response.url), response.status, response.headers, body, fresh, moved_to
             )

@@ -154,10 +154,21 @@ def read_each(
         try:
             items.append(build(raw))
         except ITEM_ERRORS as exc:
-            message = f"{label(raw)}: {describe(exc)}"
+            message = f"{_safe_label(label, raw)}: {describe(exc)}"
             log.warning("%s/%s: skipped %s", context.site, context.source, message)
             skipped.append(message)
+        except Exception as exc:  # a bug met on this item: it costs the item, not the document
+            message = f"{_safe_label(label, raw)}: could not be read ({type(exc).__name__}: {exc})"
+            log.exception("%s/%s: skipped %s", context.site, context.source, message)
+            skipped.append(message)
     return items, skipped
+
+
+def _safe_label(label: Callable[[R], str], raw: R) -> str:
+    try:
+        return label(raw)
+    except Exception:
+        return "an item"
 
 
 def describe(exc: Exception) -> str:

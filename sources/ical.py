@@ -3,6 +3,11 @@
 icalendar parses; x-wr-timezone turns Google's X-WR-TIMEZONE calendars (UTC or floating
 times plus a calendar-wide zone) into standard ones. Recurrence rules, exceptions and
 overrides (RECURRENCE-ID) are kept as given; only times without a zone get the site's.
+
+Real calendars are often a little broken (see tests/data/ical/): what a calendar app
+would read around, this reader reads around too, and says so in a warning; an event that
+has nothing readable left is skipped and named; a document is refused only when it holds
+no calendar at all.
 """
 
 from __future__ import annotations
@@ -11,20 +16,19 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from html import escape
 from typing import Any, ClassVar, Self
-from zoneinfo import ZoneInfo
 
 import aiohttp
-import icalendar
-import x_wr_timezone
 
 from feeds.model import Event, EventStatus, Location
 from feeds.sanitize import plain_text, plain_text_opt
 from sources import _http
 from sources._events import status_from_title
+from sources._ical_document import read_calendar
+from sources._ical_values import Notes, Values, split_this_and_future
 from sources.base import (
     Fetched,
     NotModified,
@@ -68,136 +72,135 @@ class ICalSource:
         )
         if isinstance(response, NotModified):
             return response
-        events, skipped = await asyncio.to_thread(
-            parse_events, response.body, self.context, url=response.url
+        result = await asyncio.to_thread(
+            parse_calendar, response.body, self.context, url=response.url
         )
-        if skipped and not events:
-            raise SourceError(f"{self.url}: no event could be read: {skipped[0]}")
+        if result.skipped and not result.events:
+            raise SourceError(f"{self.url}: no event could be read: {result.skipped[0]}")
         return Fetched(
-            events=tuple(events),
+            events=result.events,
             validators=response.validators,
-            skipped=tuple(skipped),
+            skipped=result.skipped,
+            warnings=result.warnings,
             moved_to=response.moved_to,
         )
 
 
 def parse_events(body: bytes, context: SourceContext, *, url: str) -> tuple[list[Event], list[str]]:
-    """Events of an iCalendar document; a broken VEVENT is reported, a broken file raises."""
-    if not body.lstrip().upper().startswith(b"BEGIN:VCALENDAR"):
-        start = body[:60].decode("utf-8", "replace").strip()
-        raise SourceError(f"{url}: not an iCalendar file (no BEGIN:VCALENDAR); it starts {start!r}")
-    try:
-        calendar = icalendar.Calendar.from_ical(body)
-        calendar = x_wr_timezone.to_standard(calendar)
-    except (ValueError, KeyError, IndexError) as exc:
-        raise SourceError(f"{url}: invalid iCalendar data: {exc}") from exc
-    zone = ZoneInfo(context.timezone)
+    """Events of an iCalendar document and the ones left out; a document that is no
+    calendar at all raises SourceError."""
+    result = parse_calendar(body, context, url=url)
+    return list(result.events), list(result.skipped)
+
+
+def parse_calendar(body: bytes, context: SourceContext, *, url: str) -> Fetched:
+    """Events of an iCalendar document, with what was skipped and what was read around."""
+    document = read_calendar(body, url)
+    notes = Notes(list(document.warnings))
+    values = Values(context.timezone, notes)
     events, skipped = read_each(
-        calendar.walk("VEVENT"),
-        lambda component: _event(component, context, zone),
-        lambda component: f"VEVENT {component.get('UID') or component.get('SUMMARY', '?')}",
+        document.vevents,
+        lambda located: _event(*located, context=context, values=values),
+        lambda located: f"VEVENT {_label(*located)}",
         context,
     )
-    for error in getattr(calendar, "errors", []):
-        skipped.append(f"calendar: {error}")
-    return events, skipped
-
-
-def _event(component: Any, context: SourceContext, zone: ZoneInfo) -> Event:
-    if "DTSTART" not in component:
-        raise KeyError("DTSTART")
-    start = _when(component.decoded("DTSTART"), zone)
-    end = _end(component, start, zone)
-    uid = str(component["UID"]) if "UID" in component else None
-    recurrence_id = (
-        _when(component.decoded("RECURRENCE-ID"), zone) if "RECURRENCE-ID" in component else None
+    events = split_this_and_future(_distinct_uids(events, notes), values.this_and_future, notes)
+    return Fetched(
+        events=tuple(events),
+        skipped=(*document.skipped, *skipped),
+        warnings=tuple(notes.lines),
     )
-    summary = plain_text(str(component.get("SUMMARY", ""))) or "(ohne Titel)"
+
+
+def _label(component: Any, line: int | None) -> str:
+    """How a VEVENT is named in messages: its title, else its UID, and its line."""
+    summary = component.get("SUMMARY")
+    summary = summary[0] if isinstance(summary, list) else summary
+    uid = component.get("UID")
+    uid = uid[0] if isinstance(uid, list) else uid
+    name = repr(plain_text(str(summary))[:60]) if summary else f"UID {str(uid or '?')[:80]}"
+    return f"{name} (line {line})" if line else name
+
+
+def _event(component: Any, line: int | None, *, context: SourceContext, values: Values) -> Event:
+    values.label = _label(component, line)
+    start = values.moment(component, "DTSTART", required=True)
+    if start is None:
+        raise KeyError("DTSTART")
+    end = values.end(component, start)
+    uid = values.text(component, "UID")
+    recurrence_id = values.moment(component, "RECURRENCE-ID")
+    summary = plain_text(values.text(component, "SUMMARY") or "") or "(ohne Titel)"
     title, marked = status_from_title(summary)
-    status = STATUSES.get(str(component.get("STATUS", "")).upper(), marked)
+    status = STATUSES.get((values.text(component, "STATUS") or "").upper(), marked)
     if marked is EventStatus.CANCELLED:
         status = EventStatus.CANCELLED
-    return Event(
+    rrule = values.rule(component, start)
+    event = Event(
         site=context.site,
         source=context.source,
-        external_id=_external_id(uid, recurrence_id, component),
+        external_id=_external_id(uid, recurrence_id, summary, start),
         uid=uid,
         title=title,
         start=start,
         end=end,
-        description=_text_html(component.get("DESCRIPTION")),
-        url=str(component["URL"]) if "URL" in component else None,
-        location=_location(component),
-        rrule=component["RRULE"].to_ical().decode() if "RRULE" in component else None,
-        rdates=_dates(component, "RDATE", zone),
-        exdates=_dates(component, "EXDATE", zone),
+        description=_text_html(values.text(component, "DESCRIPTION")),
+        url=values.url(component),
+        location=_location(component, values),
+        rrule=rrule,
+        rdates=values.dates(component, "RDATE", start) if rrule or "RDATE" in component else (),
+        exdates=values.dates(component, "EXDATE", start),
         recurrence_id=recurrence_id,
         status=status,
         categories=_categories(component),
         organizer=_organizer(component.get("ORGANIZER")),
     )
+    if values.ranges_forward(component):
+        values.this_and_future.add(event.external_id)
+    return event
 
 
-def _when(value: date | datetime, zone: ZoneInfo) -> date | datetime:
-    if not isinstance(value, datetime):
-        return value
-    if value.tzinfo is None:  # floating time: local to the site
-        return value.replace(tzinfo=zone)
-    if getattr(value.tzinfo, "key", None) is None and value.utcoffset() != timedelta(0):
-        # A zone icalendar could not name (a custom VTIMEZONE): keep the instant, in ours.
-        return value.astimezone(zone)
-    return value
-
-
-def _end(component: Any, start: date | datetime, zone: ZoneInfo) -> date | datetime | None:
-    if "DTEND" in component:
-        end = _when(component.decoded("DTEND"), zone)
-    elif "DURATION" in component:
-        end = start + component.decoded("DURATION")
-    else:
-        return None
-    if not isinstance(start, datetime):
-        # iCalendar's DTEND of an all-day event is exclusive; ours is the last day.
-        if isinstance(end, datetime):
-            end = end.date()
-        return max(start, end - timedelta(days=1))
-    if not isinstance(end, datetime):
-        raise ValueError("DTEND is a date but DTSTART a date-time")
-    return end
-
-
-def _dates(component: Any, name: str, zone: ZoneInfo) -> tuple[date | datetime, ...]:
-    values = component.get(name)
-    if values is None:
-        return ()
-    groups = values if isinstance(values, list) else [values]
-    return tuple(_when(item.dt, zone) for group in groups for item in group.dts)
-
-
-def _external_id(uid: str | None, recurrence_id: date | datetime | None, component: Any) -> str:
-    base = (
-        uid
-        or hashlib.sha256(
-            f"{component.get('SUMMARY', '')}\x1f{component.get('DTSTART').to_ical()!r}".encode()
-        ).hexdigest()[:32]
-    )
+def _external_id(
+    uid: str | None, recurrence_id: date | datetime | None, summary: str, start: date | datetime
+) -> str:
+    base = uid or hashlib.sha256(f"{summary}\x1f{start.isoformat()}".encode()).hexdigest()[:32]
     return f"{base}#{recurrence_id.isoformat()}" if recurrence_id is not None else base
 
 
-def _text_html(value: Any) -> str | None:
+def _distinct_uids(events: list[Event], notes: Notes) -> list[Event]:
+    """Two VEVENTs with one UID and no RECURRENCE-ID are two events (a buggy exporter):
+    the later ones get a UID of their own, so neither is lost and no client sees two
+    masters of one series."""
+    seen: set[str] = set()
+    result = []
+    for event in events:
+        if event.recurrence_id is None and event.uid is not None:
+            if event.uid in seen:
+                digest = hashlib.sha256(
+                    f"{event.title}\x1f{event.start.isoformat()}".encode()
+                ).hexdigest()[:12]
+                uid = f"{event.uid}-{digest}"
+                notes.add(
+                    f"{event.title!r}: UID {event.uid} is used by another event too;"
+                    f" kept as its own event ({uid})"
+                )
+                event = replace(event, uid=uid, external_id=uid)
+            seen.add(event.uid or "")
+        result.append(event)
+    return result
+
+
+def _text_html(value: str | None) -> str | None:
     if not value:
         return None
-    text = plain_text(str(value))
+    text = plain_text(value)
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     return "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs) or None
 
 
-def _location(component: Any) -> Location | None:
-    name = plain_text_opt(str(component["LOCATION"])) if "LOCATION" in component else None
-    geo = None
-    if "GEO" in component:
-        value = component["GEO"]
-        geo = (float(value.latitude), float(value.longitude))
+def _location(component: Any, values: Values) -> Location | None:
+    name = plain_text_opt(values.text(component, "LOCATION"))
+    geo = values.geo(component)
     if not name and geo is None:
         return None
     return Location(name=name or None, geo=geo)
@@ -208,11 +211,16 @@ def _categories(component: Any) -> tuple[str, ...]:
     if values is None:
         return ()
     groups = values if isinstance(values, list) else [values]
-    return tuple(plain_text(str(c)) for group in groups for c in getattr(group, "cats", [group]))
+    names = (
+        plain_text(str(c)) for group in groups for c in getattr(group, "cats", None) or [group]
+    )
+    return tuple(name for name in names if name)
 
 
 def _organizer(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
     if value is None:
         return None
     name = value.params.get("CN") if hasattr(value, "params") else None
-    return plain_text(str(name)) if name else None
+    return plain_text(str(name)) or None if name else None

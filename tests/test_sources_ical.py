@@ -69,7 +69,7 @@ async def test_a_google_calendar_with_x_wr_timezone(upstream: Upstream) -> None:
         datetime(2025, 1, 21, 17, tzinfo=BERLIN),
     )
     assert events["cafe@google.com"].status is EventStatus.CANCELLED
-    assert result.skipped == ("VEVENT kaputt@google.com: missing 'DTSTART'",)
+    assert result.skipped == ("VEVENT 'Ohne Beginn' (line 57): missing 'DTSTART'",)
     assert isinstance(await fetch(f"{upstream.base}/basic.ics", result.validators), NotModified)
 
 
@@ -103,7 +103,10 @@ async def test_webcal_links_are_fetched_over_https() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("ical/bad.ics", "invalid iCalendar data: Content line could not be parsed"),
+        (
+            "ical/bad.ics",
+            "no event could be read: VEVENT 'Kaputt' (line 3): DTSTART '2025-13-45' is no date",
+        ),
         ("wordpress/maintenance.html", "not an iCalendar file"),
     ],
 )
@@ -111,5 +114,6 @@ async def test_broken_calendars_say_what_is_wrong(
     upstream: Upstream, name: str, message: str
 ) -> None:
     upstream.file("/cal.ics", name)
-    with pytest.raises(SourceError, match=message):
+    with pytest.raises(SourceError) as raised:
         await fetch(f"{upstream.base}/cal.ics")
+    assert message in str(raised.value)

@@ -134,3 +134,11 @@ def retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+async def fetch_fresh(session: aiohttp.ClientSession, url: str, *, accept: str) -> Response:
+    """GET without validators (a later page of a paginated source): always a full answer."""
+    response = await fetch(session, url, accept=accept)
+    if isinstance(response, NotModified):  # fetch() refuses an unasked-for 304 already
+        raise SourceError(f"{url}: the server answered 304 Not Modified to a plain request")
+    return response

@@ -195,3 +195,9 @@ def wordpress_api(options: Mapping[str, Any]) -> str:
         else option_url(options, "url").rstrip("/") + "/wp-json/"
     )
     return api if api.endswith("/") else api + "/"
+
+
+def later_page_failed(number: int, exc: SourceError) -> str:
+    """The warning for a failed later page: pages shift while a harvest reads them (a post
+    published, an event deleted), and the pages read before stay good."""
+    return f"page {number} could not be read ({exc}); kept the pages before it"

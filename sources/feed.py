@@ -11,19 +11,20 @@ import asyncio
 import calendar
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from typing import Any, ClassVar, Self
-from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import feedparser
 
 from feeds.model import Image, Post
-from feeds.sanitize import plain_text, plain_text_opt, sanitize_html
+from feeds.sanitize import plain_text, plain_text_opt, safe_url, sanitize_html
 from sources import _http
 from sources.base import (
     Fetched,
@@ -62,26 +63,30 @@ class FeedSource:
         if isinstance(response, NotModified):
             return response
         # Parsing is CPU work: off the event loop, so serving goes on meanwhile.
-        posts, skipped = await asyncio.to_thread(
-            parse_feed,
+        result = await asyncio.to_thread(
+            read_feed,
             response.body,
             self.context,
             url=response.url,
             content_type=response.headers.get("Content-Type", ""),
         )
-        return Fetched(
-            posts=tuple(posts),
-            validators=response.validators,
-            skipped=tuple(skipped),
-            moved_to=response.moved_to,
-        )
+        if result.skipped and not result.posts:
+            raise SourceError(f"{self.url}: no entry could be read: {result.skipped[0]}")
+        return replace(result, validators=response.validators, moved_to=response.moved_to)
 
 
 def parse_feed(
     body: bytes, context: SourceContext, *, url: str, content_type: str = ""
 ) -> tuple[list[Post], list[str]]:
     """Posts from a feed document; raises SourceError when it is no readable feed."""
-    if "json" in content_type or body.lstrip()[:1] == b"{":
+    result = read_feed(body, context, url=url, content_type=content_type)
+    return list(result.posts), list(result.skipped)
+
+
+def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: str = "") -> Fetched:
+    """Posts of a feed document, what was skipped and what was read around."""
+    body = body.lstrip(b"\xef\xbb\xbf \t\r\n")  # some servers send a line before <?xml
+    if "json" in content_type or body[:1] == b"{":
         return _json_feed(body, context, url)
     if b"<!ENTITY" in body[:65536]:
         # No feed needs its own entities; "billion laughs" documents use them to explode.
@@ -94,27 +99,43 @@ def parse_feed(
         },
         sanitize_html=False,  # nh3 sanitizes below, with our own allow-list
     )
-    if not parsed.entries and (parsed.bozo or not parsed.version):
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed found"
         start = body[:60].decode("utf-8", "replace").strip()
         raise SourceError(f"{url}: not a readable feed ({problem}); it starts {start!r}")
-    if parsed.bozo and not _ends_whole(body):
-        # Read on, and a cut-off feed would quietly lose its last items.
-        raise SourceError(
-            f"{url}: the feed breaks off before its end ({parsed.get('bozo_exception')})"
+    warnings = []
+    entries = list(parsed.entries)
+    ending = _ending(body)
+    if parsed.get("bozo") and ending == "cut":
+        # The last entry may be cut off mid-text: leave it out rather than keep half of it.
+        dropped = entries.pop() if entries else None
+        if not entries:
+            raise SourceError(
+                f"{url}: the feed breaks off before its end ({parsed.get('bozo_exception')})"
+                " and has no complete entry"
+            )
+        warnings.append(
+            f"the feed breaks off before its end ({parsed.get('bozo_exception')}); read its"
+            f" {len(entries)} complete entries"
+            + (f", left out the last one ({_name(dropped)})" if dropped is not None else "")
         )
-    if parsed.bozo:
-        log.info("%s: read despite a flaw: %s", url, parsed.get("bozo_exception"))
-    return read_each(
-        parsed.entries,
+    elif parsed.get("bozo"):
+        warnings.append(f"read despite a flaw: {parsed.get('bozo_exception')}")
+    posts, skipped = read_each(
+        entries,
         lambda entry: _entry(entry, context, url),
-        lambda entry: f"entry {entry.get('id') or entry.get('link') or '?'}",
+        lambda entry: f"entry {_name(entry)}",
         context,
     )
+    return Fetched(posts=tuple(posts), skipped=tuple(skipped), warnings=tuple(warnings))
+
+
+def _name(entry: Any) -> str:
+    return str(entry.get("id") or entry.get("link") or entry.get("title") or "?")[:120]
 
 
 def _entry(entry: Any, context: SourceContext, feed_url: str) -> Post:
-    link = entry.get("link") or None
+    link = safe_url(entry.get("link"), feed_url)
     contents = entry.get("content") or []
     html = contents[0].get("value") if contents else entry.get("summary")
     summary = entry.get("summary") if contents else None
@@ -138,9 +159,17 @@ def _entry(entry: Any, context: SourceContext, feed_url: str) -> Post:
     )
 
 
-def _ends_whole(body: bytes) -> bool:
-    tail = body.rstrip()[-64:].lower()
-    return tail.endswith((b"</rss>", b"</feed>", b"</rdf:rdf>"))
+_TRAILER = re.compile(rb"(?:\s*<!--.*?-->|\s*<\?.*?\?>)*\s*$", re.S)
+
+
+def _ending(body: bytes) -> str:
+    """ "whole", "open" (every entry closed, the document not) or "cut" (mid-entry)."""
+    tail = _TRAILER.sub(b"", body[-4096:])[-64:].lower()  # comments after the root are fine
+    if tail.endswith((b"</rss>", b"</feed>", b"</rdf:rdf>")):
+        return "whole"
+    if tail.endswith((b"</channel>", b"</item>", b"</entry>")):
+        return "open"
+    return "cut"
 
 
 def _image(entry: Any) -> Image | None:
@@ -160,58 +189,90 @@ def _moment(value: time.struct_time | None) -> datetime | None:
     return datetime.fromtimestamp(calendar.timegm(value), UTC)
 
 
-def _json_feed(body: bytes, context: SourceContext, url: str) -> tuple[list[Post], list[str]]:
+def _json_feed(body: bytes, context: SourceContext, url: str) -> Fetched:
     data = load_json(body, url)
     if not isinstance(data, dict) or "jsonfeed.org/version/" not in str(data.get("version")):
         raise SourceError(f"{url}: JSON without a JSON Feed version; not a JSON Feed")
-    return read_each(
-        data.get("items") or [],
-        lambda item: _json_item(item, context, url, data),
-        lambda item: f"item {item.get('id', '?') if isinstance(item, dict) else '?'}",
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise SourceError(f"{url}: a JSON Feed without a list of items")
+    zone = ZoneInfo(context.timezone)
+    posts, skipped = read_each(
+        items,
+        lambda item: _json_item(item, context, url, data, zone),
+        lambda item: f"item {_text(item.get('id')) or _text(item.get('url')) or '?'}",
         context,
     )
+    return Fetched(posts=tuple(posts), skipped=tuple(skipped))
 
 
 def _json_item(
-    item: dict[str, Any], context: SourceContext, url: str, feed: dict[str, Any]
+    item: dict[str, Any], context: SourceContext, url: str, feed: dict[str, Any], zone: ZoneInfo
 ) -> Post:
-    link = urljoin(url, item["url"]) if item.get("url") else None
-    html = item.get("content_html")
-    if html is None and item.get("content_text") is not None:
+    # JSON Feeds in the wild put any type anywhere (lemon24/reader keeps a test of it):
+    # a field of the wrong type is read as absent.
+    if not isinstance(item, dict):
+        raise TypeError(f"an item is a {type(item).__name__}, not an object")
+    link = safe_url(_text(item.get("url")), url)
+    html = _text(item.get("content_html"))
+    if html is None and _text(item.get("content_text")) is not None:
         html = "<p>" + escape(str(item["content_text"])).replace("\n", "<br>") + "</p>"
-    authors = (
-        item.get("authors")
-        or feed.get("authors")
-        or ([item["author"]] if item.get("author") else [])
-    )
-    title = (
-        plain_text(str(item.get("title") or ""))
-        or _shorten(plain_text(html or ""))
-        or "(ohne Titel)"
-    )
+    title = plain_text(_text(item.get("title")) or "") or _shorten(plain_text(html or ""))
+    # JSON Feed 1.1 requires an id; 1.0 feeds and generators often leave it out.
+    external_id = _text(item.get("id")) or link or _digest(title, str(item.get("date_published")))
+    image = safe_url(_text(item.get("image")), url)
     return Post(
         site=context.site,
         source=context.source,
-        external_id=str(item["id"]),
-        title=title,
+        external_id=external_id,
+        title=title or "(ohne Titel)",
         url=link,
-        summary=plain_text_opt(item.get("summary")) or None,
+        summary=plain_text_opt(_text(item.get("summary"))) or None,
         content_html=sanitize_html(html, base_url=link or url) if html else None,
-        author=plain_text_opt(authors[0].get("name")) if authors else None,
-        categories=tuple(plain_text(str(t)) for t in item.get("tags") or []),
-        image=Image(url=urljoin(url, item["image"])) if item.get("image") else None,
-        published=_iso(item.get("date_published")),
-        updated=_iso(item.get("date_modified")),
+        author=_json_author(item, feed),
+        categories=tuple(
+            plain_text(tag) for tag in _list(item.get("tags")) if isinstance(tag, str)
+        ),
+        image=Image(url=image) if image else None,
+        published=_iso(item.get("date_published"), zone),
+        updated=_iso(item.get("date_modified"), zone),
     )
 
 
-def _iso(value: Any) -> datetime | None:
-    if not value:
+def _json_author(item: dict[str, Any], feed: dict[str, Any]) -> str | None:
+    for candidates in (
+        _list(item.get("authors")),
+        [item.get("author")],
+        _list(feed.get("authors")),
+    ):
+        for author in candidates:
+            name = _text(author.get("name")) if isinstance(author, dict) else None
+            if name:
+                return plain_text(name) or None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"date without a time zone: {value!r}")
-    return moment
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _iso(value: Any, zone: ZoneInfo) -> datetime | None:
+    """An RFC 3339 date; one without an offset is a wall time in the site's zone."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _shorten(text: str, length: int = 80) -> str:

@@ -38,6 +38,7 @@ from sources.base import (
 )
 
 log = logging.getLogger(__name__)
+FIRST_PAST_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,49 +68,71 @@ class TribeEventsSource:
             ),
         )
 
-    def first_url(self, today: date) -> str:
-        since = today - timedelta(days=self.options.past_days)
+    def first_url(self, today: date, *, first_time: bool = False) -> str:
+        # A first harvest reaches back a year, so a new group's calendar arrives with its
+        # recent history; later ones only `past_days`, for late changes.
+        days = (
+            max(self.options.past_days, FIRST_PAST_DAYS) if first_time else self.options.past_days
+        )
+        since = today - timedelta(days=days)
         query = urlencode({"per_page": self.options.per_page, "start_date": since.isoformat()})
         return f"{self.options.api}tribe/events/v1/events?{query}"
 
     async def fetch(
         self, session: aiohttp.ClientSession, validators: Validators
     ) -> Fetched | NotModified:
-        url = self.first_url(datetime.now(ZoneInfo(self.context.timezone)).date())
+        today = datetime.now(ZoneInfo(self.context.timezone)).date()
+        # Without validators this is a first harvest (or a server that sends none).
+        first_time = not (validators.etag or validators.last_modified)
+        url = self.first_url(today, first_time=first_time)
         first = await _http.fetch(session, url, validators, accept="application/json")
         if isinstance(first, NotModified):
             return first
         events: list[Event] = []
         skipped: list[str] = []
-        response: _http.Response | None = first
+        warnings: list[str] = []
+        response = first
         seen = {url}
-        for _ in range(self.options.max_pages):
-            assert response is not None
-            found, bad, next_url = await asyncio.to_thread(
+        for number in range(1, self.options.max_pages + 1):
+            page = await asyncio.to_thread(
                 parse_events, response.body, self.context, url=response.url
             )
-            events.extend(found)
-            skipped.extend(bad)
-            if not next_url or next_url in seen:
+            events.extend(page.events)
+            skipped.extend(page.skipped)
+            next_url = page.next_url
+            if not next_url or next_url in seen or number >= (page.total_pages or number + 1):
                 break
             seen.add(next_url)
-            page = await _http.fetch(session, next_url, accept="application/json")
-            assert not isinstance(page, NotModified)
-            response = page
+            try:
+                response = await _http.fetch_fresh(session, next_url, accept="application/json")
+            except SourceError as exc:
+                # Pages can shift under a harvest (an event deleted meanwhile): what was read
+                # stays good. Nothing is deleted for missing from a page.
+                warnings.append(
+                    f"page {number + 1} could not be read ({exc}); kept the pages before"
+                )
+                break
         if skipped and not events:
             raise SourceError(f"{url}: no event could be read: {skipped[0]}")
         return Fetched(
             events=tuple(events),
             validators=first.validators,
             skipped=tuple(skipped),
+            warnings=tuple(warnings),
             moved_to=first.moved_to,
         )
 
 
-def parse_events(
-    body: bytes, context: SourceContext, *, url: str
-) -> tuple[list[Event], list[str], str | None]:
-    """Events of one page, the items that could not be read, and the next page's URL."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[Event]
+    skipped: list[str]  # the items that could not be read
+    next_url: str | None
+    total_pages: int | None
+
+
+def parse_events(body: bytes, context: SourceContext, *, url: str) -> Page:
+    """Events of one page, the items that could not be read, and where the next page is."""
     data = load_json(body, url)
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         code = data.get("code") if isinstance(data, dict) else None
@@ -123,7 +146,13 @@ def parse_events(
         context,
     )
     next_url = data.get("next_rest_url")
-    return events, skipped, next_url if isinstance(next_url, str) else None
+    total = data.get("total_pages")
+    return Page(
+        events,
+        skipped,
+        next_url if isinstance(next_url, str) else None,
+        total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else None,
+    )
 
 
 def _event(raw: dict[str, Any], context: SourceContext) -> Event:

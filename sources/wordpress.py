@@ -8,6 +8,7 @@ author, featured image and terms under `_embedded` when `_embed` is asked for.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from feeds.model import Image, Post
-from feeds.sanitize import plain_text, plain_text_opt, sanitize_html
+from feeds.sanitize import plain_text, plain_text_opt, safe_url, sanitize_html
 from sources import _http
 from sources.base import (
     Fetched,
@@ -28,6 +29,7 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    later_page_failed,
     load_json,
     option_int,
     read_each,
@@ -36,6 +38,7 @@ from sources.base import (
 )
 
 log = logging.getLogger(__name__)
+JSON = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +71,18 @@ class WordPressSource:
     async def fetch(
         self, session: aiohttp.ClientSession, validators: Validators
     ) -> Fetched | NotModified:
-        first = await _http.fetch(session, self.page_url(1), validators, accept="application/json")
+        first = await _http.fetch(session, self.page_url(1), validators, accept=JSON)
         if isinstance(first, NotModified):
             return first
         pages = [first]
+        warnings: list[str] = []
         total = _total_pages(first)
         for page in range(2, min(total, self.options.max_pages) + 1):
-            later = await _http.fetch(session, self.page_url(page), accept="application/json")
-            assert not isinstance(later, NotModified)
+            try:
+                later = await _http.fetch_fresh(session, self.page_url(page), accept=JSON)
+            except SourceError as exc:
+                warnings.append(later_page_failed(page, exc))
+                break
             pages.append(later)
         posts: list[Post] = []
         skipped: list[str] = []
@@ -91,6 +98,7 @@ class WordPressSource:
             posts=tuple(posts),
             validators=first.validators,
             skipped=tuple(skipped),
+            warnings=tuple(warnings),
             moved_to=first.moved_to,
         )
 
@@ -106,15 +114,16 @@ def parse_posts(body: bytes, context: SourceContext, *, url: str) -> tuple[list[
 
 
 def _post(raw: dict[str, Any], context: SourceContext) -> Post:
-    link = raw.get("link")
+    link = safe_url(raw.get("link") if isinstance(raw.get("link"), str) else None)
     embedded = raw.get("_embedded") or {}
     zone = ZoneInfo(context.timezone)
     published = _gmt(raw.get("date_gmt")) or _local(raw.get("date"), zone)
+    title = plain_text(_rendered(raw["title"]))
     return Post(
         site=context.site,
         source=context.source,
-        external_id=str(raw["id"]),
-        title=plain_text(_rendered(raw["title"])) or "(ohne Titel)",
+        external_id=_post_id(raw, link, title, published),
+        title=title or "(ohne Titel)",
         url=link,
         summary=plain_text_opt(_rendered(raw.get("excerpt")) or None),
         content_html=sanitize_html(_rendered(raw.get("content")), base_url=link) or None,
@@ -124,6 +133,19 @@ def _post(raw: dict[str, Any], context: SourceContext) -> Post:
         published=published,
         updated=_gmt(raw.get("modified_gmt")) or published,
     )
+
+
+def _post_id(raw: dict[str, Any], link: str | None, title: str, when: datetime | None) -> str:
+    """WordPress's id; exports and static copies without one are known by guid or link."""
+    if raw.get("id") not in (None, ""):
+        return str(raw["id"])
+    guid = _rendered(raw.get("guid"))
+    if guid or link:
+        return guid or str(link)
+    if not title and when is None:
+        raise KeyError("id")
+    stamp = when.isoformat() if when else ""
+    return "sha256:" + hashlib.sha256(f"{title}\x1f{stamp}".encode()).hexdigest()[:32]
 
 
 def _rendered(field: Any) -> str:

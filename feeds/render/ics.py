@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,6 +17,7 @@ from feeds.render.text import html_to_text
 from feeds.sanitize import plain_text, plain_text_opt
 from feeds.store import Stored
 
+log = logging.getLogger(__name__)
 PRODID = f"-//engagement-feeds//engagement-feeds {__version__}//DE"
 
 
@@ -57,7 +59,10 @@ def render_calendar(
     parts.extend(_vtimezone_bytes(*span) for span in timezone_spans(s.item for s in events))
     for stored in events:
         site_name = attribution.get(stored.item.site) if attribution else None
-        parts.append(_vevent_bytes(stored, site_name, memo))
+        try:
+            parts.append(_vevent_bytes(stored, site_name, memo))
+        except Exception:  # one event must not cost the calendar, nor the network's
+            log.exception("%s: event %s cannot be written", stored.item.site, stored.item.uuid)
     parts.append(_END)
     return b"".join(parts)
 
@@ -131,11 +136,15 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
 
 
 def ical_end(event: Event) -> date | datetime | None:
-    """DTEND: exclusive for all-day events (RFC 5545 3.6.1), the given end otherwise."""
+    """DTEND: exclusive for all-day events (RFC 5545 3.6.1), the given end otherwise.
+
+    An end equal to the start is left out: RFC 5545 wants DTEND after DTSTART (calcurse
+    refuses the event), and without DTEND the event takes no time, as meant.
+    """
     if event.all_day:
         last = event.end or event.start
         return last + timedelta(days=1)
-    return event.end
+    return event.end if event.end != event.start else None
 
 
 def timezone_spans(events: Iterable[Event]) -> list[tuple[str, int, int]]:

@@ -21,18 +21,19 @@ class GermanParserInfo(parser.parserinfo):
     MONTHS = cast(
         Any,
         [
-            ("Jan", "Januar", "Jän", "Jänner"),
-            ("Feb", "Februar"),
-            ("Mär", "März", "Mrz", "Maerz"),
+            # English too: The Events Calendar's default templates write "March 8 @ 8:00 pm".
+            ("Jan", "Januar", "Jän", "Jänner", "January"),
+            ("Feb", "Februar", "February"),
+            ("Mär", "März", "Mrz", "Maerz", "Mar", "March"),
             ("Apr", "April"),
-            ("Mai",),
-            ("Jun", "Juni"),
-            ("Jul", "Juli"),
+            ("Mai", "May"),
+            ("Jun", "Juni", "June"),
+            ("Jul", "Juli", "July"),
             ("Aug", "August"),
             ("Sep", "Sept", "September"),
-            ("Okt", "Oktober"),
+            ("Okt", "Oktober", "Oct", "October"),
             ("Nov", "November"),
-            ("Dez", "Dezember"),
+            ("Dez", "Dezember", "Dec", "December"),
         ],
     )
     WEEKDAYS = cast(
@@ -47,7 +48,7 @@ class GermanParserInfo(parser.parserinfo):
             ("So", "Sonntag"),
         ],
     )
-    JUMP = [*parser.parserinfo.JUMP, "um", "am", "den", "ab", "von", "vom"]  # noqa: RUF012
+    JUMP = [*parser.parserinfo.JUMP, "um", "den", "ab", "von", "vom", "@"]  # noqa: RUF012
 
     def __init__(self) -> None:
         super().__init__(dayfirst=True)
@@ -56,8 +57,8 @@ class GermanParserInfo(parser.parserinfo):
 GERMAN = GermanParserInfo()
 _UHR = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*Uhr\b", re.IGNORECASE)
 _SEPARATORS = re.compile(r"\s+bis\s+|\s*[–—]\s*|\s+-\s+|(?<=\.)-(?=\d)", re.IGNORECASE)
-_TIME_ONLY = re.compile(r"^\d{1,2}:\d{2}$")
-_HAS_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+_TIME_ONLY = re.compile(r"^\d{1,2}(:\d{2})?\s*([ap]\.?m\.?)?$", re.IGNORECASE)
+_HAS_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\s*[ap]\.?m\b", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b\d{4}\b|\.\d{2}\b")
 _HAS_MONTH = re.compile(r"[A-Za-zÄÖÜäöü]{3}|\d\.\d")
 

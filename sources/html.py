@@ -27,16 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Self
-from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import lxml.html
-from cssselect import GenericTranslator, SelectorError
+from cssselect import SelectorError
 from lxml.etree import ParserError
+from parsel import Selector
 
 from feeds.model import Event, Image, Location, Post
-from feeds.sanitize import plain_text, sanitize_html
+from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources import _http
 from sources._events import status_from_title
 from sources.base import (
@@ -49,12 +49,13 @@ from sources.base import (
     option_url,
     reject_unknown,
 )
-from sources.german_dates import DateError, parse_span
+from sources.german_dates import DateError, Span, parse_span
 
 log = logging.getLogger(__name__)
 POST_KEYS = {"item", "title", "link", "date", "body", "summary", "image", "image_caption"}
 EVENT_KEYS = {"item", "title", "link", "date", "body", "location", "image"}
 _FILENAME = re.compile(r"^[\w.\-]+$")
+_PSEUDO = re.compile(r"::(text|attr\([^)]*\))\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +107,11 @@ class HTMLSource:
         """Posts and events of one page; raises SourceError when the layout no longer fits."""
         try:
             parser = lxml.html.HTMLParser(encoding=charset) if charset else None
-            document = lxml.html.document_fromstring(body, parser=parser, base_url=url)
+            root = lxml.html.document_fromstring(body, parser=parser, base_url=url)
         except (ParserError, ValueError, LookupError) as exc:
             raise SourceError(f"{url}: not a readable HTML page ({exc})") from exc
+        # lxml reads the page (and its <meta charset>); parsel selects in it.
+        document = Selector(root=root, type="html")
         reader = _PageReader(self.context, url, today)
         posts = reader.items(document, self.posts, reader.post) if self.posts else []
         events = reader.items(document, self.events, reader.event) if self.events else []
@@ -121,13 +124,16 @@ class HTMLSource:
 
 
 class _PageReader:
+    """Reads fields inside each item with parsel: a selector may end in `::text` or
+    `::attr(name)` (`time.entry-date::attr(datetime)`); without, an element's text."""
+
     def __init__(self, context: SourceContext, url: str, today: date) -> None:
         self.context, self.url, self.today = context, url, today
         self.zone = ZoneInfo(context.timezone)
         self.skipped: list[str] = []
 
-    def items(self, document: Any, selectors: Selectors, build: Any) -> list[Any]:
-        found = document.cssselect(selectors.item)
+    def items(self, document: Selector, selectors: Selectors, build: Any) -> list[Any]:
+        found = document.css(selectors.item)
         if not found:
             self.skipped.append(f"the selector {selectors.item!r} matched nothing")
         items = []
@@ -140,12 +146,12 @@ class _PageReader:
                 self.skipped.append(message)
         return items
 
-    def post(self, element: Any, selectors: Selectors) -> Post:
+    def post(self, element: Selector, selectors: Selectors) -> Post:
         title = self._title(element, selectors)
         link = self._link(element, selectors)
         published = None
         if date_text := self._text(element, selectors.get("date")):
-            start = parse_span(date_text, self.zone, today=self.today).start
+            start = self._span(date_text).start
             published = start if isinstance(start, datetime) else _midnight(start, self.zone)
         return Post(
             site=self.context.site,
@@ -159,13 +165,13 @@ class _PageReader:
             published=published,
         )
 
-    def event(self, element: Any, selectors: Selectors) -> Event:
+    def event(self, element: Selector, selectors: Selectors) -> Event:
         title, status = status_from_title(self._title(element, selectors))
         link = self._link(element, selectors)
         date_text = self._text(element, selectors.get("date"))
         if not date_text:
             raise ValueError(f"no date in {selectors.get('date')!r}")
-        span = parse_span(date_text, self.zone, today=self.today)
+        span = self._span(date_text)
         place = self._text(element, selectors.get("location"))
         return Event(
             site=self.context.site,
@@ -181,51 +187,77 @@ class _PageReader:
             image=self._image(element, selectors),
         )
 
-    def _title(self, element: Any, selectors: Selectors) -> str:
+    def _span(self, text: str) -> Span:
+        # A machine-readable date (a <time datetime="…"> read with ::attr) comes first.
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            return parse_span(text, self.zone, today=self.today)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone)
+        is_day = len(text.strip()) == 10  # "2025-03-08": a whole day
+        return Span(moment.date() if is_day else moment, None)
+
+    def _title(self, element: Selector, selectors: Selectors) -> str:
         title = self._text(element, selectors.get("title"))
         if not title:
             raise ValueError(f"no title in {selectors.get('title')!r}")
         return title
 
-    def _first(self, element: Any, selector: str | None) -> Any:
+    def _text(self, element: Selector, selector: str | None) -> str | None:
         if not selector:
             return None
-        found = element.cssselect(selector)
-        return found[0] if found else None
-
-    def _text(self, element: Any, selector: str | None) -> str | None:
-        match = self._first(element, selector)
-        if match is None:
+        found = element.css(selector)
+        if not found:
             return None
-        return plain_text(" ".join(match.text_content().split())) or None
+        if _PSEUDO.search(selector):  # ::text gives text nodes, ::attr() one value
+            raw = " ".join(found.getall()) if selector.endswith("::text") else found.get("")
+        else:
+            raw = found[0].xpath("string()").get("")
+        return plain_text(" ".join(raw.split())) or None
 
-    def _link(self, element: Any, selectors: Selectors) -> str | None:
-        match = self._first(element, selectors.get("link"))
-        if match is None and element.tag == "a":
-            match = element
-        if match is not None and match.tag != "a":
-            match = next(iter(match.iter("a")), None)
-        href = match.get("href") if match is not None else None
-        return urljoin(self.url, href) if href else None
+    def _link(self, element: Selector, selectors: Selectors) -> str | None:
+        selector = selectors.get("link")
+        if selector and _PSEUDO.search(selector):
+            href = element.css(selector).get()
+        else:
+            match = element.css(selector) if selector else element.css(":scope")
+            href = match.xpath("descendant-or-self::a[@href][1]/@href").get()
+        return safe_url(href, self.url)
 
-    def _html(self, element: Any, selector: str | None, base: str | None) -> str | None:
-        match = self._first(element, selector)
-        if match is None:
+    def _html(self, element: Selector, selector: str | None, base: str | None) -> str | None:
+        if not selector:
             return None
-        raw = lxml.html.tostring(match, encoding="unicode")
+        raw = element.css(selector).get()
+        if raw is None:
+            return None
         return sanitize_html(raw, base_url=base or self.url) or None
 
-    def _image(self, element: Any, selectors: Selectors) -> Image | None:
-        match = self._first(element, selectors.get("image"))
-        if match is not None and match.tag != "img":
-            match = next(iter(match.iter("img")), None)
-        if match is None:
+    def _image(self, element: Selector, selectors: Selectors) -> Image | None:
+        selector = selectors.get("image")
+        if not selector:
             return None
-        src = match.get("src") or match.get("data-src")
+        found = element.css(selector)
+        if not found:
+            return None
+        image = found[0] if _PSEUDO.search(selector) is None else None
+        if image is not None and image.root.tag != "img":
+            image = next(iter(image.css("img")), None)
+        if image is not None:
+            src = image.attrib.get("src") or image.attrib.get("data-src")
+            alt = plain_text(image.attrib.get("alt") or "") or None
+        else:
+            src, alt = found.get(), None
         if not src or src.startswith("data:"):
             return None
-        alt = plain_text(match.get("alt") or "") or None
-        caption = self._text(element, selectors.get("image_caption"))
+        # The caption of this image is its own <figure>'s, not the item's first one.
+        caption = None
+        if image is not None:
+            figure = image.xpath("ancestor::figure[1]")
+            if figure:
+                caption = self._text(figure[0], "figcaption")
+        if caption is None:
+            caption = self._text(element, selectors.get("image_caption"))
         credit = None
         if caption and "©" in caption:
             description, _, owner = caption.partition("©")
@@ -233,7 +265,8 @@ class _PageReader:
         # An alt text that is only the file's name says nothing: the caption does.
         if caption and (alt is None or _FILENAME.match(alt)):
             alt = caption
-        return Image(url=urljoin(self.url, src), alt=alt, credit=credit)
+        url = safe_url(src, self.url)
+        return Image(url=url, alt=alt, credit=credit) if url else None
 
 
 def _selectors(
@@ -250,13 +283,12 @@ def _selectors(
         )
     for name in sorted(required - set(table)):
         raise OptionError(f"{key}.{name}", "is required (a CSS selector)")
-    translator = GenericTranslator()
     for name, selector in table.items():
         if not isinstance(selector, str) or not selector.strip():
             raise OptionError(f"{key}.{name}", "expected a CSS selector")
         try:
-            translator.css_to_xpath(selector)
-        except SelectorError as exc:
+            Selector(text="<html></html>").css(selector)
+        except (SelectorError, ValueError) as exc:
             raise OptionError(
                 f"{key}.{name}", f"invalid CSS selector {selector!r}: {exc}"
             ) from None

@@ -258,7 +258,8 @@ def _raw(prop: Any) -> str:
         raw = prop.to_ical()
     except Exception:
         return str(prop)
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return text.replace("\\;", ";").replace("\\,", ",")  # shown as it was written
 
 
 def _dt(prop: Any) -> Any:

@@ -106,6 +106,7 @@ FAULTS = [
         "503 with Retry-After", fixed(503, b"busy", **{"Retry-After": "7200"}), "answered 503", 503
     ),
     Fault("404", fixed(404, b"Not Found"), "answered 404", 404),
+    Fault("200 with an empty body", fixed(200, b""), "answered 200 with an empty body", 200),
     Fault("410", fixed(410, b"Gone"), "answered 410", 410),
     Fault("301 loop", redirect_loop(301), "too many redirects"),
     Fault("308 loop", redirect_loop(308), "too many redirects"),

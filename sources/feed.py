@@ -91,14 +91,19 @@ def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: st
     if b"<!ENTITY" in body[:65536]:
         # No feed needs its own entities; "billion laughs" documents use them to explode.
         raise SourceError(f"{url}: the feed declares XML entities (<!ENTITY>); refused as unsafe")
-    parsed = feedparser.parse(
-        body,
-        response_headers={
-            "content-location": url,
-            "content-type": content_type or "application/xml",
-        },
-        sanitize_html=False,  # nh3 sanitizes below, with our own allow-list
-    )
+    try:
+        parsed = feedparser.parse(
+            body,
+            response_headers={
+                "content-location": url,
+                "content-type": content_type or "application/xml",
+            },
+            sanitize_html=False,  # nh3 sanitizes below, with our own allow-list
+        )
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        # feedparser 6.0 raises these on hostile bytes instead of setting `bozo`
+        # (e.g. a NUL in the declared encoding: "embedded null character").
+        raise SourceError(f"{url}: not a readable feed ({type(exc).__name__}: {exc})") from exc
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed found"
         start = body[:60].decode("utf-8", "replace").strip()

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from sources.base import Fetched, NotModified, SourceContext, SourceError, Validators
-from sources.feed import FeedSource
+from sources.feed import FeedSource, read_feed
 from tests.upstream import Upstream
 
 NONE = Validators()
@@ -137,3 +137,14 @@ async def test_redirects_are_followed_and_links_resolve_against_the_final_addres
         == f"{upstream.base}/2025/02/20/gute-rahmenbedingungen/?utm_source=rss&utm_medium=rss"
     )
     assert [path for path, _ in upstream.requests] == ["/feed/", "/neu/feed/"]
+
+
+def test_feedparser_raising_on_a_nul_in_the_encoding_is_a_source_error() -> None:
+    # feedparser 6.0.x raises ValueError ("embedded null character") instead of setting
+    # bozo; found by tests/test_sources_properties.py. Pinned: fails if the guard goes.
+    body = b'<?xml version="1.0" encoding="\x00tf-8"?><feed xmlns="http://www.w3.org/2005/Atom"/>'
+    context = SourceContext(
+        site="s", source="f", timezone="Europe/Berlin", homepage=None, config_dir=Path()
+    )
+    with pytest.raises(SourceError, match="not a readable feed \\(ValueError: embedded null"):
+        read_feed(body, context, url="https://example.org/feed")

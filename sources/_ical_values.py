@@ -7,7 +7,6 @@ warning that names it; only an event without a readable start is skipped.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -21,6 +20,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from feeds.model import Event
 from feeds.sanitize import safe_url
+from sources.base import finite_geo
 
 # icalendar's annotations are partial; its values are read as Any here.
 icalendar: Any = _icalendar
@@ -294,19 +294,6 @@ def _naive_start(start: When) -> datetime:
     if isinstance(start, datetime):
         return start
     return datetime.combine(start, time())
-
-
-def finite_geo(latitude: Any, longitude: Any) -> tuple[float, float] | None:
-    """A position, if both numbers are finite and on the globe."""
-    try:
-        lat, lon = float(latitude), float(longitude)
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        return None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    return lat, lon
 
 
 def split_this_and_future(events: list[Event], forward: set[str], notes: Notes) -> list[Event]:

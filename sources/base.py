@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,3 +202,16 @@ def later_page_failed(number: int, exc: SourceError) -> str:
     """The warning for a failed later page: pages shift while a harvest reads them (a post
     published, an event deleted), and the pages read before stay good."""
     return f"page {number} could not be read ({exc}); kept the pages before it"
+
+
+def finite_geo(latitude: Any, longitude: Any) -> tuple[float, float] | None:
+    """A position, if both numbers are finite and on the globe."""
+    try:
+        lat, lon = float(latitude), float(longitude)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon

@@ -30,6 +30,8 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    finite_geo,
+    later_page_failed,
     load_json,
     option_int,
     read_each,
@@ -106,11 +108,7 @@ class TribeEventsSource:
             try:
                 response = await _http.fetch_fresh(session, next_url, accept="application/json")
             except SourceError as exc:
-                # Pages can shift under a harvest (an event deleted meanwhile): what was read
-                # stays good. Nothing is deleted for missing from a page.
-                warnings.append(
-                    f"page {number + 1} could not be read ({exc}); kept the pages before"
-                )
+                warnings.append(later_page_failed(number + 1, exc))
                 break
         if skipped and not events:
             raise SourceError(f"{url}: no event could be read: {skipped[0]}")
@@ -208,9 +206,8 @@ def _venue(venue: Any) -> Location | None:
         return None
     town = " ".join(str(venue[k]) for k in ("zip", "city") if venue.get(k))
     address = ", ".join(p for p in (venue.get("address"), town, venue.get("country")) if p)
-    geo = None
-    if venue.get("geo_lat") not in (None, "") and venue.get("geo_lng") not in (None, ""):
-        geo = (float(venue["geo_lat"]), float(venue["geo_lng"]))
+    # "nan", "", or a swapped pair: a position only when it is one.
+    geo = finite_geo(venue.get("geo_lat"), venue.get("geo_lng"))
     name = plain_text(str(venue["venue"])) if venue.get("venue") else None
     return Location(name=name, address=plain_text(address) or None, geo=geo)
 

@@ -33,7 +33,9 @@ _PROBE_MONTHS = (1, 4, 7, 10)
 
 
 @dataclass
-class Notes:
+class Warnings:
+    """The warnings of one document, each once, in order."""
+
     lines: list[str] = field(default_factory=list)
 
     def add(self, line: str) -> None:
@@ -44,7 +46,7 @@ class Notes:
 class Values:
     """Reads one VEVENT's values at a time; `label` names the event in warnings."""
 
-    def __init__(self, timezone: str, notes: Notes) -> None:
+    def __init__(self, timezone: str, notes: Warnings) -> None:
         self.zone = ZoneInfo(timezone)
         self.notes = notes
         self.label = ""
@@ -296,7 +298,7 @@ def _naive_start(start: When) -> datetime:
     return datetime.combine(start, time())
 
 
-def split_this_and_future(events: list[Event], forward: set[str], notes: Notes) -> list[Event]:
+def split_this_and_future(events: list[Event], forward: set[str], notes: Warnings) -> list[Event]:
     """RECURRENCE-ID;RANGE=THISANDFUTURE changes that occurrence and every later one.
 
     Few clients read RANGE (Google and Apple do not), so the series is split where the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -215,3 +216,8 @@ def finite_geo(latitude: Any, longitude: Any) -> tuple[float, float] | None:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     return lat, lon
+
+
+def digest(*parts: str, length: int = 32) -> str:
+    """A stable id from an item's own text, for upstreams that give it none."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:length]

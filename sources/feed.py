@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import hashlib
 import logging
 import re
 import time
@@ -32,6 +31,7 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    digest,
     load_json,
     option_url,
     read_each,
@@ -73,14 +73,6 @@ class FeedSource:
         if result.skipped and not result.posts:
             raise SourceError(f"{self.url}: no entry could be read: {result.skipped[0]}")
         return replace(result, validators=response.validators, moved_to=response.moved_to)
-
-
-def parse_feed(
-    body: bytes, context: SourceContext, *, url: str, content_type: str = ""
-) -> tuple[list[Post], list[str]]:
-    """Posts from a feed document; raises SourceError when it is no readable feed."""
-    result = read_feed(body, context, url=url, content_type=content_type)
-    return list(result.posts), list(result.skipped)
 
 
 def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: str = "") -> Fetched:
@@ -150,7 +142,7 @@ def _entry(entry: Any, context: SourceContext, feed_url: str) -> Post:
     return Post(
         site=context.site,
         source=context.source,
-        external_id=entry.get("id") or link or _digest(title, entry.get("published", "")),
+        external_id=entry.get("id") or link or digest(title, entry.get("published", "")),
         title=title,
         url=link,
         summary=plain_text_opt(summary) or None,
@@ -224,7 +216,7 @@ def _json_item(
         html = "<p>" + escape(str(item["content_text"])).replace("\n", "<br>") + "</p>"
     title = plain_text(_text(item.get("title")) or "") or _shorten(plain_text(html or ""))
     # JSON Feed 1.1 requires an id; 1.0 feeds and generators often leave it out.
-    external_id = _text(item.get("id")) or link or _digest(title, str(item.get("date_published")))
+    external_id = _text(item.get("id")) or link or digest(title, str(item.get("date_published")))
     image = safe_url(_text(item.get("image")), url)
     return Post(
         site=context.site,
@@ -282,7 +274,3 @@ def _iso(value: Any, zone: ZoneInfo) -> datetime | None:
 
 def _shorten(text: str, length: int = 80) -> str:
     return text if len(text) <= length else text[: length - 1].rsplit(" ", 1)[0] + "…"
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

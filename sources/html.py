@@ -20,7 +20,6 @@ date = ".event-date"         # German dates: "8. März 2025 - 20:00 Uhr bis 23:5
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -46,6 +45,7 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    digest,
     option_url,
     reject_unknown,
 )
@@ -156,7 +156,7 @@ class _PageReader:
         return Post(
             site=self.context.site,
             source=self.context.source,
-            external_id=link or _digest(title, date_text or ""),
+            external_id=link or digest(title, date_text or ""),
             title=title,
             url=link,
             summary=self._text(element, selectors.get("summary")),
@@ -176,7 +176,7 @@ class _PageReader:
         return Event(
             site=self.context.site,
             source=self.context.source,
-            external_id=link or _digest(title, date_text),
+            external_id=link or digest(title, date_text),
             title=title,
             start=span.start,
             end=span.end,
@@ -303,7 +303,3 @@ def _charset(content_type: str) -> str | None:
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

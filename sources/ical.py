@@ -13,7 +13,6 @@ no calendar at all.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -28,13 +27,14 @@ from feeds.sanitize import plain_text, plain_text_opt
 from sources import _http
 from sources._events import status_from_title
 from sources._ical_document import read_calendar
-from sources._ical_values import Notes, Values, split_this_and_future
+from sources._ical_values import Values, Warnings, split_this_and_future
 from sources.base import (
     Fetched,
     NotModified,
     SourceContext,
     SourceError,
     Validators,
+    digest,
     option_str,
     option_url,
     read_each,
@@ -86,29 +86,24 @@ class ICalSource:
         )
 
 
-def parse_events(body: bytes, context: SourceContext, *, url: str) -> tuple[list[Event], list[str]]:
-    """Events of an iCalendar document and the ones left out; a document that is no
-    calendar at all raises SourceError."""
-    result = parse_calendar(body, context, url=url)
-    return list(result.events), list(result.skipped)
-
-
 def parse_calendar(body: bytes, context: SourceContext, *, url: str) -> Fetched:
     """Events of an iCalendar document, with what was skipped and what was read around."""
     document = read_calendar(body, url)
-    notes = Notes(list(document.warnings))
-    values = Values(context.timezone, notes)
+    warnings = Warnings(list(document.warnings))
+    values = Values(context.timezone, warnings)
     events, skipped = read_each(
         document.vevents,
         lambda located: _event(*located, context=context, values=values),
         lambda located: f"VEVENT {_label(*located)}",
         context,
     )
-    events = split_this_and_future(_distinct_uids(events, notes), values.this_and_future, notes)
+    events = split_this_and_future(
+        _distinct_uids(events, warnings), values.this_and_future, warnings
+    )
     return Fetched(
         events=tuple(events),
         skipped=(*document.skipped, *skipped),
-        warnings=tuple(notes.lines),
+        warnings=tuple(warnings.lines),
     )
 
 
@@ -139,7 +134,7 @@ def _event(component: Any, line: int | None, *, context: SourceContext, values: 
     event = Event(
         site=context.site,
         source=context.source,
-        external_id=_external_id(uid, recurrence_id, summary, start),
+        external_id=_external_id(uid, recurrence_id, component, values),
         uid=uid,
         title=title,
         start=start,
@@ -161,13 +156,16 @@ def _event(component: Any, line: int | None, *, context: SourceContext, values: 
 
 
 def _external_id(
-    uid: str | None, recurrence_id: date | datetime | None, summary: str, start: date | datetime
+    uid: str | None, recurrence_id: date | datetime | None, component: Any, values: Values
 ) -> str:
-    base = uid or hashlib.sha256(f"{summary}\x1f{start.isoformat()}".encode()).hexdigest()[:32]
+    # Without a UID: the same digest as ever, so events kept in stores keep their ids.
+    summary = values.single(component, "SUMMARY") or ""
+    dtstart = values.single(component, "DTSTART")
+    base = uid or digest(f"{summary}", repr(dtstart.to_ical()))
     return f"{base}#{recurrence_id.isoformat()}" if recurrence_id is not None else base
 
 
-def _distinct_uids(events: list[Event], notes: Notes) -> list[Event]:
+def _distinct_uids(events: list[Event], warnings: Warnings) -> list[Event]:
     """Two VEVENTs with one UID and no RECURRENCE-ID are two events (a buggy exporter):
     the later ones get a UID of their own, so neither is lost and no client sees two
     masters of one series."""
@@ -176,11 +174,8 @@ def _distinct_uids(events: list[Event], notes: Notes) -> list[Event]:
     for event in events:
         if event.recurrence_id is None and event.uid is not None:
             if event.uid in seen:
-                digest = hashlib.sha256(
-                    f"{event.title}\x1f{event.start.isoformat()}".encode()
-                ).hexdigest()[:12]
-                uid = f"{event.uid}-{digest}"
-                notes.add(
+                uid = f"{event.uid}-{digest(event.title, event.start.isoformat(), length=12)}"
+                warnings.add(
                     f"{event.title!r}: UID {event.uid} is used by another event too;"
                     f" kept as its own event ({uid})"
                 )

@@ -8,7 +8,6 @@ author, featured image and terms under `_embedded` when `_embed` is asked for.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sources.base import (
     SourceContext,
     SourceError,
     Validators,
+    digest,
     later_page_failed,
     load_json,
     option_int,
@@ -144,8 +144,7 @@ def _post_id(raw: dict[str, Any], link: str | None, title: str, when: datetime |
         return guid or str(link)
     if not title and when is None:
         raise KeyError("id")
-    stamp = when.isoformat() if when else ""
-    return "sha256:" + hashlib.sha256(f"{title}\x1f{stamp}".encode()).hexdigest()[:32]
+    return digest(title, when.isoformat() if when else "")
 
 
 def _rendered(field: Any) -> str:

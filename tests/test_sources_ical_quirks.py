@@ -223,3 +223,13 @@ def test_one_event_that_cannot_be_written_does_not_cost_the_calendar() -> None:
     info = CalendarInfo(name="x", description=None, timezone="Europe/Berlin", refresh=timedelta(1))
     calendar = icalendar.Calendar.from_ical(render_calendar(info, [bad, good]))
     assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == ["twice@quirks"]
+
+
+def test_an_event_without_uid_keeps_the_id_it_always_had() -> None:
+    # Ids key the store: a UID-less event harvested by an earlier version must meet itself.
+    body = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Ohne UID\r\n"
+        b"DTSTART;TZID=Europe/Berlin:20250308T200000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [event] = parse_calendar(body, CONTEXT, url="u").events
+    assert event.external_id == "963f20f557c3139ce92204891c39fc9f"

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, TypeVar
@@ -171,6 +171,12 @@ def _safe_label(label: Callable[[R], str], raw: R) -> str:
         return label(raw)
     except Exception:
         return "an item"
+
+
+def require_some(items: Sequence[object], skipped: Sequence[str], url: str, what: str) -> None:
+    """A source fails only when every item failed: then it says why the first one did."""
+    if skipped and not items:
+        raise SourceError(f"{url}: no {what} could be read: {skipped[0]}")
 
 
 def describe(exc: Exception) -> str:

@@ -36,6 +36,7 @@ from sources.base import (
     option_url,
     read_each,
     reject_unknown,
+    require_some,
 )
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ class FeedSource:
             url=response.url,
             content_type=response.headers.get("Content-Type", ""),
         )
-        if result.skipped and not result.posts:
-            raise SourceError(f"{self.url}: no entry could be read: {result.skipped[0]}")
+        require_some(result.posts, result.skipped, self.url, "entry")
         return replace(result, validators=response.validators, moved_to=response.moved_to)
 
 
@@ -105,7 +105,7 @@ def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: st
     ending = _ending(body)
     if parsed.get("bozo") and ending == "cut":
         # The last entry may be cut off mid-text: leave it out rather than keep half of it.
-        dropped = entries.pop() if entries else None
+        dropped = entries.pop()  # there is one: an empty bozo feed was refused above
         if not entries:
             raise SourceError(
                 f"{url}: the feed breaks off before its end ({parsed.get('bozo_exception')})"
@@ -113,8 +113,7 @@ def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: st
             )
         warnings.append(
             f"the feed breaks off before its end ({parsed.get('bozo_exception')}); read its"
-            f" {len(entries)} complete entries"
-            + (f", left out the last one ({_name(dropped)})" if dropped is not None else "")
+            f" {len(entries)} complete entries, left out the last one ({_name(dropped)})"
         )
     elif parsed.get("bozo"):
         warnings.append(f"read despite a flaw: {parsed.get('bozo_exception')}")

@@ -32,13 +32,13 @@ from sources.base import (
     Fetched,
     NotModified,
     SourceContext,
-    SourceError,
     Validators,
     digest,
     option_str,
     option_url,
     read_each,
     reject_unknown,
+    require_some,
 )
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,7 @@ class ICalSource:
         result = await asyncio.to_thread(
             parse_calendar, response.body, self.context, url=response.url
         )
-        if result.skipped and not result.events:
-            raise SourceError(f"{self.url}: no event could be read: {result.skipped[0]}")
+        require_some(result.events, result.skipped, self.url, "event")
         return Fetched(
             events=result.events,
             validators=response.validators,

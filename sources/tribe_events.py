@@ -36,6 +36,7 @@ from sources.base import (
     option_int,
     read_each,
     reject_unknown,
+    require_some,
     wordpress_api,
 )
 
@@ -110,8 +111,7 @@ class TribeEventsSource:
             except SourceError as exc:
                 warnings.append(later_page_failed(number + 1, exc))
                 break
-        if skipped and not events:
-            raise SourceError(f"{url}: no event could be read: {skipped[0]}")
+        require_some(events, skipped, url, "event")
         return Fetched(
             events=tuple(events),
             validators=first.validators,

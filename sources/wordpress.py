@@ -34,6 +34,7 @@ from sources.base import (
     option_int,
     read_each,
     reject_unknown,
+    require_some,
     wordpress_api,
 )
 
@@ -92,8 +93,7 @@ class WordPressSource:
             )
             posts.extend(found)
             skipped.extend(bad)
-        if skipped and not posts:
-            raise SourceError(f"{self.page_url(1)}: no post could be read: {skipped[0]}")
+        require_some(posts, skipped, self.page_url(1), "post")
         return Fetched(
             posts=tuple(posts),
             validators=first.validators,

@@ -123,7 +123,7 @@ async def test_broken_sources_never_stop_the_healthy_one(
     assert health["harvester"]["overdue"] == []
 
     # When harvesting stops, /healthz says so: a load balancer or a supervisor can act.
-    app[background_key].cancel()
+    app[background_key].task.cancel()
     await asyncio.sleep(0.05)
     status, _, body = await get(http, f"{base}/healthz")
     assert status == 503

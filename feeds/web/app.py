@@ -15,6 +15,7 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web import operations
 from feeds.web.app_keys import (
+    Background,
     background_key,
     cache_key,
     harvester_key,
@@ -77,7 +78,7 @@ def create_app(
                 revision.follow(app[store_key], revision_poll), name="revision"
             )
         task.add_done_callback(_report_end)
-        app[background_key] = task
+        app[background_key] = Background(task, harvesting=harvest)
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
@@ -21,5 +22,14 @@ cache_key = web.AppKey("cache", RenderCache)
 interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
 vevents_key = web.AppKey("vevents", BytesMemo)  # VEVENT bytes by item revision
 harvester_key = web.AppKey("harvester", Harvester)
-# The task that harvests (or, with a separate worker, follows the store's revision).
-background_key = web.AppKey("background", asyncio.Task[None])
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """What runs beside serving: harvesting, or (a worker harvests) following the revision."""
+
+    task: asyncio.Task[None]
+    harvesting: bool
+
+
+background_key = web.AppKey("background", Background)

@@ -66,12 +66,12 @@ async def cached(
 async def healthz(request: web.Request) -> web.Response:
     """200 while the service serves and its harvesting goes on; 503 when it has stopped."""
     app = request.app
-    task = app[background_key]
+    background = app[background_key]
     report: dict[str, object] = {"revision": app[revision_key].value}
-    if task.done():
+    if background.task.done():
         healthy = False
-        report["harvester"] = {"state": "stopped", "task": task.get_name()}
-    elif task.get_name() == "harvest":
+        report["harvester"] = {"state": "stopped", "task": background.task.get_name()}
+    elif background.harvesting:
         healthy, details = app[harvester_key].liveness(datetime.now(UTC))
         report["harvester"] = {"state": "running" if healthy else "stuck", **details}
     else:  # a separate worker harvests; this process follows the store's revision

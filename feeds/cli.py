@@ -66,12 +66,14 @@ def _serve(
     settings: Settings, config: Config, host: str | None, port: int | None, *, harvest: bool
 ) -> int:
     from feeds.web.app import create_app
+    from feeds.web.boundary import SERVER_LIMITS
 
     web.run_app(
         create_app(settings, config, harvest=harvest),
         host=host or settings.host,
         port=port or settings.port,
         access_log_format='%a "%r" %s %b %Tfs',
+        **SERVER_LIMITS,
     )
     return 0
 

@@ -94,7 +94,10 @@ def select_events(
             chosen.append(Scheduled(stored, event.start_instant(), event.end_instant()))
             continue
         after = low or event.start_instant()
-        first = next(occurrences(event, after, high or after + FAR), None)
+        # Without `to`, look for the first occurrence up to FAR past whichever is later, the
+        # window's start or the event's: `from=2000-01-01` still finds this year's events.
+        horizon = high or max(after, event.start_instant()) + FAR
+        first = next(occurrences(event, after, horizon), None)
         if first is not None:
             chosen.append(Scheduled(stored, *first))
     chosen.sort(key=lambda s: (s.start, s.stored.item.title))

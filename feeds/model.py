@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from feeds.sanitize import safe_url
 
 DEFAULT_TIMEZONE = "Europe/Berlin"
 
@@ -23,6 +26,12 @@ class ModelError(ValueError):
 def require_aware(value: datetime | date | None, name: str) -> None:
     if isinstance(value, datetime) and value.utcoffset() is None:
         raise ModelError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def require_url(value: str | None, name: str) -> None:
+    # The adapters pass URLs through safe_url; this guard keeps a missed one out of the store.
+    if value is not None and safe_url(value) != value:
+        raise ModelError(f"{name} must be an absolute http(s) URL without controls: {value[:80]!r}")
 
 
 def stable_uuid(site: str, source: str, external_id: str) -> uuid.UUID:
@@ -41,12 +50,23 @@ class Image:
     alt: str | None = None
     credit: str | None = None
 
+    def __post_init__(self) -> None:
+        require_url(self.url, "image url")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
     name: str | None = None
     address: str | None = None
     geo: tuple[float, float] | None = None  # (latitude, longitude)
+
+    def __post_init__(self) -> None:
+        if self.geo is not None:
+            lat, lon = self.geo
+            if not (math.isfinite(lat) and math.isfinite(lon)):
+                raise ModelError(f"geo must be finite, got {self.geo!r}")
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ModelError(f"geo must be a position on the globe, got {self.geo!r}")
 
     def label(self) -> str | None:
         parts = [p for p in (self.name, self.address) if p]
@@ -110,6 +130,7 @@ class Post:
     def __post_init__(self) -> None:
         require_aware(self.published, "published")
         require_aware(self.updated, "updated")
+        require_url(self.url, "url")
 
     @property
     def uuid(self) -> uuid.UUID:
@@ -140,6 +161,7 @@ class Event:
     extra: tuple[tuple[str, str], ...] = field(default=())  # e.g. ("cost", "5 €")
 
     def __post_init__(self) -> None:
+        require_url(self.url, "url")
         require_aware(self.start, "start")
         require_aware(self.end, "end")
         require_aware(self.recurrence_id, "recurrence_id")

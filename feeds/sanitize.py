@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
 # Media and layout a post legitimately carries; nh3's defaults drop scripts, styles,
 # event handlers and javascript: URLs.
 _EXTRA_TAGS = {"figure", "figcaption", "picture", "source", "video", "audio"}
+# No srcset: nh3 does not check the URLs inside it (`srcset="javascript:…"` survives), and
+# src is enough for a feed reader.
 _EXTRA_ATTRIBUTES = {
-    "img": {"src", "srcset", "alt", "title", "width", "height", "loading"},
-    "source": {"src", "srcset", "type", "media"},
+    "img": {"src", "alt", "title", "width", "height", "loading"},
+    "source": {"src", "type", "media"},
     "a": {"href", "title"},
     "video": {"src", "controls", "poster", "width", "height"},
     "audio": {"src", "controls"},
@@ -21,6 +23,9 @@ _EXTRA_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
 }
 _URL_ATTRIBUTES = {"href", "src", "poster"}
+WEB_SCHEMES = frozenset({"http", "https"})
+LINK_SCHEMES = WEB_SCHEMES | {"mailto"}  # in text, a contact is a link too
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def sanitize_html(html: str, *, base_url: str | None = None) -> str:
@@ -39,12 +44,9 @@ def sanitize_html(html: str, *, base_url: str | None = None) -> str:
         tags=nh3.ALLOWED_TAGS | _EXTRA_TAGS,
         attributes=attributes,
         attribute_filter=absolutize,
+        url_schemes=set(LINK_SCHEMES),
         link_rel="noopener noreferrer",
     ).strip()
-
-
-WEB_SCHEMES = frozenset({"http", "https"})
-_URL_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 def safe_url(
@@ -54,19 +56,16 @@ def safe_url(
     whitespace (a CR/LF in a URL breaks headers and calendar lines); else None."""
     if not url:
         return None
-    cleaned = _URL_JUNK.sub("", url)
+    # Browsers drop tabs and line breaks from URLs; a space inside one is a %20.
+    cleaned = _URL_CONTROLS.sub("", url).strip().replace(" ", "%20")
     if base_url:
         cleaned = urljoin(base_url, cleaned)
-    scheme, _, rest = cleaned.partition(":")
-    if scheme.lower() not in schemes or not rest:
+    parts = urlsplit(cleaned)
+    if parts.scheme.lower() not in schemes:
         return None
-    return cleaned
-
-
-def absolute_url(url: str | None, base_url: str | None) -> str | None:
-    if not url:
+    if parts.scheme.lower() in WEB_SCHEMES and not parts.netloc:
         return None
-    return urljoin(base_url, url) if base_url else url
+    return cleaned if parts.path or parts.netloc else None
 
 
 # Control characters have no place in text a person reads (tab and newline excepted).

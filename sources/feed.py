@@ -169,13 +169,17 @@ def _ending(body: bytes) -> str:
 
 
 def _image(entry: Any) -> Image | None:
-    for enclosure in entry.get("enclosures", []):
-        if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-            return Image(url=enclosure["href"])
-    for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", [])):
-        if media.get("url") and media.get("medium", "image") == "image":
-            return Image(url=media["url"])
-    return None
+    candidates = [
+        enclosure.get("href")
+        for enclosure in entry.get("enclosures", [])
+        if str(enclosure.get("type", "")).startswith("image/")
+    ] + [
+        media.get("url")
+        for media in (*entry.get("media_content", []), *entry.get("media_thumbnail", []))
+        if media.get("medium", "image") == "image"
+    ]
+    url = next((u for u in map(safe_url, candidates) if u), None)
+    return Image(url=url) if url else None
 
 
 def _moment(value: time.struct_time | None) -> datetime | None:

@@ -24,7 +24,7 @@ from dateutil.parser import isoparse
 from markdown_it import MarkdownIt
 
 from feeds.model import Event, EventStatus, Image, Location, ModelError, Post
-from feeds.sanitize import absolute_url, sanitize_html
+from feeds.sanitize import safe_url, sanitize_html
 from sources.base import (
     Fetched,
     NotModified,
@@ -116,7 +116,7 @@ class FilesSource:
             "source": self.context.source,
             "external_id": fields.text("id") or name.rsplit(".", 1)[0],
             "title": fields.required_text("title"),
-            "url": absolute_url(fields.text("url"), self.options.base_url),
+            "url": safe_url(fields.text("url"), self.options.base_url),
             "categories": fields.texts("categories"),
             "image": self._image(fields.raw("image")),
         }
@@ -161,8 +161,9 @@ class FilesSource:
             value = {"url": value}
         if not isinstance(value, dict) or not value.get("url"):
             raise ItemError("image: expected a URL or a mapping with url, alt, credit")
-        url = absolute_url(str(value["url"]), self.options.base_url)
-        assert url is not None
+        url = safe_url(str(value["url"]), self.options.base_url)
+        if url is None:
+            raise ItemError("image: expected an http(s) URL, or a file name and `base_url`")
         return Image(url=url, alt=_opt_str(value.get("alt")), credit=_opt_str(value.get("credit")))
 
 

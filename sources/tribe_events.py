@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiohttp
 
 from feeds.model import Event, Image, Location
-from feeds.sanitize import plain_text, sanitize_html
+from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources import _http
 from sources._events import status_from_title
 from sources.base import (
@@ -163,7 +163,7 @@ def _event(raw: dict[str, Any], context: SourceContext) -> Event:
     else:
         zone = _zone(raw.get("timezone"), context.timezone)
         start, end = _when(raw, "start", zone), _when(raw, "end", zone)
-    url = raw.get("url") or None
+    url = safe_url(raw.get("url") if isinstance(raw.get("url"), str) else None)
     return Event(
         site=context.site,
         source=context.source,
@@ -215,4 +215,6 @@ def _venue(venue: Any) -> Location | None:
 def _image(image: Any) -> Image | None:
     if not isinstance(image, dict) or not image.get("url"):
         return None
-    return Image(url=str(image["url"]), alt=image.get("alt") or None)
+    url = safe_url(str(image["url"]))
+    alt = plain_text(str(image.get("alt") or "")) or None
+    return Image(url=url, alt=alt) if url else None

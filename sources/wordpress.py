@@ -188,7 +188,9 @@ def _image(embedded: dict[str, Any]) -> Image | None:
         return None
     item = media[0]
     caption = plain_text(_rendered(item.get("caption"))).strip() or None
-    return Image(url=str(item["source_url"]), alt=item.get("alt_text") or None, credit=caption)
+    url = safe_url(str(item["source_url"]))
+    alt = plain_text(str(item.get("alt_text") or "")) or None
+    return Image(url=url, alt=alt, credit=caption) if url else None
 
 
 def _label(kind: str) -> Any:

@@ -21,6 +21,7 @@ from feeds.config import Config, Settings, load_config
 from feeds.model import Event, Network, Post, Site
 from feeds.store import Store, open_store
 from feeds.web.app import create_app
+from feeds.web.boundary import SERVER_LIMITS
 from sources.base import Validators
 
 pytest_plugins = ["tests.upstream"]
@@ -96,7 +97,7 @@ async def serve() -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
 
     async def start(app: web.Application) -> str:
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, **SERVER_LIMITS)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

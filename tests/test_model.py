@@ -66,6 +66,7 @@ def test_all_day_instants_use_exclusive_ends() -> None:
 
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+urls = st.from_regex(r"https://[a-z]{1,10}\.example/[A-Za-z0-9_.~%/-]{0,30}", fullmatch=True)
 zones = st.sampled_from([BERLIN, ZoneInfo("America/New_York"), UTC])
 moments = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=zones
@@ -102,9 +103,25 @@ def events(draw: st.DrawFn) -> Event:
         exdates=tuple(draw(st.lists(moments, max_size=2))),
         status=draw(st.sampled_from(EventStatus)),
         categories=tuple(draw(st.lists(texts, max_size=3))),
-        image=draw(st.none() | st.builds(Image, url=texts.filter(bool), alt=st.none() | texts)),
+        image=draw(st.none() | st.builds(Image, url=urls, alt=st.none() | texts)),
         extra=tuple(draw(st.lists(st.tuples(texts, texts), max_size=2))),
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "https://x.example/\r\nX-Injected: 1", "/relative", "data:,x"]
+)
+def test_urls_that_are_no_web_address_are_refused(url: str) -> None:
+    with pytest.raises(ModelError, match="absolute http"):
+        Image(url=url)
+    with pytest.raises(ModelError, match="absolute http"):
+        Post(site="s", source="x", external_id="1", title="t", url=url)
+
+
+@pytest.mark.parametrize("geo", [(float("nan"), 1.0), (1.0, float("inf")), (91.0, 0.0)])
+def test_positions_off_the_globe_are_refused(geo: tuple[float, float]) -> None:
+    with pytest.raises(ModelError, match="geo"):
+        Location(geo=geo)
 
 
 @given(events())

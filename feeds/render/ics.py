@@ -54,8 +54,7 @@ def render_calendar(
     events that changed are rendered again.
     """
     head = _calendar_head(info).to_ical()
-    assert head.endswith(_END)
-    parts = [head[: -len(_END)]]
+    parts = [head.removesuffix(_END)]
     parts.extend(_vtimezone_bytes(*span) for span in timezone_spans(s.item for s in events))
     for stored in events:
         site_name = attribution.get(stored.item.site) if attribution else None
@@ -84,10 +83,13 @@ def _calendar_head(info: CalendarInfo) -> icalendar.Calendar:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", info.name)
+    # icalendar types X- properties by value, not as TEXT: a str with a newline is not
+    # escaped, and its content line asserts (under -O: a raw line break, an injected
+    # property). vText escapes newlines, commas, semicolons and backslashes.
+    calendar.add("x-wr-calname", icalendar.vText(info.name))
     calendar.add("x-wr-timezone", info.timezone)
     if info.description:
-        calendar.add("x-wr-caldesc", info.description)
+        calendar.add("x-wr-caldesc", icalendar.vText(info.description))
     calendar.add("refresh-interval", info.refresh, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(info.refresh))
     return calendar

@@ -26,8 +26,9 @@ from feeds.web.app_keys import (
     store_key,
     vevents_key,
 )
+from feeds.web.boundary import boundary
 from feeds.web.caching import BytesMemo, RenderCache, Revision
-from feeds.web.handlers import error_middleware, routes
+from feeds.web.handlers import routes
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def create_app(
     Without, another process harvests, and the store's revision is polled every
     `revision_poll` seconds to notice its changes.
     """
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[boundary])
     app[settings_key] = settings
     app[network_key] = config.network
     app[revision_key] = Revision()

@@ -22,20 +22,10 @@ from feeds.web.app_keys import (
 )
 from feeds.web.caching import Rendered, make_rendered
 from feeds.web.http import respond
-from feeds.web.query import QueryError, parse_filters
+from feeds.web.query import excerpt, parse_filters
 
 routes = web.RouteTableDef()
 FEED_FORMATS = "atom|rss|json"
-
-
-@web.middleware
-async def error_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except QueryError as exc:
-        raise web.HTTPBadRequest(text=f"{exc}\n") from None
 
 
 def base_url(request: web.Request) -> str:
@@ -46,7 +36,7 @@ def base_url(request: web.Request) -> str:
 def scope_of(request: web.Request) -> views.Scope:
     scope = views.resolve_scope(request.app[network_key], request.match_info["site"])
     if scope is None:
-        raise web.HTTPNotFound(text=f"no group named {request.match_info['site']!r}\n")
+        raise web.HTTPNotFound(text=f"no group named {excerpt(request.match_info['site'])}\n")
     return scope
 
 

@@ -6,13 +6,8 @@ from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
+from feeds.web.boundary import CORS
 from feeds.web.caching import CODINGS, Rendered
-
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    # Lets the network's website read validators when it embeds a feed with fetch().
-    "Access-Control-Expose-Headers": "ETag, Last-Modified",
-}
 
 
 def negotiate(accept_encoding: str) -> str:

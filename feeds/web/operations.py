@@ -40,14 +40,24 @@ async def _status_json(request: web.Request) -> web.Response:
     )
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of `Authorization: Bearer <token>` (RFC 9110 11.6.2, RFC 6750 2.1): the
+    scheme is required and case-insensitive; a header that is not ASCII holds none."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or not token.isascii() or " " in token:
+        return None
+    return token
+
+
 @routes.post("/admin/harvest")
 async def harvest_now(request: web.Request) -> web.Response:
     """Harvest all sources, a site's (?site=…) or one (?site=…&source=…) now."""
     token = request.app[settings_key].admin_token
     if token is None:
         raise web.HTTPForbidden(text="harvesting on demand is off: set FEEDS_ADMIN_TOKEN\n")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    given = bearer_token(request.headers.get("Authorization", ""))
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
         raise web.HTTPUnauthorized(
             text="send Authorization: Bearer <FEEDS_ADMIN_TOKEN>\n",
             headers={"WWW-Authenticate": 'Bearer realm="admin"'},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from multidict import MultiMapping
@@ -10,6 +11,18 @@ from feeds.filters import MAX_LIMIT, Filters
 
 KNOWN = ("category", "region", "from", "to", "limit", "q")
 MAX_TEXT = 200
+# Calendars hold what a group plans or did; years outside this are typos, and the edges of
+# Python's dates (year 1, 9999) overflow as soon as a day is added.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,7}")  # ASCII digits only: "²".isdigit() is True
+
+
+def excerpt(value: str, length: int = 40) -> str:
+    """A value as echoed in an error: quoted, and short, however long it came."""
+    shown = value if len(value) <= length else value[: length - 1] + "…"
+    more = f" ({len(value)} characters)" if len(value) > length else ""
+    return f"{shown!r}{more}"
 
 
 class QueryError(ValueError):
@@ -41,20 +54,29 @@ def _date(query: MultiMapping[str], name: str) -> date | None:
     value = query.get(name)
     if value is None:
         return None
+    wanted = (
+        f"expected a date as YYYY-MM-DD from {FIRST_YEAR} to {LAST_YEAR}, such as 2025-03-08;"
+        f" got {excerpt(value)}"
+    )
+    if not _ISO_DATE.fullmatch(value.strip()):
+        raise QueryError(name, wanted)
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
-        raise QueryError(
-            name, f"expected a date as YYYY-MM-DD, such as 2025-03-08; got {value!r}"
-        ) from None
+        raise QueryError(name, wanted) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise QueryError(name, wanted)
+    return day
 
 
 def _limit(query: MultiMapping[str]) -> int | None:
     value = query.get("limit")
     if value is None:
         return None
-    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise QueryError("limit", f"expected a whole number from 1 to {MAX_LIMIT}; got {value!r}")
+    if not _WHOLE_NUMBER.fullmatch(value.strip()) or not 1 <= int(value) <= MAX_LIMIT:
+        raise QueryError(
+            "limit", f"expected a whole number from 1 to {MAX_LIMIT}; got {excerpt(value)}"
+        )
     return int(value)
 
 
@@ -63,7 +85,9 @@ def _words(query: MultiMapping[str], name: str) -> tuple[str, ...]:
     for value in query.getall(name, []):
         word = value.strip()
         if not word or len(word) > MAX_TEXT:
-            raise QueryError(name, f"expected a name of 1 to {MAX_TEXT} characters; got {value!r}")
+            raise QueryError(
+                name, f"expected a name of 1 to {MAX_TEXT} characters; got {excerpt(value)}"
+            )
         values.append(word)
     return tuple(sorted(set(values)))
 
@@ -74,5 +98,7 @@ def _text(query: MultiMapping[str]) -> str | None:
         return None
     text = value.strip()
     if not text or len(text) > MAX_TEXT:
-        raise QueryError("q", f"expected 1 to {MAX_TEXT} characters to search for; got {value!r}")
+        raise QueryError(
+            "q", f"expected 1 to {MAX_TEXT} characters to search for; got {excerpt(value)}"
+        )
     return text

@@ -24,7 +24,7 @@ from dateutil.parser import isoparse
 from markdown_it import MarkdownIt
 
 from feeds.model import Event, EventStatus, Image, Location, ModelError, Post
-from feeds.sanitize import safe_url, sanitize_html
+from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources.base import (
     Fetched,
     NotModified,
@@ -182,7 +182,8 @@ class _Fields:
         return self.meta.get(key)
 
     def text(self, key: str) -> str | None:
-        return _opt_str(self.meta.get(key))
+        value = _opt_str(self.meta.get(key))
+        return plain_text(value) or None if value is not None else None
 
     def required_text(self, key: str) -> str:
         value = self.text(key)
@@ -196,7 +197,7 @@ class _Fields:
             value = [value]
         if not isinstance(value, list | tuple):
             raise ItemError(f"{key}: expected a list of words")
-        return tuple(str(v).strip() for v in value if str(v).strip())
+        return tuple(plain_text(str(v)) for v in value if plain_text(str(v)))
 
     def when(self, key: str) -> datetime | date | None:
         return self._convert(key, self.meta.get(key))

@@ -13,7 +13,6 @@ from xml.etree import ElementTree as ET
 
 from feeds.render.entries import Entry, FeedInfo, feed_updated
 from feeds.render.text import xml_safe
-from feeds.sanitize import plain_text_opt
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -48,7 +47,7 @@ def _entry(feed: ET.Element, entry: Entry) -> None:
         _link(element, entry.url, "alternate", "text/html")
     if entry.image:
         kind = mimetypes.guess_type(entry.image.url)[0] or "image/jpeg"
-        alt = plain_text_opt(entry.image.alt)
+        alt = entry.image.alt
         _link(element, entry.image.url, "enclosure", kind, title=alt)
     if entry.calendar_url:
         _link(element, entry.calendar_url, "related", "text/calendar", title="In den Kalender")

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from feeds.filters import Scheduled
 from feeds.model import EventStatus, Image, Post, Site
 from feeds.render.when import describe
-from feeds.sanitize import plain_text, plain_text_opt, sanitize_html
 from feeds.store import Stored
 
 
@@ -83,13 +82,12 @@ def post_entry(stored: Stored[Post], site: SiteRef | None) -> Entry:
     published = post.published or stored.first_seen
     return Entry(
         id=post.uuid.urn,
-        title=plain_text(post.title),
+        title=post.title,
         url=post.url,
-        # Sanitized again here: whatever reached the store, no feed carries a script.
-        content_html=sanitize_html(post.content_html) if post.content_html else None,
-        summary=plain_text_opt(post.summary),
-        author=plain_text_opt(post.author),
-        categories=tuple(map(plain_text, post.categories)),
+        content_html=post.content_html,
+        summary=post.summary,
+        author=post.author,
+        categories=post.categories,
         image=post.image,
         published=published,
         updated=max(post.updated or published, published),
@@ -104,21 +102,21 @@ def event_entry(
     stored = scheduled.stored
     event = stored.item
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
-    where = plain_text_opt(event.location.label() if event.location else None)
+    where = event.location.label() if event.location else None
     cancelled = event.status is EventStatus.CANCELLED
-    title = f"{'Abgesagt: ' if cancelled else ''}{plain_text(event.title)} ({when})"
+    title = f"{'Abgesagt: ' if cancelled else ''}{event.title} ({when})"
     lines = [f"<strong>{escape(when)}</strong>"] + ([escape(where)] if where else [])
     content = f"<p>{'<br>'.join(lines)}</p>"
     if event.description:
-        content += sanitize_html(event.description)
+        content += event.description
     return Entry(
         id=event.uuid.urn,
         title=title,
         url=event.url,
         content_html=content,
         summary=" · ".join([when, *([where] if where else [])]),
-        author=plain_text_opt(event.organizer),
-        categories=tuple(map(plain_text, event.categories)),
+        author=event.organizer,
+        categories=event.categories,
         image=event.image,
         published=stored.first_seen,
         updated=stored.changed,

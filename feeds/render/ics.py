@@ -14,7 +14,6 @@ import icalendar
 from feeds import __version__
 from feeds.model import Event, EventStatus
 from feeds.render.text import html_to_text
-from feeds.sanitize import plain_text, plain_text_opt
 from feeds.store import Stored
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
     component.add("created", stored.first_seen)
     component.add("last-modified", stored.changed)
     component.add("sequence", stored.sequence)
-    component.add("summary", plain_text(event.title))
+    component.add("summary", event.title)
     component.add("dtstart", event.start)
     end = ical_end(event)
     if end is not None:
@@ -125,13 +124,13 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
     if event.url:
         component.add("url", event.url)
     if event.location:
-        label = plain_text_opt(event.location.label())
+        label = event.location.label()
         if label:
             component.add("location", label)
         if event.location.geo:
             component.add("geo", event.location.geo)
     if event.categories:
-        component.add("categories", [plain_text(c) for c in event.categories])
+        component.add("categories", list(event.categories))
     if event.image:
         component.add("image", event.image.url, parameters={"VALUE": "URI", "DISPLAY": "BADGE"})
     return component
@@ -191,8 +190,8 @@ def _one_rdate_per_line(timezone: icalendar.Timezone) -> icalendar.Timezone:
 def _description(event: Event, site_name: str | None) -> str | None:
     parts = [html_to_text(event.description)] if event.description else []
     if event.organizer:
-        parts.append(f"Veranstalter: {plain_text(event.organizer)}")
-    parts.extend(f"{key.capitalize()}: {plain_text(value)}" for key, value in event.extra)
+        parts.append(f"Veranstalter: {event.organizer}")
+    parts.extend(f"{key.capitalize()}: {value}" for key, value in event.extra)
     if site_name:
         parts.append(site_name)
     text = "\n\n".join(p for p in parts if p)

@@ -6,12 +6,15 @@ import asyncio
 import gzip
 import hashlib
 import logging
+import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from urllib.parse import quote
 
 import brotli
 
@@ -36,6 +39,7 @@ class Rendered:
     valid_until: datetime | None = None  # for views that move with the clock
     last_modified_http: str = ""  # the header value, formatted once
     compressed: dict[str, bytes] = field(default_factory=dict)
+    disposition: str | None = None  # Content-Disposition, for a file to save
 
     def fresh(self, revision: int, now: datetime) -> bool:
         return self.revision == revision and (self.valid_until is None or now < self.valid_until)
@@ -63,6 +67,7 @@ def make_rendered(
     revision: int,
     *,
     valid_until: datetime | None = None,
+    filename: str | None = None,
 ) -> Rendered:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     modified = last_modified.astimezone(UTC).replace(microsecond=0)
@@ -74,6 +79,19 @@ def make_rendered(
         revision,
         valid_until,
         last_modified_http=format_datetime(modified, usegmt=True),
+        disposition=attachment(filename) if filename else None,
+    )
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for a download (RFC 6266): an ASCII name every client takes,
+    and the real one in UTF-8 for those that read filename*."""
+    stem, dot, extension = filename.rpartition(".")
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    ascii_stem = re.sub(r"[^A-Za-z0-9]+", "-", ascii_stem).strip("-")[:60] or "download"
+    return (
+        f'attachment; filename="{ascii_stem}{dot}{extension}";'
+        f" filename*=UTF-8''{quote(filename[:120], safe='')}"
     )
 
 

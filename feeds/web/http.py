@@ -65,6 +65,8 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
         "Vary": "Accept-Encoding",
         **CORS,
     }
+    if rendered.disposition:
+        headers["Content-Disposition"] = rendered.disposition
     if is_fresh(request, rendered):
         return web.Response(status=304, headers=headers)
     if coding != "identity":

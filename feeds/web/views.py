@@ -156,7 +156,15 @@ async def single_event(
     if wanted is None:
         raise NoSuchEventError(event_id)
     series = [e for e in stored if e.item.ical_uid == wanted.item.ical_uid]
-    return await _ics(scope, series, refresh, revision, memo, name=wanted.item.title)
+    return await _ics(
+        scope,
+        series,
+        refresh,
+        revision,
+        memo,
+        name=wanted.item.title,
+        filename=f"{wanted.item.title}.ics",  # "add to calendar" saves a file: name it
+    )
 
 
 async def _ics(
@@ -167,6 +175,7 @@ async def _ics(
     memo: Memo,
     *,
     name: str,
+    filename: str | None = None,
 ) -> Rendered:
     info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
     attribution = {s.slug: s.name for s in scope.sites} if scope.is_network else None
@@ -174,7 +183,7 @@ async def _ics(
         render_calendar, info, events, attribution=attribution, memo=memo
     )
     changed = max((e.changed for e in events), default=EPOCH)
-    return make_rendered(body, "text/calendar", changed, revision)
+    return make_rendered(body, "text/calendar", changed, revision, filename=filename)
 
 
 async def index(

@@ -104,6 +104,25 @@ def select_events(
     return chosen[: filters.limit] if filters.limit else chosen
 
 
+LOOKBACK = timedelta(days=366)  # a yearly series has had an occurrence within a year
+
+
+def last_departure(events: Iterable[Stored[Event]], now: datetime) -> datetime | None:
+    """When an occurrence last ended, up to `now`: an "upcoming" list changed then, with no
+    item changing, so its Last-Modified must be at least that."""
+    latest: datetime | None = None
+    for stored in events:
+        event = stored.item
+        if event.rrule or event.rdates:
+            ends = [end for _, end in occurrences(event, now - LOOKBACK, now) if end <= now]
+            end = max(ends, default=None)
+        else:
+            end = event.end_instant() if event.end_instant() <= now else None
+        if end is not None and (latest is None or end > latest):
+            latest = end
+    return latest
+
+
 def with_whole_series(
     chosen: list[Scheduled], everything: Iterable[Stored[Event]]
 ) -> list[Stored[Event]]:

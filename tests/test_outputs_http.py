@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 import feedparser
 import icalendar
 import pytest
 
-from feeds.model import Event, Location, Post
+from feeds.config import Config, Settings
+from feeds.model import Event, Location, Network, Post
+from feeds.web.app import create_app
 from feeds.web.http import negotiate
-from tests.conftest import Service
+from tests.conftest import SITES, Serve, Service
 from tests.helpers import get
 from tests.test_render import check_json_feed
 
@@ -201,6 +204,46 @@ async def test_a_changed_item_changes_the_etag(filled: Service) -> None:
     assert status == 200
     assert after["ETag"] != before["ETag"]
     assert "Neu" in [e.title for e in feedparser.parse(body).entries]
+
+
+@pytest.mark.parametrize("path", ["news.atom", "news.rss", "news.json", "events.ics"])
+async def test_last_modified_moves_with_every_change_shown(filled: Service, path: str) -> None:
+    url = f"{filled.base}/kaiserslautern/{path}"
+    _, before, _ = await get(filled.http, url)
+    # A reader that sends only If-Modified-Since (no ETag) must see what changed, even an
+    # item dated long before the newest one.
+    await asyncio.sleep(1.1)  # HTTP dates have whole seconds
+    old = datetime(2020, 1, 1, 10, tzinfo=BERLIN)
+    await filled.save(
+        "kaiserslautern",
+        posts=(post("late", old, title="Nachgetragen"),),
+        events=(event("late", old),),
+    )
+    status, after, body = await get(
+        filled.http, url, **{"If-Modified-Since": before["Last-Modified"]}
+    )
+    assert status == 200
+    assert parsedate_to_datetime(after["Last-Modified"]) > parsedate_to_datetime(
+        before["Last-Modified"]
+    )
+    assert b"Nachgetragen" in body or b"late" in body
+    status, _, _ = await get(filled.http, url, **{"If-Modified-Since": after["Last-Modified"]})
+    assert status == 304
+
+
+@pytest.mark.parametrize("path", ["network/events.atom", "network/news.atom", "network/events.ics"])
+async def test_validators_are_the_same_after_a_restart(
+    filled: Service, database_url: str, serve: Serve, path: str
+) -> None:
+    # Links carry the public address: both instances are told it, as in production.
+    config = Config(Network(name="Engagierte Stadt", sites=SITES), {})
+    settings = Settings(database_url=database_url, base_url="https://feeds.example")
+    before = await serve(create_app(settings, config, harvest=False))
+    _, first, _ = await get(filled.http, f"{before}/{path}")
+    await asyncio.sleep(1.1)
+    after = await serve(create_app(settings, config, harvest=False))
+    _, second, _ = await get(filled.http, f"{after}/{path}")
+    assert (second["ETag"], second["Last-Modified"]) == (first["ETag"], first["Last-Modified"])
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from feeds.filters import Filters, select_events, select_posts, select_sites, with_whole_series
-from feeds.model import Event, Network, Site
+from feeds.filters import (
+    Filters,
+    last_departure,
+    select_events,
+    select_posts,
+    select_sites,
+    with_whole_series,
+)
+from feeds.model import Event, Network, Post, Site
 from feeds.render.atom import render_atom
 from feeds.render.entries import (
     Entry,
@@ -17,7 +24,6 @@ from feeds.render.entries import (
     SiteRef,
     event_entry,
     feed_id,
-    feed_updated,
     post_entry,
     site_ref,
 )
@@ -102,7 +108,9 @@ async def news(
     body = await asyncio.to_thread(
         render, _info(scope, "news", "Neuigkeiten", fmt, base_url), entries
     )
-    return make_rendered(body, content_type, feed_updated(entries), revision)
+    # Last-Modified is when the store last changed what was selected, not an upstream date:
+    # a post dated before the newest one still changes the feed (RFC 9110 8.8.2).
+    return make_rendered(body, content_type, _changed(chosen), revision)
 
 
 async def events_feed(
@@ -132,7 +140,8 @@ async def events_feed(
     # "Upcoming" moves with the clock: the list changes when its first event is over.
     valid_until = min((s.end for s in chosen if s.end > now), default=now + timedelta(hours=1))
     valid_until = min(valid_until, now + timedelta(hours=1))
-    return make_rendered(body, content_type, now, revision, valid_until=valid_until)
+    changed = max(_changed(s.stored for s in chosen), last_departure(stored, now) or EPOCH)
+    return make_rendered(body, content_type, changed, revision, valid_until=valid_until)
 
 
 async def calendar(
@@ -182,8 +191,12 @@ async def _ics(
     body = await asyncio.to_thread(
         render_calendar, info, events, attribution=attribution, memo=memo
     )
-    changed = max((e.changed for e in events), default=EPOCH)
-    return make_rendered(body, "text/calendar", changed, revision, filename=filename)
+    return make_rendered(body, "text/calendar", _changed(events), revision, filename=filename)
+
+
+def _changed(stored: Iterable[Stored[Post] | Stored[Event]]) -> datetime:
+    """The newest change among the items shown; fixed for none, so validators stay stable."""
+    return max((s.changed for s in stored), default=EPOCH)
 
 
 async def index(

@@ -322,6 +322,32 @@ async def test_event_feeds_list_what_is_to_come(filled: Service) -> None:
     assert status == 200
 
 
+async def test_json_feed_events_carry_their_own_title_and_data(filled: Service) -> None:
+    status, _, body = await get(filled.http, f"{filled.base}/network/events.json")
+    assert status == 200
+    items = {item["title"]: item for item in json.loads(body)["items"]}
+    assert set(items) == {"Demokratie-Café", "Freiwilligentag", "Sprechstunde", "Stammtisch"}
+    cafe = items["Demokratie-Café"]["_event"]
+    start = datetime.fromisoformat(cafe["start"])
+    assert start.utcoffset() is not None  # RFC 3339 with its offset
+    assert datetime.fromisoformat(cafe["end"]) - start == timedelta(hours=2)
+    assert (cafe["all_day"], cafe["timezone"], cafe["status"]) == (
+        False,
+        "Europe/Berlin",
+        "confirmed",
+    )
+    assert cafe["location"] == {"name": "Königstraße", "address": None, "geo": None}
+    assert cafe["group"]["slug"] == "kaiserslautern"
+    assert cafe["ics"].endswith(".ics")
+    day = items["Freiwilligentag"]["_event"]
+    assert day["all_day"] is True
+    assert date.fromisoformat(day["start"]) > datetime.now(UTC).date()
+    weekly = datetime.fromisoformat(items["Sprechstunde"]["_event"]["start"])
+    assert (weekly.weekday(), weekly.hour) == (1, 17)  # the next Tuesday, 17:00 Berlin time
+    status, _, body = await get(filled.http, f"{filled.base}/kaiserslautern/events.json")
+    assert all("group" not in item["_event"] for item in json.loads(body)["items"])
+
+
 async def test_calendars_keep_the_past_and_filter_by_occurrence(filled: Service) -> None:
     everything = await titles(filled, "kaiserslautern/events.ics")
     assert everything == ["Demokratie-Café", "Freiwilligentag", "Rock Rising", "Sprechstunde"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
 from feeds.filters import Scheduled
-from feeds.model import EventStatus, Image, Post, Site
+from feeds.model import EventStatus, Image, Location, Post, Site
 from feeds.render.when import describe
 from feeds.store import Stored
 
@@ -32,11 +32,25 @@ class FeedInfo:
 class SiteRef:
     """Which group an entry comes from, for attribution in network feeds."""
 
+    slug: str
     name: str
     url: str | None  # the group's own website
     feed_id: str  # the group's own news feed, as <source> in Atom and RSS
     feed_url: str
     rss_url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventFacts:
+    """An event as data, for clients that lay events out themselves (JSON Feed `_event`)."""
+
+    title: str  # the event's own title, without date or status
+    start: datetime | date  # this occurrence; dates for all-day events
+    end: datetime | date | None  # all-day: the last day, inclusive
+    all_day: bool
+    timezone: str | None
+    location: Location | None
+    status: EventStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +67,7 @@ class Entry:
     updated: datetime
     site: SiteRef | None = None
     calendar_url: str | None = None  # "add to calendar": the event as ICS
+    event: EventFacts | None = None
 
 
 def feed_id(*parts: str) -> str:
@@ -69,6 +84,7 @@ def feed_updated(entries: Sequence[Entry]) -> datetime:
 
 def site_ref(site: Site, base_url: str) -> SiteRef:
     return SiteRef(
+        slug=site.slug,
         name=site.name,
         url=site.homepage,
         feed_id=feed_id(site.slug, "news"),
@@ -122,4 +138,24 @@ def event_entry(
         updated=stored.changed,
         site=site,
         calendar_url=calendar_url,
+        event=_facts(scheduled, zone),
+    )
+
+
+def _facts(scheduled: Scheduled, zone: ZoneInfo) -> EventFacts:
+    event = scheduled.stored.item
+    start: datetime | date = scheduled.start
+    end: datetime | date | None = scheduled.end if event.end is not None else None
+    if event.all_day:  # the occurrence as local days; the end inclusive, as the model keeps it
+        start = scheduled.start.astimezone(zone).date()
+        end = (scheduled.end.astimezone(zone) - timedelta(days=1)).date()
+        end = end if end > start else None
+    return EventFacts(
+        title=event.title,
+        start=start,
+        end=end,
+        all_day=event.all_day,
+        timezone=event.timezone,
+        location=event.location,
+        status=event.status,
     )

@@ -30,7 +30,8 @@ def render_json_feed(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
 def _item(entry: Entry) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": entry.id,
-        "title": entry.title,
+        # An event keeps its own title here: `_event` says when and where, as data.
+        "title": entry.event.title if entry.event else entry.title,
         "date_published": entry.published.isoformat(),
         "date_modified": entry.updated.isoformat(),
     }
@@ -53,4 +54,32 @@ def _item(entry: Entry) -> dict[str, Any]:
         ]
     if entry.site:
         item["_engagement"] = {"site": entry.site.name, "site_url": entry.site.url}
+    if entry.event:
+        item["_event"] = _event(entry)
     return item
+
+
+def _event(entry: Entry) -> dict[str, Any]:
+    """JSON Feed's extension for events (https://www.jsonfeed.org/version/1.1/#extensions):
+    RFC 3339 times with their offset, or dates for all-day events."""
+    facts = entry.event
+    assert facts is not None
+    location = facts.location
+    data: dict[str, Any] = {
+        "start": facts.start.isoformat(),
+        "end": facts.end.isoformat() if facts.end else None,
+        "all_day": facts.all_day,
+        "timezone": facts.timezone,
+        "status": facts.status.value,
+        "location": None
+        if location is None
+        else {
+            "name": location.name,
+            "address": location.address,
+            "geo": {"lat": location.geo[0], "lon": location.geo[1]} if location.geo else None,
+        },
+        "ics": entry.calendar_url,
+    }
+    if entry.site:
+        data["group"] = {"slug": entry.site.slug, "name": entry.site.name, "url": entry.site.url}
+    return data

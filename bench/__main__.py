@@ -23,11 +23,10 @@ from aiohttp import web
 from bench import harvest
 from feeds.config import Config, Settings
 from feeds.model import Event, Location, Network, Post, Site
-from feeds.render.atom import render_atom
 from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
-from feeds.render.rss import render_rss
+from feeds.render.syndication import render_atom, render_rss
 from feeds.store import ItemQuery, open_store
 from feeds.web.app import create_app
 from feeds.web.caching import BytesMemo

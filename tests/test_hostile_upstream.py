@@ -10,11 +10,10 @@ from xml.etree import ElementTree as ET
 
 import icalendar
 
-from feeds.render.atom import render_atom
 from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
-from feeds.render.rss import render_rss
+from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
 from sources.base import SourceContext
 from sources.ical import parse_calendar

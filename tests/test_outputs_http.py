@@ -17,6 +17,7 @@ from feeds.model import Event, Location, Network, Post
 from feeds.web.app import create_app
 from feeds.web.http import negotiate
 from tests.conftest import SITES, Serve, Service
+from tests.feed_rules import atom_problems, rss_problems
 from tests.helpers import get
 from tests.test_render import check_json_feed
 
@@ -320,6 +321,20 @@ async def test_event_feeds_list_what_is_to_come(filled: Service) -> None:
     assert cafe["attachments"][0]["mime_type"] == "text/calendar"
     status, _, _ = await get(filled.http, cafe["attachments"][0]["url"])
     assert status == 200
+
+
+@pytest.mark.parametrize("scope", ["network", "kaiserslautern"])
+@pytest.mark.parametrize("what", ["news", "events"])
+async def test_atom_and_rss_keep_the_feed_validators_rules(
+    filled: Service, scope: str, what: str
+) -> None:
+    for fmt, check in (("atom", atom_problems), ("rss", rss_problems)):
+        status, _, body = await get(filled.http, f"{filled.base}/{scope}/{what}.{fmt}")
+        assert status == 200
+        assert check(body) == []
+        parsed = feedparser.parse(body)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert parsed.entries
 
 
 async def test_json_feed_events_carry_their_own_title_and_data(filled: Service) -> None:

@@ -9,13 +9,13 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import feedparser
+from feedgen.feed import FeedGenerator
 
 from feeds.model import Event, Image, Post, Site
-from feeds.render.atom import render_atom
 from feeds.render.entries import FeedInfo, post_entry, site_ref
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
-from feeds.render.rss import render_rss
+from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
 from feeds.web.caching import BytesMemo
 
@@ -137,3 +137,30 @@ def test_kept_vevents_give_the_same_calendar_and_follow_changes() -> None:
     assert b"SUMMARY:Neu\r\n" in again
     assert b"SUMMARY:T0\r\n" not in again
     assert again == render_calendar(info, [changed, *events[1:]])
+
+
+def test_feedgen_still_drops_entry_link_attributes() -> None:
+    # lkiesow/python-feedgen#135, in 1.0.0: an entry link keeps only its href. Our
+    # extension (feeds.render.syndication._Entry) sets rel, type and title again; when this
+    # test fails, feedgen is fixed and the workaround can go.
+    feed = FeedGenerator()
+    feed.id("urn:x")
+    feed.title("t")
+    feed.updated(SEEN)
+    entry = feed.add_entry()
+    entry.id("urn:y")
+    entry.title("t")
+    entry.updated(SEEN)
+    entry.content("c", type="html")
+    entry.link(href="https://example.org/a.jpg", rel="enclosure", type="image/jpeg", length="0")
+    link = ET.fromstring(feed.atom_str()).find("{*}entry/{*}link")
+    assert link is not None
+    assert (link.get("rel"), link.get("type")) == (None, None)
+
+
+def test_entry_links_keep_rel_type_and_title_despite_feedgen() -> None:
+    entry = post_entry(Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, "https://feeds.example.org"))
+    links = ET.fromstring(render_atom(INFO, [entry])).findall("{*}entry/{*}link")
+    found = {(link.get("rel"), link.get("type")) for link in links}
+    assert ("alternate", "text/html") in found
+    assert ("enclosure", "image/jpeg") in found

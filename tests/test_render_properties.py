@@ -19,11 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.model import Event, Location, Post
-from feeds.render.atom import render_atom
-from feeds.render.entries import FeedInfo, post_entry
+from feeds.render.entries import UNTITLED, FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
-from feeds.render.rss import render_rss
+from feeds.render.syndication import render_atom, render_rss
 from feeds.render.text import xml_safe
 from feeds.sanitize import plain_text, sanitize_html
 from feeds.store import Stored
@@ -123,7 +122,7 @@ def no_script(body: bytes) -> None:
 @given(st.lists(posts(), min_size=1, max_size=4))
 def test_hostile_posts_in_atom_and_rss(stored: list[Stored[Post]]) -> None:
     entries = [post_entry(p, None) for p in stored]
-    expected = [visible(p.item.title) for p in stored]
+    expected = [visible(p.item.title or UNTITLED) for p in stored]
     for render, path in ((render_atom, "{*}entry/{*}title"), (render_rss, "channel/item/title")):
         body = render(INFO, entries)
         parsed = feedparser.parse(body)
@@ -141,7 +140,7 @@ def test_hostile_posts_in_atom_and_rss(stored: list[Stored[Post]]) -> None:
 def test_hostile_posts_in_json_feed(stored: list[Stored[Post]]) -> None:
     body = render_json_feed(INFO, [post_entry(p, None) for p in stored])
     feed = json.loads(body)
-    assert [item["title"] for item in feed["items"]] == [p.item.title for p in stored]
+    assert [item["title"] for item in feed["items"]] == [p.item.title or UNTITLED for p in stored]
     for item in feed["items"]:
         assert "<script" not in item["content_html"].lower()
         assert "onerror=" not in item["content_html"].lower()

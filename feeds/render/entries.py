@@ -75,6 +75,7 @@ def feed_id(*parts: str) -> str:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNTITLED = "(ohne Titel)"  # every format needs a title; an upstream may give none
 
 
 def feed_updated(entries: Sequence[Entry]) -> datetime:
@@ -98,7 +99,7 @@ def post_entry(stored: Stored[Post], site: SiteRef | None) -> Entry:
     published = post.published or stored.first_seen
     return Entry(
         id=post.uuid.urn,
-        title=post.title,
+        title=post.title or UNTITLED,
         url=post.url,
         content_html=post.content_html,
         summary=post.summary,
@@ -120,7 +121,7 @@ def event_entry(
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
     where = event.location.label() if event.location else None
     cancelled = event.status is EventStatus.CANCELLED
-    title = f"{'Abgesagt: ' if cancelled else ''}{event.title} ({when})"
+    title = f"{'Abgesagt: ' if cancelled else ''}{event.title or UNTITLED} ({when})"
     lines = [f"<strong>{escape(when)}</strong>"] + ([escape(where)] if where else [])
     content = f"<p>{'<br>'.join(lines)}</p>"
     if event.description:
@@ -151,7 +152,7 @@ def _facts(scheduled: Scheduled, zone: ZoneInfo) -> EventFacts:
         end = (scheduled.end.astimezone(zone) - timedelta(days=1)).date()
         end = end if end > start else None
     return EventFacts(
-        title=event.title,
+        title=event.title or UNTITLED,
         start=start,
         end=end,
         all_day=event.all_day,

@@ -17,7 +17,6 @@ from feeds.filters import (
     with_whole_series,
 )
 from feeds.model import Event, Network, Post, Site
-from feeds.render.atom import render_atom
 from feeds.render.entries import (
     Entry,
     FeedInfo,
@@ -30,8 +29,8 @@ from feeds.render.entries import (
 from feeds.render.html import GroupSummary, render_index
 from feeds.render.ics import CalendarInfo, Memo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
-from feeds.render.rss import render_rss
 from feeds.render.status import SourceRow
+from feeds.render.syndication import render_atom, render_rss
 from feeds.store import ItemQuery, SourceState, Store, Stored
 from feeds.web.caching import Rendered, make_rendered
 

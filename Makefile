@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export FEEDS_CONFIG ?= sites.toml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 $(BIN)/feeds: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,22 @@ $(ICALJS): tests/js/package.json
 		npm install --prefix tests/js --no-package-lock --no-audit --no-fund --silent; \
 	else echo "npm not found: the ical.js checks will be skipped"; fi
 
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+# As root with apt-get (CI, the dev machine) it is installed here; elsewhere those tests
+# skip and say why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium not found and not root: the browser tests will be skipped"; fi
+
 lint: $(BIN)/feeds
 	$(BIN)/ruff check feeds sources tests bench
 	$(BIN)/ruff format --check feeds sources tests bench
 	$(BIN)/mypy
 
-test: lint $(ICALJS)
+test: lint $(ICALJS) chromium
 	$(BIN)/pytest
 
 bench: $(BIN)/feeds

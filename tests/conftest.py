@@ -24,7 +24,7 @@ from feeds.web.app import create_app
 from feeds.web.boundary import SERVER_LIMITS
 from sources.base import Validators
 
-pytest_plugins = ["tests.upstream"]
+pytest_plugins = ["tests.upstream", "tests.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -22,12 +22,14 @@ from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
-from sources.base import SourceContext
+from sources.base import SourceContext, SourceError
 from sources.feed import read_feed
+from sources.html import HTMLSource
 from sources.ical import parse_calendar
 from sources.tribe_events import parse_events as parse_tribe_page
 from sources.wordpress import parse_posts
 from tests.icaljs import parse_with_icaljs
+from tests.test_sources_html import SEED_SELECTORS
 
 CONTEXT = SourceContext(
     site="kaiserslautern", source="x", timezone="Europe/Berlin", homepage=None, config_dir=Path()
@@ -168,7 +170,35 @@ def ics(draw: st.DrawFn) -> bytes:
     return body
 
 
+def html_page(draw: st.DrawFn) -> bytes:
+    # The seed page's shape, with what a compromised or careless CMS might put in it.
+    articles = "".join(
+        f'<article class="post"><h1>{draw(texts)}</h1><p class="subtitle">{draw(texts)}</p>'
+        f'<div class="entry-content">{draw(texts)}<figure><img src="{draw(urls)}" alt="a">'
+        f"<figcaption>{draw(texts)}</figcaption></figure></div></article>"
+        for _ in range(draw(st.integers(1, 2)))
+    )
+    events = "".join(
+        f'<li class="event"><a href="{draw(urls)}"><span class="event-title">{draw(texts)}</span>'
+        f'</a><span class="event-date">8. März 2025 - 20:00 Uhr bis 23:59 Uhr</span></li>'
+        for _ in range(draw(st.integers(1, 2)))
+    )
+    page = f'<html><body>{articles}<ul class="events">{events}</ul></body></html>'
+    return page.encode()
+
+
+def _read_html(body: bytes) -> list[Any]:
+    try:
+        result = HTML.parse(body, url="https://s.example/", today=date(2025, 3, 1))
+    except SourceError:  # every title was markup only: a page refused in words is fine
+        return []
+    return [*result.posts, *result.events]
+
+
+HTML = HTMLSource.from_config(CONTEXT, {"url": "https://s.example/", **SEED_SELECTORS})
+
 DOCUMENTS = {
+    "html": (html_page, _read_html),
     "wordpress": (wordpress, lambda b: parse_posts(b, CONTEXT, url="https://s.example/")[0]),
     "tribe_events": (tribe, lambda b: parse_tribe_page(b, CONTEXT, url="u").events),
     "rss": (rss, lambda b: read_feed(b, CONTEXT, url="https://s.example/feed").posts),

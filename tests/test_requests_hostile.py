@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
@@ -167,3 +169,55 @@ async def test_one_event_downloads_as_a_named_file(base: str) -> None:
     assert answer.headers["content-disposition"] == (
         "attachment; filename=\"Rock-Rising.ics\"; filename*=UTF-8''Rock%20Rising.ics"
     )
+
+
+ROUTES = [
+    b"/",
+    b"/kaiserslautern/",
+    b"/network/",
+    FEED,
+    CALENDAR,
+    b"/network/events.json",
+    b"/kaiserslautern/events/0b7a3a51-5a8e-5a4b-9c6e-0a0b0c0d0e0f.ics",
+    b"/status",
+    b"/opml",
+    b"/healthz",
+    b"/status.json",
+]
+PARAMETERS = [b"limit", b"from", b"to", b"q", b"category", b"region", b"_"]
+# Bytes as a client may put them in a request target: percent-escapes of anything, and
+# the printable ASCII that HTTP allows unescaped.
+target_bytes = st.lists(
+    st.sampled_from([b"%00", b"%FF", b"%C2%B2", b"%E2%80%AE", b"%0D%0A", b"%25", b"..", b"/"])
+    | st.binary(min_size=1, max_size=3).map(lambda b: "".join(f"%{x:02X}" for x in b).encode())
+    | st.sampled_from([b"a", b"9", b"-", b"2025-03-08", b"99999999999", b"\xc2\xb2"]),
+    max_size=6,
+).map(b"".join)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    route=st.sampled_from(ROUTES),
+    query=st.lists(st.tuples(st.sampled_from(PARAMETERS), target_bytes), max_size=3),
+    method=st.sampled_from([b"GET", b"HEAD", b"OPTIONS", b"POST", b"PUT"]),
+    header=st.sampled_from(["If-None-Match", "If-Modified-Since", "Accept-Encoding", "Origin"]),
+    value=st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b),
+)
+async def test_no_request_gets_a_5xx(
+    base: str,
+    route: bytes,
+    query: list[tuple[bytes, bytes]],
+    method: bytes,
+    header: str,
+    value: bytes,
+) -> None:
+    target = route + (b"?" + b"&".join(k + b"=" + v for k, v in query) if query else b"")
+    raw = request(
+        target, method=method, **{header.replace("-", "_"): value, "Content_Length": b"0"}
+    )
+    answer = await send(base, raw)
+    assert answer.status < 500, (target, answer.body[:200])
+    if answer.status >= 400 and method != b"HEAD":  # a HEAD answer has no body
+        assert answer.body.strip()  # says what is wrong

@@ -4,7 +4,6 @@ errors included, carries CORS so the network's website can read it (also a 404's
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,8 +11,6 @@ from typing import Any
 from aiohttp import web
 
 from feeds.web.query import QueryError, excerpt
-
-log = logging.getLogger(__name__)
 
 MAX_TARGET = 4096  # characters of path and query: no feed URL of ours is near it
 # aiohttp's own limit on a request line, raised above MAX_TARGET so that a long URL meets

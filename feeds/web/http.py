@@ -6,7 +6,6 @@ from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
-from feeds.web.boundary import CORS
 from feeds.web.caching import CODINGS, Rendered
 
 
@@ -63,7 +62,6 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
         "Last-Modified": rendered.last_modified_http,
         "Cache-Control": f"public, max-age={max_age}",
         "Vary": "Accept-Encoding",
-        **CORS,
     }
     if rendered.disposition:
         headers["Content-Disposition"] = rendered.disposition

@@ -14,7 +14,7 @@ from feeds.web import views
 from feeds.web.app_keys import harvester_key, network_key, settings_key, store_key
 
 routes = web.RouteTableDef()
-NO_STORE = {"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
+NO_STORE = {"Cache-Control": "no-cache"}
 
 
 @routes.get("/status")

@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import gzip
+from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import brotli
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from feeds.render.entries import FeedInfo
+from feeds.render.ics import CalendarInfo
+from sources.base import SourceContext
+
+# What tests hand adapters and renderers when the values themselves do not matter.
+CONTEXT = SourceContext(
+    site="kaiserslautern", source="x", timezone="Europe/Berlin", homepage=None, config_dir=Path()
+)
+FEED_INFO = FeedInfo(
+    id="urn:uuid:0b7a3a51-5a8e-5a4b-9c6e-0a0b0c0d0e0f",
+    title="Neuigkeiten",
+    subtitle=None,
+    self_url="https://feeds.example/kaiserslautern/news.atom",
+    alternate_url="https://feeds.example/kaiserslautern/",
+)
+CALENDAR_INFO = CalendarInfo(
+    name="Termine", description=None, timezone="Europe/Berlin", refresh=timedelta(hours=1)
+)
 
 
 async def get(

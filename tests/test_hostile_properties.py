@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, date, datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -17,34 +16,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.model import Event, Post
-from feeds.render.entries import FeedInfo, post_entry
-from feeds.render.ics import CalendarInfo, render_calendar
+from feeds.render.entries import post_entry
+from feeds.render.ics import render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
-from sources.base import SourceContext, SourceError
+from sources.base import SourceError
 from sources.feed import read_feed
 from sources.html import HTMLSource
 from sources.ical import parse_calendar
 from sources.tribe_events import parse_events as parse_tribe_page
 from sources.wordpress import parse_posts
+from tests.helpers import CALENDAR_INFO as CALENDAR
+from tests.helpers import CONTEXT
+from tests.helpers import FEED_INFO as INFO
 from tests.icaljs import parse_with_icaljs
 from tests.test_sources_html import SEED_SELECTORS
 
-CONTEXT = SourceContext(
-    site="kaiserslautern", source="x", timezone="Europe/Berlin", homepage=None, config_dir=Path()
-)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-INFO = FeedInfo(
-    id="urn:uuid:0b7a3a51-5a8e-5a4b-9c6e-0a0b0c0d0e0f",
-    title="Neuigkeiten",
-    subtitle=None,
-    self_url="https://feeds.example/x/news.atom",
-    alternate_url="https://feeds.example/x/",
-)
-CALENDAR = CalendarInfo(
-    name="Termine", description=None, timezone="Europe/Berlin", refresh=timedelta(hours=1)
-)
 
 # Markup a site may send in HTML fields; every "<" here opens a tag.
 markup = st.sampled_from(

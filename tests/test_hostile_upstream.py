@@ -5,32 +5,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import icalendar
 
-from feeds.render.entries import FeedInfo, post_entry
+from feeds.render.entries import post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
-from sources.base import SourceContext
 from sources.ical import parse_calendar
 from sources.tribe_events import parse_events as parse_tribe_page
 from sources.wordpress import parse_posts
+from tests.helpers import CONTEXT
+from tests.helpers import FEED_INFO as INFO
 
-CONTEXT = SourceContext(
-    site="kaiserslautern", source="x", timezone="Europe/Berlin", homepage=None, config_dir=Path()
-)
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
-INFO = FeedInfo(
-    id="urn:uuid:0b7a3a51-5a8e-5a4b-9c6e-0a0b0c0d0e0f",
-    title="Neuigkeiten",
-    subtitle=None,
-    self_url="https://feeds.example/kaiserslautern/news.atom",
-    alternate_url="https://feeds.example/kaiserslautern/",
-)
 WORDPRESS_POST = {
     "id": 7,
     "link": "javascript:alert(1)",

@@ -28,6 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
     serve.add_argument("--no-harvest", action="store_true", help="leave harvesting to a worker")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: a line per poll costs more than the poll)",
+    )
     harvest = commands.add_parser("harvest", help="harvest every source once")
     harvest.add_argument("--forever", action="store_true", help="keep harvesting at each interval")
     check = commands.add_parser("check", help="validate the configuration")
@@ -55,7 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.command == "serve":
-            return _serve(settings, config, args.host, args.port, harvest=not args.no_harvest)
+            return _serve(
+                settings,
+                config,
+                args.host,
+                args.port,
+                harvest=not args.no_harvest,
+                access_log=args.access_log,
+            )
         return asyncio.run(_harvest(settings, config, forever=args.forever))
     except StoreError as exc:
         print(f"feeds: store error: {exc}", file=sys.stderr)
@@ -63,7 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(
-    settings: Settings, config: Config, host: str | None, port: int | None, *, harvest: bool
+    settings: Settings,
+    config: Config,
+    host: str | None,
+    port: int | None,
+    *,
+    harvest: bool,
+    access_log: bool,
 ) -> int:
     from feeds.web.app import create_app
     from feeds.web.boundary import SERVER_LIMITS
@@ -72,6 +90,7 @@ def _serve(
         create_app(settings, config, harvest=harvest),
         host=host or settings.host,
         port=port or settings.port,
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
         access_log_format='%a "%r" %s %b %Tfs',
         **SERVER_LIMITS,
     )

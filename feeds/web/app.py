@@ -19,6 +19,7 @@ from feeds.web.app_keys import (
     background_key,
     cache_key,
     harvester_key,
+    hot_key,
     interval_key,
     network_key,
     revision_key,
@@ -29,6 +30,7 @@ from feeds.web.app_keys import (
 from feeds.web.boundary import boundary
 from feeds.web.caching import BytesMemo, RenderCache, Revision
 from feeds.web.handlers import routes
+from feeds.web.hot import HotResponses
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ def create_app(
     app[network_key] = config.network
     app[revision_key] = Revision()
     app[cache_key] = RenderCache()
+    app[hot_key] = HotResponses()
     app[vevents_key] = BytesMemo()
     app[interval_key] = _shortest_interval(config)
 

@@ -40,6 +40,7 @@ class Rendered:
     last_modified_http: str = ""  # the header value, formatted once
     compressed: dict[str, bytes] = field(default_factory=dict)
     disposition: str | None = None  # Content-Disposition, for a file to save
+    etags: frozenset[str] = frozenset()  # of every coding: If-None-Match matches any
 
     def fresh(self, revision: int, now: datetime) -> bool:
         return self.revision == revision and (self.valid_until is None or now < self.valid_until)
@@ -80,6 +81,7 @@ def make_rendered(
         valid_until,
         last_modified_http=format_datetime(modified, usegmt=True),
         disposition=attachment(filename) if filename else None,
+        etags=frozenset([etag, *(f'{etag[:-1]}-{coding}"' for coding in CODINGS)]),
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
-
 from aiohttp import web
 
+from feeds.web.app_keys import hot_key
+from feeds.web.boundary import CORS
 from feeds.web.caching import CODINGS, Rendered
+from feeds.web.hot import Hot, is_fresh
 
 
 def negotiate(accept_encoding: str) -> str:
@@ -35,43 +36,26 @@ def negotiate(accept_encoding: str) -> str:
     return best
 
 
-def is_fresh(request: web.Request, rendered: Rendered) -> bool:
-    """RFC 9110 13.1: If-None-Match wins; If-Modified-Since counts only without it."""
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None:
-        # Weak comparison (13.1.2); any coding of the same content is the same content.
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        ours = {rendered.etag, *(rendered.etag_for(coding) for coding in CODINGS)}
-        return "*" in tags or bool(tags & ours)
-    if_modified_since = request.headers.get("If-Modified-Since")
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        return since.tzinfo is not None and rendered.last_modified <= since
-    return False
-
-
 async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> web.Response:
+    """The response for rendered bytes, its headers built once and kept for the next
+    identical request (feeds.web.hot), which is then answered before any handler runs."""
     coding = "identity"
     if rendered.worth_compressing():
         coding = negotiate(request.headers.get("Accept-Encoding", ""))
-    headers = {
+    common = {
         "ETag": rendered.etag_for(coding),
         "Last-Modified": rendered.last_modified_http,
         "Cache-Control": f"public, max-age={max_age}",
         "Vary": "Accept-Encoding",
+        **CORS,
     }
     if rendered.disposition:
-        headers["Content-Disposition"] = rendered.disposition
-    if is_fresh(request, rendered):
-        return web.Response(status=304, headers=headers)
+        common["Content-Disposition"] = rendered.disposition
+    headers = {**common, "Content-Type": f"{rendered.content_type}; charset=utf-8"}
     if coding != "identity":
         headers["Content-Encoding"] = coding
-    return web.Response(
-        body=await rendered.body_for(coding),
-        headers=headers,
-        content_type=rendered.content_type,
-        charset="utf-8",
-    )
+    hot = Hot(rendered, await rendered.body_for(coding), headers, common)
+    request.app[hot_key].keep(request, hot)
+    if is_fresh(request, rendered):
+        return web.Response(status=304, headers=hot.not_modified)
+    return web.Response(body=hot.body, headers=hot.headers)

@@ -1,0 +1,89 @@
+"""Responses served before: the next identical request costs a dictionary look-up.
+
+A feed's answer depends only on the request target (path and query), the address links are
+built from (Host and scheme, unless FEEDS_BASE_URL is set), the Accept-Encoding header, the
+conditional headers and the store's revision (or, for views that move with the clock, the
+time). Keyed by the first three and checked against the last two, an answer is replayed
+with headers built once: no route handler, no query parsing, no header assembly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from aiohttp import web
+
+from feeds.web.caching import Rendered
+
+Key = tuple[str, str, str, str]  # target, scheme, Host, Accept-Encoding
+
+
+@dataclass(frozen=True, slots=True)
+class Hot:
+    rendered: Rendered
+    body: bytes  # in the negotiated coding
+    headers: dict[str, str]  # for a 200, Content-Type and -Encoding included
+    not_modified: dict[str, str]  # for a 304
+
+
+def key_of(request: web.Request) -> Key:
+    headers = request.headers
+    return (
+        request.raw_path,
+        request.scheme,
+        headers.get("Host", ""),
+        headers.get("Accept-Encoding", ""),
+    )
+
+
+class HotResponses:
+    """Bounded; an entry of an older revision is dropped when met."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: dict[Key, Hot] = {}
+        self.max_entries = max_entries
+
+    def answer(self, request: web.Request, revision: int) -> web.Response | None:
+        """The response to replay, or None: then the request takes the usual way."""
+        if request.method not in ("GET", "HEAD"):
+            return None
+        key = key_of(request)
+        hot = self._entries.get(key)
+        if hot is None:
+            return None
+        rendered = hot.rendered
+        if rendered.revision != revision or (
+            rendered.valid_until is not None and datetime.now(UTC) >= rendered.valid_until
+        ):
+            del self._entries[key]
+            return None
+        if is_fresh(request, rendered):
+            return web.Response(status=304, headers=hot.not_modified)
+        return web.Response(body=hot.body, headers=hot.headers)
+
+    def keep(self, request: web.Request, hot: Hot) -> None:
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]  # the oldest
+        self._entries[key_of(request)] = hot
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def is_fresh(request: web.Request, rendered: Rendered) -> bool:
+    """RFC 9110 13.1: If-None-Match wins; If-Modified-Since counts only without it."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        # Weak comparison (13.1.2); any coding of the same content is the same content.
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or not tags.isdisjoint(rendered.etags)
+    if_modified_since = request.headers.get("If-Modified-Since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        return since.tzinfo is not None and rendered.last_modified <= since
+    return False

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export FEEDS_CONFIG ?= sites.toml
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test lint bench clean chromium wrk
 
 $(BIN)/feeds: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,14 @@ lint: $(BIN)/feeds
 test: lint $(ICALJS) chromium
 	$(BIN)/pytest
 
-bench: $(BIN)/feeds
+# wrk (Debian's package) measures the server from another core; installed here as root.
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else echo "wrk not found and not root: the HTTP benchmark will say so and be skipped"; fi
+
+bench: $(BIN)/feeds wrk
 	$(BIN)/python -m bench
 
 clean:

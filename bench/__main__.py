@@ -1,15 +1,15 @@
 """Benchmarks: `make bench`. Every figure is printed beside a baseline measured in the same run.
 
 1. Cold render cost per item, for each format.
-2. Requests per second for a cached feed, against a bare aiohttp handler serving the same bytes.
+2. Requests per second for cached responses (200, gzip, 304), measured at the server with
+   wrk on another core, against a bare aiohttp handler serving the same bytes (bench/http.py).
+3. The wall time of harvesting 112 simulated sources, against the slowest one (bench/harvest.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,18 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiohttp
-from aiohttp import web
-
 from bench import harvest
-from feeds.config import Config, Settings
-from feeds.model import Event, Location, Network, Post, Site
+from bench import http as bench_http
+from feeds.model import Event, Location, Post
 from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import ItemQuery, open_store
-from feeds.web.app import create_app
 from feeds.web.caching import BytesMemo
 from sources.base import Validators
 
@@ -114,86 +110,30 @@ async def render_costs(db: str) -> None:
         )
 
 
-def _serve_bare(body: bytes, port: int) -> None:
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+BENCH_CONFIG = """
+[network]
+name = "Bench"
 
-    app = web.Application()
-    app.router.add_get("/feed", handler)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def _serve_real(settings: Settings, config: Config, port: int) -> None:
-    web.run_app(
-        create_app(settings, config, harvest=False),
-        host="127.0.0.1",
-        port=port,
-        print=None,
-        access_log=None,
-    )
+[[sites]]
+slug = "bench"
+name = "Bench"
+"""
 
 
-async def load(url: str, seconds: float, concurrency: int) -> float:
-    count = 0
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    # Identity on both sides, so both serve the very same bytes.
-    headers = {"Accept-Encoding": "identity"}
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def worker() -> None:
-            nonlocal count
-            while time.perf_counter() < deadline:
-                async with session.get(url) as response:
-                    await response.read()
-                    assert response.status == 200
-                count += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return count / seconds
-
-
-async def wait_up(url: str) -> bytes:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url) as response:
-                    return await response.read()
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def throughput(settings: Settings, config: Config, seconds: float) -> None:
-    real = multiprocessing.Process(target=_serve_real, args=(settings, config, 18731), daemon=True)
-    real.start()
-    body = asyncio.run(wait_up("http://127.0.0.1:18731/bench/news.atom"))
-    bare = multiprocessing.Process(target=_serve_bare, args=(body, 18732), daemon=True)
-    bare.start()
-    asyncio.run(wait_up("http://127.0.0.1:18732/feed"))
-    try:
-        rounds = [
-            (
-                asyncio.run(load("http://127.0.0.1:18732/feed", seconds, 16)),
-                asyncio.run(load("http://127.0.0.1:18731/bench/news.atom", seconds, 16)),
-            )
-            for _ in range(3)
-        ]
-    finally:
-        real.terminate()
-        bare.terminate()
-    base = statistics.median(r[0] for r in rounds)
-    ours = statistics.median(r[1] for r in rounds)
-    print(
-        f"cached feed over HTTP ({len(body)} bytes, 16 connections, median of 3 × {seconds:.0f} s)"
-    )
-    print(f"  bare aiohttp handler, same bytes  {base:8.0f} req/s  (baseline)")
-    print(f"  /bench/news.atom, cached          {ours:8.0f} req/s  {ours / base:5.2f}x baseline")
+def throughput(db: str, seconds: float, tmp: Path) -> None:
+    missing = bench_http.tools_missing()
+    if missing:
+        print(f"cached responses at the server: not measured ({missing})")
+        return
+    config = tmp / "sites.toml"
+    config.write_text(BENCH_CONFIG)
+    results = bench_http.measure(config, db, ["/bench/news.atom", "/network/events.ics"], seconds)
+    bench_http.report(results, seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--seconds", type=float, default=3.0, help="per load round")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
@@ -208,9 +148,7 @@ def main() -> None:
 
         asyncio.run(fill())
         asyncio.run(render_costs(db))
-        site = Site(slug="bench", name="Bench")
-        config = Config(Network(name="Bench", sites=(site,)), {})
-        throughput(Settings(database_url=db), config, args.seconds)
+        throughput(db, args.seconds, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ SourceKey = tuple[str, str]  # (site, source)
 class Limits:
     """How hard the harvester may pull, in total and on any one host."""
 
-    concurrency: int = 16  # connections at once, over all hosts
+    # Connections at once over all hosts: politeness is per host; this only bounds what
+    # this machine holds open (64 sockets and their buffers are nothing for it).
+    concurrency: int = 64
     per_host: int = 2
     connect_timeout: float = 10.0
     total_timeout: float = 60.0  # a body trickling in at one byte a second ends here

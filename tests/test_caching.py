@@ -6,8 +6,10 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from feeds.web.caching import RenderCache, Rendered, make_rendered
+from feeds.web.hot import Hot, HotResponses
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -58,3 +60,21 @@ async def test_failed_renders_leave_nothing_behind() -> None:
             await cache.get_or_render(("event", n), 1, missing)
     assert len(cache) == 0
     assert not cache._locks  # no lock kept per 404
+
+
+def _hot(revision: int, size: int) -> Hot:
+    rendered = make_rendered(b"x" * size, "application/atom+xml", datetime.now(UTC), revision)
+    return Hot(rendered, rendered.body, {}, {})
+
+
+def test_replayed_responses_are_bounded_in_bytes_and_let_go_of_old_revisions() -> None:
+    hot = HotResponses(max_entries=100, max_bytes=250)
+    requests = [make_mocked_request("GET", f"/g{n}/news.atom") for n in range(4)]
+    for request in requests:
+        hot.keep(request, _hot(1, 100))
+    assert (len(hot), hot.size) == (2, 200)  # the oldest two went for the byte bound
+    assert hot.answer(requests[0], 1) is None
+    assert hot.answer(requests[3], 1) is not None
+    assert hot.answer(requests[3], 2) is None  # a newer revision: not replayed, dropped
+    hot.keep(requests[0], _hot(2, 10))
+    assert (len(hot), hot.size) == (1, 10)  # a newer revision lets every older one go

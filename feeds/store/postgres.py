@@ -7,6 +7,7 @@ migrations take an advisory lock, so instances starting together migrate once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -191,10 +192,13 @@ class PostgresStore:
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
-        return [_stored(row, Post) for row in await self._select("post", query, "DESC")]
+        rows = await self._select("post", query, "DESC")
+        # Decoding is CPU work: off the event loop, so serving goes on meanwhile.
+        return await asyncio.to_thread(lambda: [_stored(row, Post) for row in rows])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
-        return [_stored(row, Event) for row in await self._select("event", query, "ASC")]
+        rows = await self._select("event", query, "ASC")
+        return await asyncio.to_thread(lambda: [_stored(row, Event) for row in rows])
 
     async def _select(self, kind: str, query: ItemQuery, order: str) -> list[asyncpg.Record]:
         sql = "SELECT data, first_seen, changed, revision, sequence FROM items WHERE kind = $1"

@@ -174,12 +174,15 @@ class SQLiteStore:
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
-        rows = await self._run(lambda db: _select(db, "post", query, descending=True))
-        return [_stored(row, Post) for row in rows]
+        # Decoded in the worker thread too: thousands of JSON rows would stall serving.
+        return await self._run(
+            lambda db: [_stored(r, Post) for r in _select(db, "post", query, descending=True)]
+        )
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
-        rows = await self._run(lambda db: _select(db, "event", query, descending=False))
-        return [_stored(row, Event) for row in rows]
+        return await self._run(
+            lambda db: [_stored(r, Event) for r in _select(db, "event", query, descending=False)]
+        )
 
 
 def _migrate(db: sqlite3.Connection) -> None:

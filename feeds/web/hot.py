@@ -39,11 +39,15 @@ def key_of(request: web.Request) -> Key:
 
 
 class HotResponses:
-    """Bounded; an entry of an older revision is dropped when met."""
+    """Bounded in entries and in bytes (it may keep renders the render cache has let go);
+    an entry of an older revision is dropped when met, and all when a newer one comes."""
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    def __init__(self, max_entries: int = 4096, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._entries: dict[Key, Hot] = {}
+        self._bytes = 0
+        self._revision = -1
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
 
     def answer(self, request: web.Request, revision: int) -> web.Response | None:
         """The response to replay, or None: then the request takes the usual way."""
@@ -57,19 +61,35 @@ class HotResponses:
         if rendered.revision != revision or (
             rendered.valid_until is not None and datetime.now(UTC) >= rendered.valid_until
         ):
-            del self._entries[key]
+            self._drop(key)
             return None
         if is_fresh(request, rendered):
             return web.Response(status=304, headers=hot.not_modified)
         return web.Response(body=hot.body, headers=hot.headers)
 
     def keep(self, request: web.Request, hot: Hot) -> None:
-        if len(self._entries) >= self.max_entries:
-            del self._entries[next(iter(self._entries))]  # the oldest
-        self._entries[key_of(request)] = hot
+        if hot.rendered.revision > self._revision:  # what came before is stale: let it go
+            self._entries.clear()
+            self._bytes = 0
+            self._revision = hot.rendered.revision
+        key = key_of(request)
+        self._drop(key)
+        self._entries[key] = hot
+        self._bytes += len(hot.body)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))  # the oldest
+
+    def _drop(self, key: Key) -> None:
+        gone = self._entries.pop(key, None)
+        if gone is not None:
+            self._bytes -= len(gone.body)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
 
 
 def is_fresh(request: web.Request, rendered: Rendered) -> bool:

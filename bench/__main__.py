@@ -13,6 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
-from feeds.store import ItemQuery, open_store
+from feeds.store import ItemQuery, Stored, open_store
 from feeds.web.caching import BytesMemo
 from sources.base import Validators
 
@@ -110,6 +111,29 @@ async def render_costs(db: str) -> None:
         )
 
 
+def incremental_calendar(count: int = 3400) -> None:
+    """One event changed in a big network calendar: only its VEVENT is rendered again."""
+    _, events = synthetic(0, count)
+    seen = datetime(2026, 1, 1, tzinfo=UTC)
+    stored = [Stored(e, seen, seen, 1, 0) for e in events]
+    info = CalendarInfo(
+        name="Netz", description=None, timezone="Europe/Berlin", refresh=timedelta(minutes=15)
+    )
+    memo = BytesMemo()
+    full = best_of(lambda: render_calendar(info, stored), repeat=3)
+    render_calendar(info, stored, memo=memo)  # as served before the change
+    changed = replace(stored[1700].item, title="Termin 1700 (verlegt)")
+    stored[1700] = Stored(changed, seen, seen, 2, 1)
+    again = best_of(lambda: render_calendar(info, stored, memo=memo), repeat=3)
+    same = render_calendar(info, stored, memo=memo) == render_calendar(info, stored)
+    print(f"one event changed in a {count}-event calendar (goal: <= 5 % of a full render)")
+    print(f"  full render                {full * 1e3:8.1f} ms  (baseline)")
+    print(
+        f"  re-render, VEVENTs kept    {again * 1e3:8.1f} ms  {again / full * 100:5.1f} %"
+        f"  byte-identical to a full render: {same}"
+    )
+
+
 BENCH_CONFIG = """
 [network]
 name = "Bench"
@@ -148,6 +172,7 @@ def main() -> None:
 
         asyncio.run(fill())
         asyncio.run(render_costs(db))
+        incremental_calendar()
         throughput(db, args.seconds, Path(tmp))
 
 

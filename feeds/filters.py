@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from feeds.model import Event, Post, Site
+from feeds.model import Event, Site
 from feeds.occurrences import occurrences
-from feeds.store import Stored
+from feeds.store import ItemQuery, Stored
 
 MAX_LIMIT = 1000
 FAR = timedelta(days=3660)  # how far ahead "upcoming" looks for the next occurrence
@@ -41,22 +41,27 @@ def select_sites(sites: Sequence[Site], filters: Filters) -> list[Site]:
     return [s for s in sites if s.region and s.region.casefold() in wanted]
 
 
-def select_posts(
-    posts: Iterable[Stored[Post]], filters: Filters, zone: ZoneInfo
-) -> list[Stored[Post]]:
+def item_query(
+    filters: Filters,
+    sites: Sequence[str],
+    zone: ZoneInfo,
+    *,
+    after: datetime | None = None,
+    limit: int | None = None,
+) -> ItemQuery:
+    """What the store is asked for: the filters, with `from`/`to` as instants in `zone`.
+
+    `after` stands in for a missing `from` (feeds of events list what is still to come).
+    """
     low, high = filters.window(zone)
-    chosen = []
-    for stored in posts:
-        post = stored.item
-        when = post.published or stored.first_seen
-        if (low and when < low) or (high and when >= high):
-            continue
-        if not _matches(
-            post.categories, (post.title, post.summary, post.content_html, post.author), filters
-        ):
-            continue
-        chosen.append(stored)
-    return chosen[: filters.limit] if filters.limit else chosen
+    return ItemQuery(
+        sites=sites,
+        categories=filters.categories,
+        text=filters.text,
+        after=low or after,
+        before=high,
+        limit=filters.limit or limit,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,9 @@ def select_events(
 ) -> list[Scheduled]:
     """Events with an occurrence in the window, by that occurrence's start.
 
+    `events` are the store's candidates for `filters` (`item_query`): categories and text
+    are matched there; here each series is placed by its occurrences.
+
     Without `from`, `now` (if given) starts the window: feeds list what is still to come.
     Calendars pass no `now` and keep the past, so subscribers keep their history.
     """
@@ -85,11 +93,6 @@ def select_events(
     chosen = []
     for stored in events:
         event = stored.item
-        location = event.location.label() if event.location else None
-        if not _matches(
-            event.categories, (event.title, event.description, location, event.organizer), filters
-        ):
-            continue
         if low is None and high is None:
             chosen.append(Scheduled(stored, event.start_instant(), event.end_instant()))
             continue
@@ -121,24 +124,3 @@ def last_departure(events: Iterable[Stored[Event]], now: datetime) -> datetime |
         if end is not None and (latest is None or end > latest):
             latest = end
     return latest
-
-
-def with_whole_series(
-    chosen: list[Scheduled], everything: Iterable[Stored[Event]]
-) -> list[Stored[Event]]:
-    """A calendar must not split a series from its overrides: keep every part of a chosen UID."""
-    uids = {s.stored.item.ical_uid for s in chosen}
-    return [e for e in everything if e.item.ical_uid in uids]
-
-
-def _matches(categories: tuple[str, ...], texts: tuple[str | None, ...], filters: Filters) -> bool:
-    if filters.categories:
-        wanted = {c.casefold() for c in filters.categories}
-        if not wanted & {c.casefold() for c in categories}:
-            return False
-    if filters.text:
-        needle = filters.text.casefold()
-        haystack = (*texts, *categories)
-        if not any(needle in t.casefold() for t in haystack if t):
-            return False
-    return True

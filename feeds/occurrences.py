@@ -79,3 +79,33 @@ def _zone(event: Event) -> ZoneInfo:
 
 def _naive(value: datetime, zone: ZoneInfo) -> datetime:
     return value.astimezone(zone).replace(tzinfo=None)
+
+
+MAX_COUNTED = 5000  # past this many occurrences a series is treated as open-ended
+
+
+def last_end(event: Event) -> datetime | None:
+    """When the last occurrence ends; None for a series without end (or too long to count).
+
+    The store keeps this beside each event so a date window is an indexed range: it only
+    narrows which events are looked at, so erring towards None (open-ended) is always safe.
+    """
+    if not event.rrule and not event.rdates:
+        return event.end_instant()
+    rules = _ruleset(event)
+    if rules is None:  # judged by its first occurrence, as `occurrences` does
+        return event.end_instant()
+    if event.rrule and "COUNT=" not in event.rrule.upper() and "UNTIL=" not in event.rrule.upper():
+        return None
+    last = None
+    try:
+        for index, start in enumerate(rules):
+            if index >= MAX_COUNTED:
+                return None
+            last = start
+    except (ValueError, TypeError, OverflowError):  # a rule dateutil cannot run to its end
+        return None
+    if last is None:  # every occurrence excluded
+        return event.end_instant()
+    begin = last.replace(tzinfo=_zone(event)) if last.tzinfo is None else last
+    return max(begin + (event.end_instant() - event.start_instant()), event.end_instant())

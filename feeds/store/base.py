@@ -14,11 +14,12 @@ from sources.base import Notes, Validators
 T = TypeVar("T", Post, Event)
 
 
-def sort_time(item: Post | Event, now: datetime) -> datetime:
-    """What items are ordered by: an event's start, a post's date (else when first seen)."""
+def sort_time(item: Post | Event, first_seen: datetime) -> datetime:
+    """What items are ordered and dated by: an event's start, a post's date (else when it
+    was first seen here, which a later change does not move)."""
     if isinstance(item, Event):
         return item.start_instant()
-    return item.published or item.updated or now
+    return item.published or item.updated or first_seen
 
 
 def unique_items(posts: Sequence[Post], events: Sequence[Event]) -> list[Post | Event]:
@@ -94,9 +95,21 @@ def load_notes(skipped: str | None, warnings: str | None) -> Notes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemQuery:
-    """Which items to read; None means no restriction."""
+    """Which items to read; None and () mean no restriction. Run by `feeds.store.query`.
+
+    Posts come newest first and are exactly what is asked. Events come by start and are
+    the candidates for `feeds.filters.select_events`, which places recurring series by
+    their occurrences: every series that may have one in the window, and the first
+    `limit` single events (with any that start at the same time as the last of them).
+    """
 
     sites: Sequence[str] | None = None
+    categories: tuple[str, ...] = ()  # any of them, compared case-folded
+    text: str | None = None  # a substring of the item's searchable text, case-folded
+    after: datetime | None = None  # posts dated from then; events not over by then
+    before: datetime | None = None  # posts dated and events starting before then
+    ids: tuple[str, ...] = ()  # public item ids (UUIDs)
+    series: tuple[str, ...] = ()  # events' iCalendar UIDs
     limit: int | None = None
 
 
@@ -147,6 +160,10 @@ class Store(Protocol):
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
         """By start, earliest first."""
+        ...
+
+    async def latest_end(self, query: ItemQuery, until: datetime) -> datetime | None:
+        """When the last of these events (or series) that had ended by `until` ended."""
         ...
 
     async def item_counts(self) -> dict[tuple[str, str], int]:

@@ -8,6 +8,7 @@ migrations take an advisory lock, so instances starting together migrate once.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,8 +28,12 @@ from feeds.store.base import (
     sort_time,
     unique_items,
 )
+from feeds.store.columns import Columns, columns
 from feeds.store.migrations import migrations
+from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
+
+log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x6665_6564  # "feed": one advisory lock id for schema changes
 
@@ -62,6 +67,8 @@ class PostgresStore:
                 if version not in done:
                     await db.execute(sql)
                     await db.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+            await _fill_columns(db)
+            await _search_index(db)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -87,9 +94,13 @@ class PostgresStore:
                     await db.fetchval("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
                 )
                 known = {
-                    (row["kind"], row["external_id"]): (row["id"], row["content_hash"])
+                    (row["kind"], row["external_id"]): (
+                        row["id"],
+                        row["content_hash"],
+                        row["first_seen"],
+                    )
                     for row in await db.fetch(
-                        "SELECT id, kind, external_id, content_hash FROM items"
+                        "SELECT id, kind, external_id, content_hash, first_seen FROM items"
                         " WHERE site = $1 AND source = $2",
                         site,
                         source,
@@ -106,20 +117,31 @@ class PostgresStore:
                         unchanged += 1
                         continue
                     revision += 1
-                    values = (codec.dumps(item), digest, sort_time(item, now), now, revision)
+                    first_seen = previous[2] if previous is not None else now
+                    values = (
+                        codec.dumps(item),
+                        digest,
+                        sort_time(item, first_seen),
+                        now,
+                        revision,
+                        *_column_values(columns(item)),
+                    )
                     if previous is None:
                         inserts.append((kind, item.site, item.source, item.external_id, *values))
                     else:
                         updates.append((*values, previous[0]))
                 await db.executemany(
                     "INSERT INTO items (kind, site, source, external_id, data, content_hash,"
-                    " sort_at, changed, revision, first_seen, sequence)"
-                    " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $8, 0)",
+                    " sort_at, changed, revision, uuid, series, ends_at, recurring, search,"
+                    " categories, first_seen, sequence) VALUES ($1, $2, $3, $4, $5::jsonb, $6,"
+                    " $7, $8, $9, $10, $11, $12, $13, $14, $15, $8, 0)",
                     inserts,
                 )
                 await db.executemany(
                     "UPDATE items SET data = $1::jsonb, content_hash = $2, sort_at = $3,"
-                    " changed = $4, revision = $5, sequence = sequence + 1 WHERE id = $6",
+                    " changed = $4, revision = $5, uuid = $6, series = $7, ends_at = $8,"
+                    " recurring = $9, search = $10, categories = $11, sequence = sequence + 1"
+                    " WHERE id = $12",
                     updates,
                 )
                 await db.execute("UPDATE meta SET value = $1 WHERE key = 'revision'", revision)
@@ -192,25 +214,19 @@ class PostgresStore:
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
-        rows = await self._select("post", query, "DESC")
+        rows = await self._fetch(*_unpack(select_items("post", query, DIALECT)))
         # Decoding is CPU work: off the event loop, so serving goes on meanwhile.
         return await asyncio.to_thread(lambda: [_stored(row, Post) for row in rows])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
-        rows = await self._select("event", query, "ASC")
+        rows = await self._fetch(*_unpack(select_items("event", query, DIALECT)))
         return await asyncio.to_thread(lambda: [_stored(row, Event) for row in rows])
 
-    async def _select(self, kind: str, query: ItemQuery, order: str) -> list[asyncpg.Record]:
-        sql = "SELECT data, first_seen, changed, revision, sequence FROM items WHERE kind = $1"
-        params: list[Any] = [kind]
-        if query.sites is not None:
-            params.append(list(query.sites))
-            sql += f" AND site = ANY(${len(params)})"
-        sql += f" ORDER BY sort_at {order}, id"
-        if query.limit is not None:
-            params.append(query.limit)
-            sql += f" LIMIT ${len(params)}"
-        return await self._fetch(sql, *params)
+    async def latest_end(self, query: ItemQuery, until: datetime) -> datetime | None:
+        sql, params = latest_end(query, until, DIALECT)
+        [row] = await self._fetch(sql, *params)
+        value: datetime | None = row[0]
+        return value
 
     async def _states(self, where: str, *params: Any) -> list[SourceState]:
         rows = await self._fetch(
@@ -287,3 +303,77 @@ def _stored(row: asyncpg.Record, kind: type[Any]) -> Stored[Any]:
     item = codec.loads(row["data"])
     assert isinstance(item, kind)
     return Stored(item, row["first_seen"], row["changed"], row["revision"], row["sequence"])
+
+
+def _unpack(statement: tuple[str, list[Any]]) -> tuple[str, ...]:
+    sql, params = statement
+    return (sql, *params)
+
+
+def _column_values(derived: Columns) -> tuple[Any, ...]:
+    return (
+        derived.uuid,
+        derived.series,
+        derived.ends_at,
+        derived.recurring,
+        derived.search,
+        list(derived.categories),
+    )
+
+
+async def _fill_columns(db: asyncpg.Connection) -> None:
+    """Query columns for rows written before they existed (migration 0004)."""
+    while rows := await db.fetch("SELECT id, data FROM items WHERE uuid IS NULL LIMIT 500"):
+        await db.executemany(
+            "UPDATE items SET uuid = $1, series = $2, ends_at = $3, recurring = $4,"
+            " search = $5, categories = $6 WHERE id = $7",
+            [(*_column_values(columns(codec.loads(row["data"]))), row["id"]) for row in rows],
+        )
+
+
+async def _search_index(db: asyncpg.Connection) -> None:
+    """A trigram index for `q` (pg_trgm), wherever that extension lives or can be made.
+
+    Without it, searches stay correct and read the rows of the groups asked for.
+    """
+    if await db.fetchval("SELECT to_regclass('items_by_search') IS NOT NULL"):
+        return
+    schema = await _trigram_schema(db)
+    if schema is None:
+        try:
+            async with db.transaction():  # a savepoint: a refusal leaves the migration intact
+                await db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except asyncpg.PostgresError as exc:
+            log.warning("no trigram index for searches (pg_trgm: %s); they scan instead", exc)
+            return
+        schema = await _trigram_schema(db)
+    await db.execute(
+        f'CREATE INDEX items_by_search ON items USING GIN (search "{schema}".gin_trgm_ops)'
+    )
+
+
+async def _trigram_schema(db: asyncpg.Connection) -> str | None:
+    schema: str | None = await db.fetchval(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'pg_trgm'"
+    )
+    return schema
+
+
+class _Dialect:
+    def placeholder(self, position: int) -> str:
+        return f"${position}"
+
+    def instant(self, value: datetime) -> datetime:
+        return value
+
+    def in_categories(self, alias: str, bind: Binder, categories: Sequence[str]) -> str:
+        return f"{alias}.categories && {bind(list(categories))}::text[]"
+
+    def contains(self, alias: str, bind: Binder, needle: str) -> str:
+        # LIKE (not strpos) so the trigram index serves it; the text is folded already.
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"{alias}.search LIKE {bind('%' + escaped + '%')}"
+
+
+DIALECT = _Dialect()

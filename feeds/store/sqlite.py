@@ -23,7 +23,9 @@ from feeds.store.base import (
     sort_time,
     unique_items,
 )
+from feeds.store.columns import Columns, columns
 from feeds.store.migrations import migrations
+from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
 
 R = TypeVar("R")
@@ -175,14 +177,46 @@ class SQLiteStore:
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
         # Decoded in the worker thread too: thousands of JSON rows would stall serving.
-        return await self._run(
-            lambda db: [_stored(r, Post) for r in _select(db, "post", query, descending=True)]
-        )
+        sql, params = select_items("post", query, DIALECT)
+        return await self._run(lambda db: [_stored(r, Post) for r in db.execute(sql, params)])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
-        return await self._run(
-            lambda db: [_stored(r, Event) for r in _select(db, "event", query, descending=False)]
+        sql, params = select_items("event", query, DIALECT)
+        return await self._run(lambda db: [_stored(r, Event) for r in db.execute(sql, params)])
+
+    async def latest_end(self, query: ItemQuery, until: datetime) -> datetime | None:
+        sql, params = latest_end(query, until, DIALECT)
+        return _parse(await self._run(lambda db: db.execute(sql, params).fetchone()[0]))
+
+
+class _Dialect:
+    def placeholder(self, position: int) -> str:
+        return "?"
+
+    def instant(self, value: datetime) -> str:
+        return _iso(value)
+
+    def in_categories(self, alias: str, bind: Binder, categories: Sequence[str]) -> str:
+        return (
+            f"{alias}.id IN (SELECT item_id FROM item_categories"
+            f" WHERE category IN ({bind.each(categories)}))"
         )
+
+    def contains(self, alias: str, bind: Binder, needle: str) -> str:
+        # Parameters are bound in the order they appear in the text ("?" is positional).
+        if len(needle) < 3:  # shorter than a trigram: the index cannot help
+            return (
+                f"{alias}.id IN (SELECT rowid FROM item_search"
+                f" WHERE instr(search, {bind(needle)}) > 0)"
+            )
+        phrase = '"' + needle.replace('"', '""') + '"'
+        return (
+            f"{alias}.id IN (SELECT rowid FROM item_search WHERE item_search MATCH {bind(phrase)}"
+            f" AND instr(search, {bind(needle)}) > 0)"
+        )
+
+
+DIALECT = _Dialect()
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -196,6 +230,39 @@ def _migrate(db: sqlite3.Connection) -> None:
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    _fill_columns(db)
+
+
+def _fill_columns(db: sqlite3.Connection) -> None:
+    """Query columns for rows written before they existed (migration 0004)."""
+    while True:
+        with _transaction(db):
+            rows = db.execute("SELECT id, data FROM items WHERE uuid IS NULL LIMIT 500").fetchall()
+            for row in rows:
+                _write_columns(db, row["id"], columns(codec.loads(row["data"])), new=False)
+        if not rows:
+            return
+
+
+def _write_columns(db: sqlite3.Connection, item_id: int, derived: Columns, *, new: bool) -> None:
+    db.execute(
+        "UPDATE items SET uuid = ?, series = ?, ends_at = ?, recurring = ? WHERE id = ?",
+        (
+            derived.uuid,
+            derived.series,
+            _iso(derived.ends_at) if derived.ends_at else None,
+            int(derived.recurring),
+            item_id,
+        ),
+    )
+    if not new:
+        db.execute("DELETE FROM item_categories WHERE item_id = ?", (item_id,))
+        db.execute("DELETE FROM item_search WHERE rowid = ?", (item_id,))
+    db.executemany(
+        "INSERT INTO item_categories (category, item_id) VALUES (?, ?)",
+        [(category, item_id) for category in derived.categories],
+    )
+    db.execute("INSERT INTO item_search (rowid, search) VALUES (?, ?)", (item_id, derived.search))
 
 
 @contextmanager
@@ -220,25 +287,30 @@ def _upsert(db: sqlite3.Connection, item: Item, revision: int, now: datetime) ->
     kind = "post" if isinstance(item, Post) else "event"
     digest = codec.content_hash(item)
     row = db.execute(
-        "SELECT id, content_hash FROM items"
+        "SELECT id, content_hash, first_seen FROM items"
         " WHERE site = ? AND source = ? AND kind = ? AND external_id = ?",
         (item.site, item.source, kind, item.external_id),
     ).fetchone()
     if row is not None and row["content_hash"] == digest:
         return "unchanged"
-    values = (codec.dumps(item), digest, _iso(sort_time(item, now)), _iso(now), revision)
+    first_seen = _parse(row["first_seen"]) if row is not None else now
+    assert first_seen is not None
+    values = (codec.dumps(item), digest, _iso(sort_time(item, first_seen)), _iso(now), revision)
     if row is None:
-        db.execute(
+        cursor = db.execute(
             "INSERT INTO items (kind, site, source, external_id, data, content_hash, sort_at,"
             " changed, revision, first_seen, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
             (kind, item.site, item.source, item.external_id, *values, _iso(now)),
         )
+        assert cursor.lastrowid is not None
+        _write_columns(db, cursor.lastrowid, columns(item), new=True)
         return "new"
     db.execute(
         "UPDATE items SET data = ?, content_hash = ?, sort_at = ?, changed = ?, revision = ?,"
         " sequence = sequence + 1 WHERE id = ?",
         (*values, row["id"]),
     )
+    _write_columns(db, row["id"], columns(item), new=False)
     return "changed"
 
 
@@ -302,21 +374,6 @@ def _states(db: sqlite3.Connection, site: str | None, source: str | None) -> lis
         )
         for row in rows
     ]
-
-
-def _select(
-    db: sqlite3.Connection, kind: str, query: ItemQuery, *, descending: bool
-) -> list[sqlite3.Row]:
-    sql = "SELECT data, first_seen, changed, revision, sequence FROM items WHERE kind = ?"
-    params: list[Any] = [kind]
-    if query.sites is not None:
-        sql += f" AND site IN ({', '.join('?' * len(query.sites))})"
-        params.extend(query.sites)
-    sql += f" ORDER BY sort_at {'DESC' if descending else 'ASC'}, id"
-    if query.limit is not None:
-        sql += " LIMIT ?"
-        params.append(query.limit)
-    return db.execute(sql, params).fetchall()
 
 
 def _stored(row: sqlite3.Row, kind: type[Any]) -> Stored[Any]:

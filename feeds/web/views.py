@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from feeds.filters import (
-    Filters,
-    last_departure,
-    select_events,
-    select_posts,
-    select_sites,
-    with_whole_series,
-)
+from feeds.filters import Filters, item_query, last_departure, select_events, select_sites
 from feeds.model import Event, Network, Post, Site
 from feeds.render.entries import (
     Entry,
@@ -95,12 +88,8 @@ def _info(scope: Scope, what: str, label: str, fmt: str, base_url: str) -> FeedI
 async def news(
     store: Store, scope: Scope, fmt: str, filters: Filters, base_url: str, revision: int
 ) -> Rendered:
-    sites = _sites(scope, filters)
-    # Read past the limit only when filters will drop some of what is read.
-    limit = filters.limit or NEWS_LIMIT
-    narrowing = filters.categories or filters.text or filters.start or filters.end
-    stored = await store.posts(ItemQuery(sites=sites, limit=None if narrowing else limit))
-    chosen = select_posts(stored, filters, scope.zone)[:limit]
+    query = item_query(filters, _sites(scope, filters), scope.zone, limit=NEWS_LIMIT)
+    chosen = await store.posts(query)
     refs = _refs(scope, base_url)
     entries = [post_entry(p, refs.get(p.item.site)) for p in chosen]
     render, content_type = FEED_RENDERERS[fmt]
@@ -121,8 +110,9 @@ async def events_feed(
     revision: int,
     now: datetime,
 ) -> Rendered:
-    stored = await store.events(ItemQuery(sites=_sites(scope, filters)))
-    chosen = select_events(stored, filters, scope.zone, now=now)[: filters.limit or EVENTS_LIMIT]
+    query = item_query(filters, _sites(scope, filters), scope.zone, after=now, limit=EVENTS_LIMIT)
+    candidates = await store.events(query)
+    chosen = select_events(candidates, filters, scope.zone, now=now)[: query.limit]
     refs = _refs(scope, base_url)
     entries = [
         event_entry(
@@ -139,16 +129,27 @@ async def events_feed(
     # "Upcoming" moves with the clock: the list changes when its first event is over.
     valid_until = min((s.end for s in chosen if s.end > now), default=now + timedelta(hours=1))
     valid_until = min(valid_until, now + timedelta(hours=1))
-    changed = max(_changed(s.stored for s in chosen), last_departure(stored, now) or EPOCH)
+    ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
+    changed = max(
+        _changed(s.stored for s in chosen),
+        ended or EPOCH,
+        last_departure(candidates, now) or EPOCH,  # series still running
+    )
     return make_rendered(body, content_type, changed, revision, valid_until=valid_until)
 
 
 async def calendar(
     store: Store, scope: Scope, filters: Filters, refresh: timedelta, revision: int, memo: Memo
 ) -> Rendered:
-    stored = await store.events(ItemQuery(sites=_sites(scope, filters)))
-    if filters != Filters():
-        stored = with_whole_series(select_events(stored, filters, scope.zone), stored)
+    sites = _sites(scope, filters)
+    if filters == Filters():
+        stored = await store.events(ItemQuery(sites=sites))
+    else:
+        candidates = await store.events(item_query(filters, sites, scope.zone))
+        chosen = select_events(candidates, filters, scope.zone)
+        # A calendar must not split a series from its overrides: every part of a chosen UID.
+        series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
+        stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
     return await _ics(scope, stored, refresh, revision, memo, name=f"{scope.title}: Termine")
 
 
@@ -159,11 +160,12 @@ class NoSuchEventError(LookupError):
 async def single_event(
     store: Store, scope: Scope, event_id: str, refresh: timedelta, revision: int, memo: Memo
 ) -> Rendered:
-    stored = await store.events(ItemQuery(sites=[s.slug for s in scope.sites]))
-    wanted = next((e for e in stored if str(e.item.uuid) == event_id), None)
-    if wanted is None:
+    sites = [s.slug for s in scope.sites]
+    found = await store.events(ItemQuery(sites=sites, ids=(event_id,)))
+    if not found:
         raise NoSuchEventError(event_id)
-    series = [e for e in stored if e.item.ical_uid == wanted.item.ical_uid]
+    wanted = found[0]
+    series = await store.events(ItemQuery(sites=sites, series=(wanted.item.ical_uid,)))
     return await _ics(
         scope,
         series,

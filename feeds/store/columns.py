@@ -1,0 +1,70 @@
+"""What the store keeps beside each item's JSON so that queries run on indexes.
+
+Computed here once, from the item alone, for both stores: on every write and when a
+migration fills them in for rows written before they existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeds.model import Event, Item, Post
+from feeds.occurrences import last_end
+from feeds.render.text import html_to_text
+
+# Fields are joined with a line break, which a search (one stripped line) never spans.
+SEPARATOR = "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    uuid: str  # the item's public id, for /{group}/events/{uuid}.ics
+    series: str | None  # an event's iCalendar UID: a series and its overrides share it
+    ends_at: datetime | None  # when the last occurrence ends; None: open-ended series
+    recurring: bool
+    search: str  # everything `q` looks in, case-folded
+    categories: tuple[str, ...]  # case-folded, each once
+
+
+def fold(text: str) -> str:
+    """How `q` and `category` compare: Unicode case folding ("Straße" finds "STRASSE")."""
+    return text.casefold()
+
+
+def columns(item: Item) -> Columns:
+    if isinstance(item, Post):
+        texts = [item.title, item.summary, item.author]
+        if item.content_html:
+            texts.append(html_to_text(item.content_html))
+        return Columns(
+            uuid=str(item.uuid),
+            series=None,
+            ends_at=None,
+            recurring=False,
+            search=_search(texts, item.categories),
+            categories=_categories(item.categories),
+        )
+    return _event_columns(item)
+
+
+def _event_columns(event: Event) -> Columns:
+    location = event.location.label() if event.location else None
+    return Columns(
+        uuid=str(event.uuid),
+        series=event.ical_uid,
+        ends_at=last_end(event),
+        recurring=bool(event.rrule or event.rdates),
+        search=_search(
+            [event.title, event.description, location, event.organizer], event.categories
+        ),
+        categories=_categories(event.categories),
+    )
+
+
+def _search(texts: list[str | None], categories: tuple[str, ...]) -> str:
+    return fold(SEPARATOR.join(t for t in (*texts, *categories) if t))
+
+
+def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({fold(c) for c in categories}))

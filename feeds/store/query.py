@@ -1,0 +1,111 @@
+"""An `ItemQuery` as SQL, written once for both stores; each dialect says only how it
+spells a parameter, a time, a set of categories and a substring search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from feeds.store.base import ItemQuery
+from feeds.store.columns import fold
+
+# What every read returns; the stores decode these into `Stored` items.
+ITEM_COLUMNS = "items.data, items.first_seen, items.changed, items.revision, items.sequence"
+
+
+class Dialect(Protocol):
+    def placeholder(self, position: int) -> str: ...
+
+    def instant(self, value: datetime) -> Any: ...
+
+    def in_categories(self, alias: str, bind: Binder, categories: Sequence[str]) -> str:
+        """A condition: the item has one of these (folded) categories."""
+        ...
+
+    def contains(self, alias: str, bind: Binder, needle: str) -> str:
+        """A condition: the item's folded search text contains `needle` (already folded)."""
+        ...
+
+
+@dataclass
+class Binder:
+    """Collects parameters in order and hands out their placeholders."""
+
+    dialect: Dialect
+    params: list[Any] = field(default_factory=list)
+
+    def __call__(self, value: Any) -> str:
+        self.params.append(value)
+        return self.dialect.placeholder(len(self.params))
+
+    def each(self, values: Sequence[Any]) -> str:
+        return ", ".join(self(v) for v in values)
+
+
+def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, list[Any]]:
+    """One statement reading the items of `kind` that `query` asks for, in feed order."""
+    bind = Binder(dialect)
+    where = _conditions("items", kind, query, bind)
+    if kind == "post":
+        sql = f"SELECT {ITEM_COLUMNS} FROM items WHERE {where}"
+        sql += " ORDER BY items.sort_at DESC, items.id"
+        if query.limit is not None:
+            sql += f" LIMIT {bind(query.limit)}"
+        return sql, bind.params
+    if query.limit is not None:
+        # Single events past the `limit`-th start cannot be among the first `limit`
+        # occurrences; series are placed by their occurrences later, so all stay.
+        cutoff = (
+            f"SELECT cut.sort_at FROM items AS cut WHERE {_conditions('cut', kind, query, bind)}"
+            f" AND NOT cut.recurring ORDER BY cut.sort_at LIMIT 1 OFFSET {bind(query.limit - 1)}"
+        )
+        where += f" AND (items.recurring OR items.sort_at <= COALESCE(({cutoff}), items.sort_at))"
+    return (
+        f"SELECT {ITEM_COLUMNS} FROM items WHERE {where} ORDER BY items.sort_at, items.id",
+        bind.params,
+    )
+
+
+def latest_end(query: ItemQuery, until: datetime, dialect: Dialect) -> tuple[str, list[Any]]:
+    """When the last of the events `query` asks for that were over by `until` ended."""
+    bind = Binder(dialect)
+    where = _conditions("items", "event", query, bind)
+    return (
+        f"SELECT max(items.ends_at) FROM items WHERE {where}"
+        f" AND items.ends_at <= {bind(dialect.instant(until))}",
+        bind.params,
+    )
+
+
+def _conditions(alias: str, kind: str, query: ItemQuery, bind: Binder) -> str:
+    parts = [f"{alias}.kind = {bind(kind)}"]
+    if query.sites is not None:
+        if not query.sites:  # no group asked for (a region without groups)
+            return f"{parts[0]} AND FALSE"
+        parts.append(f"{alias}.site IN ({bind.each(list(query.sites))})")
+    if query.ids:
+        parts.append(f"{alias}.uuid IN ({bind.each(query.ids)})")
+    if query.series:
+        parts.append(f"{alias}.series IN ({bind.each(query.series)})")
+    if query.categories:
+        wanted = sorted({fold(c) for c in query.categories})
+        parts.append(bind.dialect.in_categories(alias, bind, wanted))
+    if query.text:
+        parts.append(bind.dialect.contains(alias, bind, fold(query.text)))
+    instant = bind.dialect.instant
+    if query.before is not None:
+        parts.append(f"{alias}.sort_at < {bind(instant(query.before))}")
+    if query.after is not None:
+        if kind == "post":
+            parts.append(f"{alias}.sort_at >= {bind(instant(query.after))}")
+        else:
+            # Still on at `after`, or starting then (an event without duration);
+            # a series without end may always have an occurrence to come.
+            # (Bound twice: SQLite's "?" is one parameter per use.)
+            parts.append(
+                f"({alias}.ends_at IS NULL OR {alias}.ends_at > {bind(instant(query.after))}"
+                f" OR {alias}.sort_at >= {bind(instant(query.after))})"
+            )
+    return " AND ".join(parts)

@@ -3,7 +3,10 @@
 1. Cold render cost per item, for each format.
 2. Requests per second for cached responses (200, gzip, 304), measured at the server with
    wrk on another core, against a bare aiohttp handler serving the same bytes (bench/http.py).
-3. The wall time of harvesting 112 simulated sources, against the slowest one (bench/harvest.py).
+3. Filtered requests on a 25,000-post group against a 1,000-post one; a cached request's
+   p99 while filtered requests run; peak memory with a network's feeds cached
+   (bench/queries.py).
+4. The wall time of harvesting 112 simulated sources, against the slowest one (bench/harvest.py).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import harvest
+from bench import harvest, queries
 from bench import http as bench_http
+from bench import render as bench_render
 from feeds.model import Event, Location, Post
 from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
@@ -109,6 +113,7 @@ async def render_costs(db: str) -> None:
             f"  {name:17} {count:4} items  {per_item * 1e6:8.1f} µs/item"
             f"  {per_item / baseline:7.1f}x baseline"
         )
+    bench_render.compare(info, entries, calendar, stored_events)
 
 
 def incremental_calendar(count: int = 3400) -> None:
@@ -174,6 +179,8 @@ def main() -> None:
         asyncio.run(render_costs(db))
         incremental_calendar()
         throughput(db, args.seconds, Path(tmp))
+        queries.filtered(Path(tmp), args.seconds)
+        queries.memory(Path(tmp))
 
 
 if __name__ == "__main__":

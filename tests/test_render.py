@@ -92,6 +92,10 @@ def test_network_entries_name_their_group() -> None:
     assert rss.entries[0].source.title == "Engagierte Stadt Kaiserslautern"
     assert rss.entries[0].id.startswith("urn:uuid:")
     assert rss.entries[0].guidislink is False
+    # RSS <author> must be an e-mail address: the name goes in dc:creator.
+    assert rss.entries[0].author == POST.author
+    assert b"<dc:creator>Engagierte Stadt Kaiserslautern</dc:creator>" in render_rss(INFO, [entry])
+    assert rss.namespaces.get("dc") == "http://purl.org/dc/elements/1.1/"
 
 
 def test_an_empty_feed_is_valid_and_stable() -> None:

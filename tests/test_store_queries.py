@@ -34,9 +34,9 @@ from tests.conftest import fresh_postgres_schema
 BERLIN = ZoneInfo("Europe/Berlin")
 SITES = ("ks", "ms", "ka")
 CATEGORIES = ("Kultur", "KULTUR", "Sport", "Straße", "STRASSE", "Café", "Netz_werk")
-WORDS = ("Sommerfest", "Café", "Grüße", "50%", "a_b", 'Zitat "x"', "Rock", "ß", "im")
+WORDS = ("Sommerfest", "Café", "Grüße", "50%", "a_b", 'Zitat "x"', "Rock", "ß", "im", "x*y (AND)")
 NEEDLES = ("sommer", "FEST", "café", "grüsse", "50%", "%", "_", "a_b", '"x"', "ro", "ß", "ss")
-NEEDLES += ("rock rising", "zzz", "m", "kultur", "netz_werk")
+NEEDLES += ("rock rising", "zzz", "m", "kultur", "netz_werk", "e.v.", "x*y (and", "y (")
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
 

@@ -27,6 +27,7 @@ from feeds.render.text import xml_safe
 
 GENERATOR = "engagement-feeds"
 EXTENSION = "engagement"
+DC = "http://purl.org/dc/elements/1.1/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class _EntryFacts:
     links: list[_Link] = field(default_factory=list)
     source: SiteRef | None = None
     source_updated: str = ""
+    creator: str | None = None  # RSS: dc:creator, as <author> must be an e-mail address
 
 
 class _Entry(BaseEntryExtension):  # type: ignore[misc]
@@ -71,6 +73,8 @@ class _Entry(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
     def extend_rss(self, item: Any) -> Any:
+        if self.facts.creator:
+            etree.SubElement(item, f"{{{DC}}}creator").text = self.facts.creator
         site = self.facts.source
         if site is not None:
             source = etree.SubElement(item, "source", url=_x(site.rss_url))
@@ -79,7 +83,8 @@ class _Entry(BaseEntryExtension):  # type: ignore[misc]
 
 
 class _Feed(BaseExtension):  # type: ignore[misc]
-    pass
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": DC}
 
 
 def render_atom(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
@@ -94,7 +99,6 @@ def render_rss(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
 
 def _generator(info: FeedInfo, entries: Sequence[Entry], *, atom: bool) -> FeedGenerator:
     feed = FeedGenerator()
-    feed.load_extension("dc", atom=False, rss=True)  # dc:creator: RSS <author> wants email
     feed.register_extension(EXTENSION, _Feed, _Entry, atom=True, rss=True)
     feed.id(info.id)
     feed.title(_x(info.title))
@@ -137,7 +141,7 @@ def _add(item: FeedEntry, entry: Entry, info: FeedInfo) -> None:
         author = info.title
     if author:
         item.author({"name": _x(author)})
-        item.dc.dc_creator(_x(author))
+        facts.creator = item.author()[0]["name"]  # feedgen's copy, already made XML-safe
     for term in entry.categories:
         item.category(term=_x(term))
     if entry.summary:

@@ -209,10 +209,11 @@ class _Dialect:
                 f"{alias}.id IN (SELECT rowid FROM item_search"
                 f" WHERE instr(search, {bind(needle)}) > 0)"
             )
+        # A phrase of trigrams from case-sensitive text matches exactly where the text
+        # contains the needle (tests/test_store_queries.py holds it to `in`).
         phrase = '"' + needle.replace('"', '""') + '"'
         return (
-            f"{alias}.id IN (SELECT rowid FROM item_search WHERE item_search MATCH {bind(phrase)}"
-            f" AND instr(search, {bind(needle)}) > 0)"
+            f"{alias}.id IN (SELECT rowid FROM item_search WHERE item_search MATCH {bind(phrase)})"
         )
 
 

@@ -31,6 +31,7 @@ from feeds.web.boundary import boundary
 from feeds.web.caching import BytesMemo, RenderCache, Revision
 from feeds.web.handlers import routes
 from feeds.web.hot import HotResponses
+from feeds.web.workers import workers_ctx
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    app.cleanup_ctx.extend([store_ctx, harvest_ctx])
+    app.cleanup_ctx.extend([workers_ctx, store_ctx, harvest_ctx])
     app.add_routes(operations.routes)  # before /{site}, which would match /status
     app.add_routes(routes)
     return app

@@ -8,7 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from feeds.filters import Filters, item_query, last_departure, select_events, select_sites
+from feeds.filters import (
+    Filters,
+    Scheduled,
+    item_query,
+    last_departure,
+    select_events,
+    select_sites,
+)
 from feeds.model import Event, Network, Post, Site
 from feeds.render.entries import (
     Entry,
@@ -91,11 +98,13 @@ async def news(
     query = item_query(filters, _sites(scope, filters), scope.zone, limit=NEWS_LIMIT)
     chosen = await store.posts(query)
     refs = _refs(scope, base_url)
-    entries = [post_entry(p, refs.get(p.item.site)) for p in chosen]
     render, content_type = FEED_RENDERERS[fmt]
-    body = await asyncio.to_thread(
-        render, _info(scope, "news", "Neuigkeiten", fmt, base_url), entries
-    )
+    info = _info(scope, "news", "Neuigkeiten", fmt, base_url)
+
+    def build() -> bytes:  # all of it in a worker: the loop keeps answering meanwhile
+        return render(info, [post_entry(p, refs.get(p.item.site)) for p in chosen])
+
+    body = await asyncio.to_thread(build)
     # Last-Modified is when the store last changed what was selected, not an upstream date:
     # a post dated before the newest one still changes the feed (RFC 9110 8.8.2).
     return make_rendered(body, content_type, _changed(chosen), revision)
@@ -112,20 +121,25 @@ async def events_feed(
 ) -> Rendered:
     query = item_query(filters, _sites(scope, filters), scope.zone, after=now, limit=EVENTS_LIMIT)
     candidates = await store.events(query)
-    chosen = select_events(candidates, filters, scope.zone, now=now)[: query.limit]
     refs = _refs(scope, base_url)
-    entries = [
-        event_entry(
-            s,
-            refs.get(s.stored.item.site),
-            scope.zone,
-            f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
-        )
-        for s in chosen
-    ]
     render, content_type = FEED_RENDERERS[fmt]
     info = _info(scope, "events", "Termine", fmt, base_url)
-    body = await asyncio.to_thread(render, info, entries)
+
+    def build() -> tuple[list[Scheduled], bytes, datetime | None]:
+        # Occurrences, entries and bytes in a worker: the loop keeps answering meanwhile.
+        chosen = select_events(candidates, filters, scope.zone, now=now)[: query.limit]
+        entries = [
+            event_entry(
+                s,
+                refs.get(s.stored.item.site),
+                scope.zone,
+                f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
+            )
+            for s in chosen
+        ]
+        return chosen, render(info, entries), last_departure(candidates, now)
+
+    chosen, body, departed = await asyncio.to_thread(build)
     # "Upcoming" moves with the clock: the list changes when its first event is over.
     valid_until = min((s.end for s in chosen if s.end > now), default=now + timedelta(hours=1))
     valid_until = min(valid_until, now + timedelta(hours=1))
@@ -133,7 +147,7 @@ async def events_feed(
     changed = max(
         _changed(s.stored for s in chosen),
         ended or EPOCH,
-        last_departure(candidates, now) or EPOCH,  # series still running
+        departed or EPOCH,  # series still running
     )
     return make_rendered(body, content_type, changed, revision, valid_until=valid_until)
 
@@ -146,7 +160,7 @@ async def calendar(
         stored = await store.events(ItemQuery(sites=sites))
     else:
         candidates = await store.events(item_query(filters, sites, scope.zone))
-        chosen = select_events(candidates, filters, scope.zone)
+        chosen = await asyncio.to_thread(select_events, candidates, filters, scope.zone)
         # A calendar must not split a series from its overrides: every part of a chosen UID.
         series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
         stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []

@@ -16,6 +16,7 @@ from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
+from feeds.web.app_keys import hot_key
 from tests.conftest import Serve
 from tests.helpers import get
 
@@ -225,3 +226,30 @@ async def test_opml_lists_every_feed_for_a_reader(base: str, http: aiohttp.Clien
         feed_status, _, feed = await get(http, url)
         assert feed_status == 200
         assert not feedparser.parse(feed).bozo
+
+
+async def test_answers_served_before_are_replayed_ahead_of_routing(
+    settings: Settings, demo_config: Config, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    await harvested(settings, demo_config)
+    app = create_app(settings, demo_config, harvest=False)
+    # aiohttp has no public hook before routing (feeds/web/front.py): should a release
+    # drop Application._handle, this says so before the benchmarks do.
+    assert getattr(app._handle, "__name__", None) == "front"
+    base = await serve(app)
+    url = f"{base}/kaiserslautern/news.atom"
+    answers = [await get(http, url, **{"Accept-Encoding": "gzip"}) for _ in range(3)]
+    assert len(app[hot_key]) == 1
+    (status, headers, body), *replays = answers
+    assert status == 200
+    assert feedparser.parse(body).entries
+    for replay in replays:
+        same = {k: v for k, v in replay[1].items() if k != "Date"}
+        assert (replay[0], same, replay[2]) == (
+            status,
+            {k: v for k, v in headers.items() if k != "Date"},
+            body,
+        )
+    conditional = {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]}
+    status, _, _ = await get(http, url, **conditional)
+    assert status == 304

@@ -29,6 +29,7 @@ from feeds.web.app_keys import (
 )
 from feeds.web.boundary import boundary
 from feeds.web.caching import BytesMemo, RenderCache, Revision
+from feeds.web.front import install_front
 from feeds.web.handlers import routes
 from feeds.web.hot import HotResponses
 from feeds.web.workers import workers_ctx
@@ -92,6 +93,7 @@ def create_app(
     app.cleanup_ctx.extend([workers_ctx, store_ctx, harvest_ctx])
     app.add_routes(operations.routes)  # before /{site}, which would match /status
     app.add_routes(routes)
+    install_front(app)
     return app
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 
-from feeds.web.app_keys import hot_key, revision_key
 from feeds.web.query import QueryError, excerpt
 
 MAX_TARGET = 4096  # characters of path and query: no feed URL of ours is near it
@@ -38,11 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
-    app = request.app
-    # A request answered before is answered again at once (its Host was checked then).
-    hot = app[hot_key].answer(request, app[revision_key].value)
-    if hot is not None:
-        return hot
+    # (A request answered before was answered again in front of routing: feeds/web/front.py.)
     refusal = _refusal(request)
     if refusal is not None:
         return refusal

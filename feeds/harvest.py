@@ -73,7 +73,12 @@ def utcnow() -> datetime:
 
 
 async def harvest_source(
-    store: Store, session: aiohttp.ClientSession, key: SourceKey, source: Source
+    store: Store,
+    session: aiohttp.ClientSession,
+    key: SourceKey,
+    source: Source,
+    *,
+    slot: contextlib.AbstractAsyncContextManager[None] | None = None,
 ) -> Outcome:
     """Fetch one source and write what it gave in one transaction; failures are recorded.
 
@@ -101,7 +106,10 @@ async def harvest_source(
         )
 
     try:
-        result = await source.fetch(session, state.validators)
+        # The slot (on the source's host) is held while the host is asked, not while the
+        # store writes: a host's queue must not wait behind other sources' writes.
+        async with slot or contextlib.nullcontext():
+            result = await source.fetch(session, state.validators)
     except SourceError as exc:
         return await failed(str(exc), exc.status, retry_after=exc.retry_after)
     except Exception as exc:  # a bug, in our adapter or a library it uses
@@ -281,10 +289,10 @@ class Harvester:
         source = self.sources[key]
         self.running.add(key)
         try:
-            # A source waits for a free slot on its host here, before any timeout starts:
+            # A source waits for a free slot on its host before any timeout starts:
             # waiting behind two slow sources on one host is not the host being unreachable.
-            async with self._slots_for(host_of(source)):
-                outcome = await harvest_source(self.store, session, key, source)
+            slot = self._slots_for(host_of(source))
+            outcome = await harvest_source(self.store, session, key, source, slot=slot)
         except StoreError as exc:
             log.exception("harvest site=%s source=%s: the store failed", *key)
             outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")

@@ -40,8 +40,10 @@ class Limits:
     """How hard the harvester may pull, in total and on any one host."""
 
     # Connections at once over all hosts: politeness is per host; this only bounds what
-    # this machine holds open (64 sockets and their buffers are nothing for it).
-    concurrency: int = 64
+    # this machine holds open. 128 sockets and their buffers are nothing for it, and the
+    # network's 112 groups are all asked at once (at 64, the second half waited for the
+    # first: 1.14 s against 0.88 s for the harvest benchmark).
+    concurrency: int = 128
     per_host: int = 2
     connect_timeout: float = 10.0
     total_timeout: float = 60.0  # a body trickling in at one byte a second ends here

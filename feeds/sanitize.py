@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from functools import lru_cache
 from html import unescape
 from urllib.parse import urljoin, urlsplit
@@ -31,23 +32,34 @@ _URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def sanitize_html(html: str, *, base_url: str | None = None) -> str:
     """Strip what a feed reader must not run; resolve relative links against base_url."""
-    return _cleaner(base_url).clean(html).strip()
+    token = _BASE_URL.set(base_url)
+    try:
+        return _cleaner().clean(html).strip()
+    finally:
+        _BASE_URL.reset(token)
 
 
-@lru_cache(maxsize=512)  # one per source address: building a cleaner costs 6x a cleaning
-def _cleaner(base_url: str | None) -> nh3.Cleaner:
-    def absolutize(tag: str, attribute: str, value: str) -> str | None:
-        if base_url and attribute in _URL_ATTRIBUTES:
-            return urljoin(base_url, value)
-        return value
+# The address relative links resolve against, for the one cleaner's attribute filter:
+# building a cleaner costs six cleanings, and base URLs differ for every entry.
+_BASE_URL: ContextVar[str | None] = ContextVar("base_url", default=None)
 
+
+def _absolutize(tag: str, attribute: str, value: str) -> str | None:
+    base_url = _BASE_URL.get()
+    if base_url and attribute in _URL_ATTRIBUTES:
+        return urljoin(base_url, value)
+    return value
+
+
+@lru_cache(maxsize=1)
+def _cleaner() -> nh3.Cleaner:
     attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
     for tag, attrs in _EXTRA_ATTRIBUTES.items():
         attributes.setdefault(tag, set()).update(attrs)
     return nh3.Cleaner(
         tags=nh3.ALLOWED_TAGS | _EXTRA_TAGS,
         attributes=attributes,
-        attribute_filter=absolutize,
+        attribute_filter=_absolutize,
         url_schemes=set(LINK_SCHEMES),
         link_rel="noopener noreferrer",
     )

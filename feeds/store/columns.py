@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from feeds import codec
 from feeds.model import Event, Item, Post
 from feeds.occurrences import last_end
 from feeds.render.text import html_to_text
@@ -68,3 +69,29 @@ def _search(texts: list[str | None], categories: tuple[str, ...]) -> str:
 
 def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({fold(c) for c in categories}))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An item ready to be written: everything that costs CPU, done before the write."""
+
+    kind: str  # "post" or "event"
+    item: Item
+    digest: str  # codec.content_hash
+    data: str  # codec.dumps
+    columns: Columns
+
+
+def prepare(items: list[Item]) -> list[Prepared]:
+    """Done outside the store's lock (and off the event loop): a write then holds the
+    database only for its statements, not for JSON, hashing and text extraction."""
+    return [
+        Prepared(
+            "post" if isinstance(item, Post) else "event",
+            item,
+            codec.content_hash(item),
+            codec.dumps(item),
+            columns(item),
+        )
+        for item in items
+    ]

@@ -28,7 +28,7 @@ from feeds.store.base import (
     sort_time,
     unique_items,
 )
-from feeds.store.columns import Columns, columns
+from feeds.store.columns import Columns, columns, prepare
 from feeds.store.migrations import migrations
 from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
@@ -87,7 +87,7 @@ class PostgresStore:
         *,
         notes: Notes = Notes(),
     ) -> BatchResult:
-        items = unique_items(posts, events)
+        items = await asyncio.to_thread(prepare, unique_items(posts, events))
         try:
             async with self._pool.acquire() as db, db.transaction():
                 revision = int(
@@ -109,9 +109,8 @@ class PostgresStore:
                 inserts: list[tuple[Any, ...]] = []
                 updates: list[tuple[Any, ...]] = []
                 unchanged = 0
-                for item in items:
-                    kind = "post" if isinstance(item, Post) else "event"
-                    digest = codec.content_hash(item)
+                for prepared in items:
+                    item, kind, digest = prepared.item, prepared.kind, prepared.digest
                     previous = known.get((kind, item.external_id))
                     if previous is not None and previous[1] == digest:
                         unchanged += 1
@@ -119,12 +118,12 @@ class PostgresStore:
                     revision += 1
                     first_seen = previous[2] if previous is not None else now
                     values = (
-                        codec.dumps(item),
+                        prepared.data,
                         digest,
                         sort_time(item, first_seen),
                         now,
                         revision,
-                        *_column_values(columns(item)),
+                        *_column_values(prepared.columns),
                     )
                     if previous is None:
                         inserts.append((kind, item.site, item.source, item.external_id, *values))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from feeds import codec
-from feeds.model import Event, Item, Post
+from feeds.model import Event, Post
 from feeds.store.base import (
     BatchResult,
     ItemQuery,
@@ -23,7 +23,7 @@ from feeds.store.base import (
     sort_time,
     unique_items,
 )
-from feeds.store.columns import Columns, columns
+from feeds.store.columns import Columns, Prepared, columns, prepare
 from feeds.store.migrations import migrations
 from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
@@ -81,11 +81,12 @@ class SQLiteStore:
         *,
         notes: Notes = Notes(),
     ) -> BatchResult:
+        items = await asyncio.to_thread(prepare, unique_items(posts, events))
+
         def save(db: sqlite3.Connection) -> BatchResult:
             with _transaction(db):
                 counts = {"new": 0, "changed": 0, "unchanged": 0}
                 revision = _revision(db)
-                items = unique_items(posts, events)
                 for item in items:
                     outcome = _upsert(db, item, revision + 1, now)
                     counts[outcome] += 1
@@ -284,34 +285,39 @@ def _revision(db: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def _upsert(db: sqlite3.Connection, item: Item, revision: int, now: datetime) -> str:
-    kind = "post" if isinstance(item, Post) else "event"
-    digest = codec.content_hash(item)
+def _upsert(db: sqlite3.Connection, prepared: Prepared, revision: int, now: datetime) -> str:
+    item = prepared.item
     row = db.execute(
         "SELECT id, content_hash, first_seen FROM items"
         " WHERE site = ? AND source = ? AND kind = ? AND external_id = ?",
-        (item.site, item.source, kind, item.external_id),
+        (item.site, item.source, prepared.kind, item.external_id),
     ).fetchone()
-    if row is not None and row["content_hash"] == digest:
+    if row is not None and row["content_hash"] == prepared.digest:
         return "unchanged"
     first_seen = _parse(row["first_seen"]) if row is not None else now
     assert first_seen is not None
-    values = (codec.dumps(item), digest, _iso(sort_time(item, first_seen)), _iso(now), revision)
+    values = (
+        prepared.data,
+        prepared.digest,
+        _iso(sort_time(item, first_seen)),
+        _iso(now),
+        revision,
+    )
     if row is None:
         cursor = db.execute(
             "INSERT INTO items (kind, site, source, external_id, data, content_hash, sort_at,"
             " changed, revision, first_seen, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (kind, item.site, item.source, item.external_id, *values, _iso(now)),
+            (prepared.kind, item.site, item.source, item.external_id, *values, _iso(now)),
         )
         assert cursor.lastrowid is not None
-        _write_columns(db, cursor.lastrowid, columns(item), new=True)
+        _write_columns(db, cursor.lastrowid, prepared.columns, new=True)
         return "new"
     db.execute(
         "UPDATE items SET data = ?, content_hash = ?, sort_at = ?, changed = ?, revision = ?,"
         " sequence = sequence + 1 WHERE id = ?",
         (*values, row["id"]),
     )
-    _write_columns(db, row["id"], columns(item), new=False)
+    _write_columns(db, row["id"], prepared.columns, new=False)
     return "changed"
 
 

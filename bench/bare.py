@@ -1,8 +1,11 @@
 """The baseline: a bare aiohttp handler that answers with bytes and headers captured from
 the service, for one path in three ways (200, gzip, 304), and does nothing else.
 
-  python -m bench.bare SPEC.json PORT     (SPEC: {"identity": …, "gzip": …, "304": …},
-                                           each {"status", "headers", "body" (latin-1)})
+  python -m bench.bare SPEC.json PORT PATH  (SPEC: {"identity": …, "gzip": …, "304": …},
+                                             each {"status", "headers", "body" (latin-1)})
+
+As lean as aiohttp allows, like ../shared/tools/service-vs-bare's: headers built once,
+one plain route for the path.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    port = int(sys.argv[2])
+    port, path = int(sys.argv[2]), sys.argv[3]
     answers = {
-        mode: (entry["status"], entry["headers"], entry["body"].encode("latin-1"))
+        mode: (entry["status"], CIMultiDict(entry["headers"]), entry["body"].encode("latin-1"))
         for mode, entry in spec.items()
     }
 
@@ -33,7 +37,7 @@ def main() -> None:
         return web.Response(status=status, headers=headers, body=body or None)
 
     app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
+    app.router.add_get(path, handler)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 

@@ -127,9 +127,9 @@ def measure(
             spec = capture(base, path)
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
                 json.dump(spec, file)
-            bare = start([sys.executable, "-m", "bench.bare", file.name, "18742"])
+            bare = start([sys.executable, "-m", "bench.bare", file.name, "18742", path])
             try:
-                wait_up("http://127.0.0.1:18742/x")
+                wait_up("http://127.0.0.1:18742" + path)
                 for mode in MODES:
                     headers = {"Accept-Encoding": "gzip" if mode == "gzip" else "identity"}
                     if mode == "304":

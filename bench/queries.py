@@ -151,12 +151,13 @@ def load(paths: list[str], tmp: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM of the server process (the child of taskset's exec: the same pid)."""
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """The server's peak (VmHWM) or present (VmRSS) resident memory; taskset execs it, so
+    its pid is the one started."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
+    raise RuntimeError(f"no {field}")
 
 
 def serve(tmp: Path, database_url: str, slugs: list[str]) -> subprocess.Popen[bytes]:
@@ -196,6 +197,14 @@ def filtered(tmp: Path, seconds: float) -> None:
             loader.kill()
             loader.wait()
         ratio = busy / idle
+        before = peak_rss_mb(server.pid, "VmRSS")
+        latencies(filtered_paths("big", 600, 6))  # a burst of distinct queries, then calm
+        time.sleep(1)
+        print(
+            f"memory after the load and 600 more distinct filtered requests (caches bounded"
+            f" in entries and bytes): {peak_rss_mb(server.pid, 'VmRSS'):.0f} MB, before the"
+            f" 600 {before:.0f} MB, peak {peak_rss_mb(server.pid):.0f} MB"
+        )
         print(
             f"cached request p99 while another client asks for new filtered views:"
             f" {busy * 1e3:.2f} ms against {idle * 1e3:.2f} ms idle, {ratio:.1f}x"

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from zoneinfo import ZoneInfo
 from bench import harvest, queries
 from bench import http as bench_http
 from bench import render as bench_render
+from bench.render import best_of
 from feeds.model import Event, Location, Post
 from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
@@ -68,15 +67,6 @@ def synthetic(posts: int, events: int) -> tuple[list[Post], list[Event]]:
             for n in range(events)
         ],
     )
-
-
-def best_of(fn: Callable[[], object], repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 async def render_costs(db: str) -> None:

@@ -77,6 +77,9 @@ CASES: list[tuple[str, bytes, dict[str, bytes], int, str]] = [
     ("from in year 1", CALENDAR + b"?from=0001-01-01", {}, 400, "1900 to 2100"),
     ("a date in other digits", CALENDAR + b"?from=%D9%A2025-03-08", {}, 400, "YYYY-MM-DD"),
     ("a search that is no UTF-8", FEED + b"?q=%FF%FE", {}, 200, ""),
+    # Found by the property test below: FTS5 read the NUL as the end of its query (a 500).
+    ("a search of NUL characters", FEED + b"?q=%00%00%00", {}, 400, "control characters"),
+    ("a category with a NUL", CALENDAR + b"?category=a%00b", {}, 400, "control characters"),
     ("a category of 3,000 characters", FEED + b"?category=" + b"x" * 3000, {}, 400, "1 to 200"),
     ("an unknown group named at length", b"/" + b"g" * 3000 + b"/news.atom", {}, 404, "…"),
     ("an 8 KB address", b"/" + b"a" * 8000, {}, 414, "at most 4096"),

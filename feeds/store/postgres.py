@@ -367,9 +367,13 @@ class _Dialect:
         return value
 
     def in_categories(self, alias: str, bind: Binder, categories: Sequence[str]) -> str:
-        return f"{alias}.categories && {bind(list(categories))}::text[]"
+        # PostgreSQL text cannot hold a NUL, so no kept category has one: it matches none.
+        kept = [c for c in categories if "\x00" not in c]
+        return f"{alias}.categories && {bind(kept)}::text[]"
 
     def contains(self, alias: str, bind: Binder, needle: str) -> str:
+        if "\x00" in needle:  # nor does any kept text
+            return "FALSE"
         # LIKE (not strpos) so the trigram index serves it; the text is folded already.
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return f"{alias}.search LIKE {bind('%' + escaped + '%')}"

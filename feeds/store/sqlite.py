@@ -205,7 +205,9 @@ class _Dialect:
 
     def contains(self, alias: str, bind: Binder, needle: str) -> str:
         # Parameters are bound in the order they appear in the text ("?" is positional).
-        if len(needle) < 3:  # shorter than a trigram: the index cannot help
+        # Shorter than a trigram, the index cannot help; FTS5 reads a NUL as the end of
+        # its query string. Both are matched by reading the texts instead.
+        if len(needle) < 3 or "\x00" in needle:
             return (
                 f"{alias}.id IN (SELECT rowid FROM item_search"
                 f" WHERE instr(search, {bind(needle)}) > 0)"

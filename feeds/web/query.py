@@ -16,6 +16,9 @@ MAX_TEXT = 200
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,7}")  # ASCII digits only: "²".isdigit() is True
+# No name or text we keep has control characters (the adapters drop them), and databases
+# treat some as the end of a string (FTS5) or refuse them (PostgreSQL: NUL).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def excerpt(value: str, length: int = 40) -> str:
@@ -84,9 +87,11 @@ def _words(query: MultiMapping[str], name: str) -> tuple[str, ...]:
     values = []
     for value in query.getall(name, []):
         word = value.strip()
-        if not word or len(word) > MAX_TEXT:
+        if not word or len(word) > MAX_TEXT or _CONTROL.search(word):
             raise QueryError(
-                name, f"expected a name of 1 to {MAX_TEXT} characters; got {excerpt(value)}"
+                name,
+                f"expected a name of 1 to {MAX_TEXT} characters, without control characters;"
+                f" got {excerpt(value)}",
             )
         values.append(word)
     return tuple(sorted(set(values)))
@@ -97,8 +102,10 @@ def _text(query: MultiMapping[str]) -> str | None:
     if value is None:
         return None
     text = value.strip()
-    if not text or len(text) > MAX_TEXT:
+    if not text or len(text) > MAX_TEXT or _CONTROL.search(text):
         raise QueryError(
-            "q", f"expected 1 to {MAX_TEXT} characters to search for; got {excerpt(value)}"
+            "q",
+            f"expected 1 to {MAX_TEXT} characters to search for, without control characters;"
+            f" got {excerpt(value)}",
         )
     return text

@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from feeds.config import Config, ConfigError, Settings, load_config
-from feeds.harvest import Harvester
+from feeds.harvest import Harvester, user_agent
 from feeds.store import StoreError, open_store
 
 
@@ -37,7 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     harvest.add_argument("--forever", action="store_true", help="keep harvesting at each interval")
     check = commands.add_parser("check", help="validate the configuration")
     check.add_argument("path", nargs="?", type=Path, help="the file to check")
+    discover = commands.add_parser(
+        "discover", help="what a group's website offers, as [[sites.sources]] blocks"
+    )
+    discover.add_argument("url", help="the group's homepage (or its events page)")
     args = parser.parse_args(argv)
+    if args.command == "discover":  # needs no configuration
+        return asyncio.run(_discover(args.url))
 
     logging.basicConfig(
         level=os.environ.get("FEEDS_LOG_LEVEL", "INFO"),
@@ -120,6 +127,22 @@ async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
         detail = outcome.error or f"{outcome.new} new, {outcome.changed} changed"
         print(f"{outcome.site}/{outcome.source}: {outcome.status}: {detail}")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+async def _discover(url: str) -> int:
+    from sources.base import SourceError
+    from sources.discover import discover
+
+    async with aiohttp.ClientSession(
+        headers={"User-Agent": user_agent(None)}, timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        try:
+            found = await discover(session, url)
+        except SourceError as exc:
+            print(f"feeds: {exc}", file=sys.stderr)
+            return 1
+    print(found.toml(), end="")
+    return 0 if found.sources else 1
 
 
 if __name__ == "__main__":

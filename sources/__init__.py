@@ -15,6 +15,7 @@ KINDS: dict[str, str] = {
     "feed": "sources.feed:FeedSource",
     "ical": "sources.ical:ICalSource",
     "html": "sources.html:HTMLSource",
+    "jsonld": "sources.jsonld:JsonLdSource",
 }
 
 

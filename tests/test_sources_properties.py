@@ -18,6 +18,7 @@ from sources.base import SourceContext, SourceError
 from sources.feed import read_feed
 from sources.html import HTMLSource
 from sources.ical import parse_calendar
+from sources.jsonld import read_page
 from sources.tribe_events import parse_events as parse_tribe_page
 from sources.wordpress import parse_posts
 from tests.test_sources_html import SEED_SELECTORS
@@ -39,6 +40,7 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "wordpress": lambda body: parse_posts(body, CONTEXT, url="u"),
     "tribe": lambda body: parse_tribe_page(body, CONTEXT, url="u"),
     "html": _html,
+    "jsonld": lambda body: read_page(body, CONTEXT, url="https://example.org/"),
 }
 DOCUMENTS = [
     ("ical", "ical/google.ics"),
@@ -51,6 +53,7 @@ DOCUMENTS = [
     ("wordpress", "wordpress/posts-1.json"),
     ("tribe", "tribe/events-1.json"),
     ("html", "html/kaiserslautern.html"),
+    ("jsonld", "jsonld/events.html"),
 ]
 
 

@@ -1,0 +1,123 @@
+"""`feeds discover` against local servers playing each kind of group website."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from feeds.config import load_config
+from sources import build_source
+from sources.base import SourceContext
+from sources.discover import Discovery, discover
+from tests.upstream import DATA, Upstream
+
+
+async def run(url: str) -> Discovery:
+    async with aiohttp.ClientSession() as session:
+        return await discover(session, url)
+
+
+def kinds(found: Discovery) -> list[tuple[str, str, str]]:
+    return [(s.name, s.kind, s.url) for s in found.sources]
+
+
+def json_answer(upstream: Upstream, path: str, value: object) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(value)
+
+    upstream.add(path, handler)
+
+
+async def test_a_wordpress_site_with_the_events_calendar(upstream: Upstream) -> None:
+    upstream.file("/", "discover/wordpress.html")
+    json_answer(upstream, "/wp-json/wp/v2/posts", [{"id": 1}])
+    json_answer(upstream, "/wp-json/tribe/events/v1/events", {"events": [], "total": 0})
+    found = await run(upstream.base + "/")
+    base = upstream.base + "/"
+    assert kinds(found) == [
+        ("posts", "wordpress", base),
+        ("events", "tribe_events", base),
+    ]
+    # Its RSS feed and iCal export hold the same items: named, not listed twice.
+    notes = "\n".join(found.notes)
+    assert f"{upstream.base}/feed/" in notes
+    assert "veranstaltungen/?ical=1" in notes
+    assert "comments" not in notes
+
+
+async def test_a_site_with_a_feed_and_a_calendar_link(upstream: Upstream) -> None:
+    host = upstream.base.removeprefix("http://")
+
+    async def page(request: web.Request) -> web.Response:
+        body = (DATA / "discover/feeds.html").read_text().replace("{{HOST}}", host)
+        return web.Response(text=body, content_type="text/html")
+
+    upstream.add("/", page)
+    found = await run(upstream.base + "/")
+    assert kinds(found) == [
+        ("feed", "feed", f"{upstream.base}/news.atom"),
+        # webcal:// is read as https:// by the ical source; here the test server is http.
+        ("calendar", "ical", f"https://{host}/termine.ics"),
+    ]
+    assert found.notes == (f"another calendar: {upstream.base}/termine.ics?download=1",)
+
+
+async def test_a_page_with_schema_org_events(upstream: Upstream) -> None:
+    upstream.file("/veranstaltungen/", "jsonld/events.html")
+    found = await run(upstream.base + "/veranstaltungen/")
+    [page] = found.sources
+    assert (page.kind, page.url) == ("jsonld", upstream.base + "/veranstaltungen/")
+    assert "5 events, 1 articles" in page.why
+
+
+async def test_a_plain_page_offers_nothing_and_says_what_to_do(upstream: Upstream) -> None:
+    upstream.file("/", "discover/plain.html")
+    found = await run(upstream.base + "/")
+    assert found.sources == ()
+    assert 'kind = "html"' in found.toml()
+
+
+async def test_the_blocks_are_a_working_configuration(upstream: Upstream, tmp_path: Path) -> None:
+    upstream.file("/", "discover/wordpress.html")
+    json_answer(upstream, "/wp-json/wp/v2/posts", [])
+    json_answer(upstream, "/wp-json/tribe/events/v1/events", {"events": []})
+    found = await run(upstream.base + "/")
+    config = tmp_path / "sites.toml"
+    config.write_text(
+        '[network]\nname = "N"\n\n[[sites]]\nslug = "ks"\nname = "KS"\n\n' + found.toml()
+    )
+    [site] = load_config(config).network.sites
+    assert [(s.name, s.kind) for s in site.sources] == [
+        ("posts", "wordpress"),
+        ("events", "tribe_events"),
+    ]
+    context = SourceContext(
+        site="ks", source="posts", timezone="Europe/Berlin", homepage=None, config_dir=tmp_path
+    )
+    for source in site.sources:
+        build_source(source.kind, context, source.options_dict)
+
+
+async def test_the_command_prints_the_blocks(upstream: Upstream) -> None:
+    upstream.file("/veranstaltungen/", "jsonld/events.html")
+    process = await _run_cli("discover", upstream.base + "/veranstaltungen/")
+    assert process.returncode == 0, process.stderr
+    assert 'kind = "jsonld"' in process.stdout
+    assert f"url = {json.dumps(upstream.base + '/veranstaltungen/')}" in process.stdout
+
+
+async def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    import asyncio
+
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "feeds.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -6,6 +6,7 @@ so a volunteer editing the config can fix it without reading code.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -195,7 +196,26 @@ class _Reader:
             homepage=text("homepage"),
             timezone=zone,
             sources=tuple(sources),
+            geo=self.geo(raw.get("geo"), index),
         )
+
+    def geo(self, value: Any, index: int) -> tuple[float, float] | None:
+        if value is None:
+            return None
+        numbers = value if isinstance(value, list) else []
+        good = len(numbers) == 2 and all(
+            isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
+            for n in numbers
+        )
+        if not good or not (-90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180):
+            raise self.fail(
+                f"sites[{index}].geo",
+                f"expected [latitude, longitude] in degrees, such as [49.44, 7.77]; got {value!r}",
+                table="[[sites]]",
+                index=index,
+                field="geo",
+            )
+        return float(numbers[0]), float(numbers[1])
 
     def source(self, raw: dict[str, Any], site_index: int, index: int) -> SourceConfig:
         where = f"sites[{site_index}].sources[{index}]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,9 +24,22 @@ class Filters:
     end: date | None = None  # `to`, inclusive
     limit: int | None = None
     text: str | None = None  # `q`, case-insensitive substring
+    sites: tuple[str, ...] = ()  # `site`: any of these groups
+    near: tuple[float, float] | None = None  # groups within `radius_km` of this point
+    radius_km: float = 25.0
 
     def cache_key(self) -> tuple[object, ...]:
-        return (self.categories, self.regions, self.start, self.end, self.limit, self.text)
+        return (
+            self.categories,
+            self.regions,
+            self.start,
+            self.end,
+            self.limit,
+            self.text,
+            self.sites,
+            self.near,
+            self.radius_km if self.near else None,
+        )
 
     def window(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """`from`/`to` as instants: from local midnight to the midnight after `to`."""
@@ -35,10 +49,33 @@ class Filters:
 
 
 def select_sites(sites: Sequence[Site], filters: Filters) -> list[Site]:
-    if not filters.regions:
-        return list(sites)
-    wanted = {r.casefold() for r in filters.regions}
-    return [s for s in sites if s.region and s.region.casefold() in wanted]
+    """The groups `site`, `region` and `near` leave (each narrows; a group without a
+    position is never near anything)."""
+    chosen = list(sites)
+    if filters.sites:
+        wanted = set(filters.sites)
+        chosen = [s for s in chosen if s.slug in wanted]
+    if filters.regions:
+        regions = {r.casefold() for r in filters.regions}
+        chosen = [s for s in chosen if s.region and s.region.casefold() in regions]
+    if filters.near is not None:
+        point, radius = filters.near, filters.radius_km
+        chosen = [s for s in chosen if s.geo and distance_km(point, s.geo) <= radius]
+    return chosen
+
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance by the haversine formula: within a country, off by under
+    0.5 % from the ellipsoid, far less than any radius a reader asks for."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def item_query(

@@ -95,6 +95,7 @@ class Site:
     homepage: str | None = None
     timezone: str = DEFAULT_TIMEZONE
     sources: tuple[SourceConfig, ...] = ()
+    geo: tuple[float, float] | None = None  # (latitude, longitude) of the town, for `near`
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from feeds.filters import Filters
 from feeds.render.opml import render_opml
 from feeds.web import views
 from feeds.web.app_keys import (
@@ -22,7 +23,7 @@ from feeds.web.app_keys import (
 )
 from feeds.web.caching import Rendered, make_rendered
 from feeds.web.http import respond
-from feeds.web.query import excerpt, parse_filters
+from feeds.web.query import QueryError, excerpt, parse_filters
 
 routes = web.RouteTableDef()
 FEED_FORMATS = "atom|rss|json"
@@ -50,6 +51,18 @@ async def cached(
 ) -> Rendered:
     revision = request.app[revision_key].value
     return await request.app[cache_key].get_or_render(key, revision, lambda: render(revision))
+
+
+def filters_of(request: web.Request) -> Filters:
+    """The query's filters; a `site` that names no group is a 400 that lists them."""
+    filters = parse_filters(request.query)
+    network = request.app[network_key]
+    unknown = [slug for slug in filters.sites if network.site(slug) is None]
+    if unknown:
+        known = ", ".join(s.slug for s in network.sites[:20])
+        more = " …" if len(network.sites) > 20 else ""
+        raise QueryError("site", f"no group is named {excerpt(unknown[0])}; groups: {known}{more}")
+    return filters
 
 
 @routes.get("/healthz")
@@ -116,7 +129,7 @@ async def _page(request: web.Request, scope: views.Scope) -> web.Response:
 @routes.get(f"/{{site}}/news.{{fmt:{FEED_FORMATS}}}")
 async def news(request: web.Request) -> web.Response:
     scope, fmt, base = scope_of(request), request.match_info["fmt"], base_url(request)
-    filters = parse_filters(request.query)
+    filters = filters_of(request)
     store = request.app[store_key]
     rendered = await cached(
         request,
@@ -129,7 +142,7 @@ async def news(request: web.Request) -> web.Response:
 @routes.get(f"/{{site}}/events.{{fmt:{FEED_FORMATS}}}")
 async def events_feed(request: web.Request) -> web.Response:
     scope, fmt, base = scope_of(request), request.match_info["fmt"], base_url(request)
-    filters = parse_filters(request.query)
+    filters = filters_of(request)
     store = request.app[store_key]
     rendered = await cached(
         request,
@@ -141,7 +154,7 @@ async def events_feed(request: web.Request) -> web.Response:
 
 @routes.get("/{site}/events.ics")
 async def calendar(request: web.Request) -> web.Response:
-    scope, filters = scope_of(request), parse_filters(request.query)
+    scope, filters = scope_of(request), filters_of(request)
     store, refresh = request.app[store_key], refresh_interval(request)
     rendered = await cached(
         request,

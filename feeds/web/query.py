@@ -9,7 +9,8 @@ from multidict import MultiMapping
 
 from feeds.filters import MAX_LIMIT, Filters
 
-KNOWN = ("category", "region", "from", "to", "limit", "q")
+KNOWN = ("category", "region", "site", "from", "to", "limit", "q", "near", "radius")
+MAX_RADIUS_KM = 1000
 MAX_TEXT = 200
 # Calendars hold what a group plans or did; years outside this are typos, and the edges of
 # Python's dates (year 1, 9999) overflow as soon as a day is added.
@@ -36,13 +37,17 @@ class QueryError(ValueError):
 
 def parse_filters(query: MultiMapping[str]) -> Filters:
     """Unknown parameters are ignored: readers add cache-busters such as `?_=1700000000`."""
-    for name in ("from", "to", "limit", "q"):
+    for name in ("from", "to", "limit", "q", "near", "radius"):
         if len(query.getall(name, [])) > 1:
             raise QueryError(name, "given more than once; give it once")
     start = _date(query, "from")
     end = _date(query, "to")
     if start and end and end < start:
         raise QueryError("to", f"{end.isoformat()} is before from={start.isoformat()}")
+    near = _near(query)
+    radius = _radius(query)
+    if radius is not None and near is None:
+        raise QueryError("radius", "give near=latitude,longitude too, such as near=49.44,7.77")
     return Filters(
         categories=_words(query, "category"),
         regions=_words(query, "region"),
@@ -50,7 +55,45 @@ def parse_filters(query: MultiMapping[str]) -> Filters:
         end=end,
         limit=_limit(query),
         text=_text(query),
+        sites=_words(query, "site"),
+        near=near,
+        radius_km=radius if radius is not None else Filters().radius_km,
     )
+
+
+_DEGREES = re.compile(r"-?[0-9]{1,3}(?:\.[0-9]{1,10})?")
+
+
+def _near(query: MultiMapping[str]) -> tuple[float, float] | None:
+    value = query.get("near")
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    wanted = (
+        f"expected latitude,longitude in degrees, such as near=49.44,7.77; got {excerpt(value)}"
+    )
+    if len(parts) != 2 or not all(_DEGREES.fullmatch(p) for p in parts):
+        raise QueryError("near", wanted)
+    latitude, longitude = float(parts[0]), float(parts[1])
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise QueryError("near", wanted)
+    return latitude, longitude
+
+
+def _radius(query: MultiMapping[str]) -> float | None:
+    value = query.get("radius")
+    if value is None:
+        return None
+    text = value.strip()
+    if not re.fullmatch(r"[0-9]{1,4}(?:\.[0-9]{1,3})?", text) or not (
+        0 < float(text) <= MAX_RADIUS_KM
+    ):
+        raise QueryError(
+            "radius",
+            f"expected kilometres, more than 0 and at most {MAX_RADIUS_KM}, such as radius=30;"
+            f" got {excerpt(value)}",
+        )
+    return float(text)
 
 
 def _date(query: MultiMapping[str], name: str) -> date | None:

@@ -73,7 +73,7 @@ def test_check_accepts_the_demo_and_names_a_mistake(demo_dir: Path) -> None:
     config.write_text(config.read_text().replace('kind = "files"', 'kind = "filez"', 1))
     bad = run("check", str(config), env={})
     assert bad.returncode == 2
-    assert f"{config}:17: sites[0].sources[0].kind: unknown source kind 'filez'" in bad.stderr
+    assert f"{config}:18: sites[0].sources[0].kind: unknown source kind 'filez'" in bad.stderr
 
 
 def test_harvest_then_a_restarted_server_keeps_every_item(demo_dir: Path, tmp_path: Path) -> None:

@@ -113,9 +113,15 @@ def post_entry(stored: Stored[Post], site: SiteRef | None) -> Entry:
 
 
 def event_entry(
-    scheduled: Scheduled, site: SiteRef | None, zone: ZoneInfo, calendar_url: str | None
+    scheduled: Scheduled,
+    site: SiteRef | None,
+    zone: ZoneInfo,
+    calendar_url: str | None,
+    *,
+    also: tuple[str, ...] = (),
 ) -> Entry:
-    """An event for feed readers: when and where first, then the description."""
+    """An event for feed readers: when and where first, then the description; `also`
+    names the other groups that carry the same event (network feeds)."""
     stored = scheduled.stored
     event = stored.item
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
@@ -126,6 +132,8 @@ def event_entry(
     content = f"<p>{'<br>'.join(lines)}</p>"
     if event.description:
         content += event.description
+    if also:
+        content += f"<p>Auch bei: {escape(', '.join(also))}</p>"
     return Entry(
         id=event.uuid.urn,
         title=title,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -43,10 +43,10 @@ def render_calendar(
     info: CalendarInfo,
     events: Sequence[Stored[Event]],
     *,
-    attribution: dict[str, str] | None = None,
+    attribution: Callable[[Event], str | None] | None = None,
     memo: Memo | None = None,
 ) -> bytes:
-    """A whole calendar; `attribution` maps site slugs to names for network calendars.
+    """A whole calendar; `attribution` names the group(s) of each event in network ones.
 
     icalendar spends about 0.3 ms on an event, so a calendar is assembled from each
     event's VEVENT bytes, kept in `memo` by item revision: after a harvest only the
@@ -56,7 +56,7 @@ def render_calendar(
     parts = [head.removesuffix(_END)]
     parts.extend(_vtimezone_bytes(*span) for span in timezone_spans(s.item for s in events))
     for stored in events:
-        site_name = attribution.get(stored.item.site) if attribution else None
+        site_name = attribution(stored.item) if attribution else None
         try:
             parts.append(_vevent_bytes(stored, site_name, memo))
         except Exception:  # one event must not cost the calendar, nor the network's

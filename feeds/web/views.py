@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from feeds.duplicates import Merged, SeriesKey, merge
 from feeds.filters import (
     Filters,
     Scheduled,
@@ -127,13 +128,16 @@ async def events_feed(
 
     def build() -> tuple[list[Scheduled], bytes, datetime | None]:
         # Occurrences, entries and bytes in a worker: the loop keeps answering meanwhile.
-        chosen = select_events(candidates, filters, scope.zone, now=now)[: query.limit]
+        chosen = select_events(candidates, filters, scope.zone, now=now)
+        merged = _merged(scope, [s.stored for s in chosen])
+        chosen = [s for s in chosen if merged.kept(s.stored.item)][: query.limit]
         entries = [
             event_entry(
                 s,
                 refs.get(s.stored.item.site),
                 scope.zone,
                 f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
+                also=_names(scope, merged.also.get(_series(s.stored.item), ())),
             )
             for s in chosen
         ]
@@ -202,11 +206,36 @@ async def _ics(
     filename: str | None = None,
 ) -> Rendered:
     info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
-    attribution = {s.slug: s.name for s in scope.sites} if scope.is_network else None
-    body = await asyncio.to_thread(
-        render_calendar, info, events, attribution=attribution, memo=memo
-    )
+
+    def build() -> bytes:
+        if not scope.is_network:
+            return render_calendar(info, events, memo=memo)
+        merged = _merged(scope, events)
+        kept = [e for e in events if merged.kept(e.item)]
+        names = {s.slug: s.name for s in scope.sites}
+
+        def credit(event: Event) -> str:
+            others = _names(scope, merged.also.get(_series(event), ()))
+            return names[event.site] + (f" · auch bei: {', '.join(others)}" if others else "")
+
+        return render_calendar(info, kept, attribution=credit, memo=memo)
+
+    body = await asyncio.to_thread(build)
     return make_rendered(body, "text/calendar", _changed(events), revision, filename=filename)
+
+
+def _merged(scope: Scope, events: list[Stored[Event]]) -> Merged:
+    """Network views show an event carried by several groups once (feeds/duplicates.py)."""
+    return merge(events) if scope.is_network else Merged(frozenset(), {})
+
+
+def _series(event: Event) -> SeriesKey:
+    return event.site, event.ical_uid
+
+
+def _names(scope: Scope, slugs: Iterable[str]) -> tuple[str, ...]:
+    names = {s.slug: s.name for s in scope.sites}
+    return tuple(names.get(slug, slug) for slug in slugs)
 
 
 def _changed(stored: Iterable[Stored[Post] | Stored[Event]]) -> datetime:

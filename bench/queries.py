@@ -58,17 +58,19 @@ def posts(site: str, count: int) -> list[Post]:
 
 
 def events(site: str, count: int) -> list[Event]:
-    start = datetime(2026, 1, 5, 18, tzinfo=BERLIN)
+    # A group's year around today: two months back, five ahead, one a week.
+    today = datetime.now(BERLIN).replace(hour=18, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=60)
     return [
         Event(
             site=site,
             source="bench",
             external_id=f"e{n}",
-            title=f"Treffen {n}",
-            start=start + timedelta(days=n * 3),
-            end=start + timedelta(days=n * 3, hours=2),
+            title=f"Treffen {n}",  # each group its own place: no two are the same event
+            start=start + timedelta(days=n * 7),
+            end=start + timedelta(days=n * 7, hours=2),
             description=TEXT,
-            location=Location(name="Stadtteilbüro", address="Königstraße 1"),
+            location=Location(name=f"Stadtteilbüro {site}", address="Königstraße 1"),
             categories=(CATEGORIES[n % 20],),
             rrule="FREQ=WEEKLY;COUNT=10" if n % 10 == 0 else None,
         )
@@ -238,6 +240,15 @@ def memory(tmp: Path) -> None:
                         f"{BASE}/{slug}/{feed}", {"Accept-Encoding": coding}
                     )
                     assert status == 200, (slug, feed, status)
+        sizes = [
+            len(bench_http.get(f"{BASE}/network/events.ics", {"Accept-Encoding": c})[2])
+            for c in ("identity", "gzip")
+        ]
+        print(
+            f"the network calendar of 112 groups x 30 events (a week apart, two months back to"
+            f" five ahead; 180 days back by default): {sizes[0] / 1e6:.1f} MB,"
+            f" {sizes[1] / 1e3:.0f} kB gzip"
+        )
         peak = peak_rss_mb(server.pid)
         print(
             f"peak RSS, 112 groups x 50 posts x 30 events, every feed and calendar served"

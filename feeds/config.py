@@ -45,6 +45,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     admin_token: str | None = None
+    # /network/events.ics without `from` starts this many days back: 112 groups' years of
+    # events would grow past what phones and Google Calendar take from a subscription.
+    network_calendar_days: int = 180
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -52,12 +55,18 @@ class Settings:
         if not port.isdigit():
             raise ValueError(f"PORT: expected a port number, got {port!r}")
         base_url = environ.get("FEEDS_BASE_URL") or None
+        days = environ.get("FEEDS_NETWORK_CALENDAR_DAYS", "180")
+        if not re.fullmatch(r"[0-9]{1,5}", days):  # ASCII digits: "²".isdigit() is True
+            raise ValueError(
+                f"FEEDS_NETWORK_CALENDAR_DAYS: expected a number of days, got {days!r}"
+            )
         return cls(
             config_path=Path(environ.get("FEEDS_CONFIG") or "sites.toml"),
             database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             base_url=base_url.rstrip("/") if base_url else None,
             port=int(port),
             admin_token=environ.get("FEEDS_ADMIN_TOKEN") or None,
+            network_calendar_days=int(days),
         )
 
 

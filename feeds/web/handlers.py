@@ -159,7 +159,16 @@ async def calendar(request: web.Request) -> web.Response:
     rendered = await cached(
         request,
         ("calendar", scope.slug, filters.cache_key()),
-        lambda rev: views.calendar(store, scope, filters, refresh, rev, request.app[vevents_key]),
+        lambda rev: views.calendar(
+            store,
+            scope,
+            filters,
+            refresh,
+            rev,
+            request.app[vevents_key],
+            now=datetime.now(UTC),
+            past_days=request.app[settings_key].network_calendar_days,
+        ),
     )
     return await respond(request, rendered, max_age=max_age(request))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from feeds.duplicates import Merged, SeriesKey, merge
@@ -157,9 +157,25 @@ async def events_feed(
 
 
 async def calendar(
-    store: Store, scope: Scope, filters: Filters, refresh: timedelta, revision: int, memo: Memo
+    store: Store,
+    scope: Scope,
+    filters: Filters,
+    refresh: timedelta,
+    revision: int,
+    memo: Memo,
+    *,
+    now: datetime,
+    past_days: int,
 ) -> Rendered:
     sites = _sites(scope, filters)
+    valid_until = None
+    if scope.is_network and filters.start is None:
+        # The network's calendar starts `past_days` back unless `from` says otherwise,
+        # and moves on at local midnight.
+        today = now.astimezone(scope.zone).date()
+        filters = replace(filters, start=today - timedelta(days=past_days))
+        midnight = datetime.combine(today + timedelta(days=1), time(), scope.zone)
+        valid_until = midnight
     if filters == Filters():
         stored = await store.events(ItemQuery(sites=sites))
     else:
@@ -168,7 +184,15 @@ async def calendar(
         # A calendar must not split a series from its overrides: every part of a chosen UID.
         series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
         stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
-    return await _ics(scope, stored, refresh, revision, memo, name=f"{scope.title}: Termine")
+    return await _ics(
+        scope,
+        stored,
+        refresh,
+        revision,
+        memo,
+        name=f"{scope.title}: Termine",
+        valid_until=valid_until,
+    )
 
 
 class NoSuchEventError(LookupError):
@@ -204,6 +228,7 @@ async def _ics(
     *,
     name: str,
     filename: str | None = None,
+    valid_until: datetime | None = None,
 ) -> Rendered:
     info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
 
@@ -221,7 +246,14 @@ async def _ics(
         return render_calendar(info, kept, attribution=credit, memo=memo)
 
     body = await asyncio.to_thread(build)
-    return make_rendered(body, "text/calendar", _changed(events), revision, filename=filename)
+    return make_rendered(
+        body,
+        "text/calendar",
+        _changed(events),
+        revision,
+        filename=filename,
+        valid_until=valid_until,
+    )
 
 
 def _merged(scope: Scope, events: list[Stored[Event]]) -> Merged:

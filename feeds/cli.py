@@ -17,6 +17,7 @@ from aiohttp import web
 from feeds.config import Config, ConfigError, Settings, load_config
 from feeds.harvest import Harvester, user_agent
 from feeds.store import StoreError, open_store
+from feeds.websub import publishing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,22 +108,33 @@ def _serve(
 async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
     store = await open_store(settings.database_url)
     try:
-        harvester = Harvester(store, config.network, config.sources, contact_url=settings.base_url)
-        if forever:
-            # Platforms stop a worker with SIGTERM: finish the write under way, close, exit 0.
-            task = asyncio.current_task()
-            assert task is not None
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, task.cancel)
-            try:
-                await harvester.run_forever()
-            except asyncio.CancelledError:
-                logging.getLogger(__name__).info("harvest worker stopped")
-            return 0
-        outcomes = await harvester.run_once()
+        async with publishing(settings) as publisher:
+            harvester = Harvester(
+                store,
+                config.network,
+                config.sources,
+                on_change=publisher.changed if publisher else lambda site: None,
+                contact_url=settings.base_url,
+            )
+            return await _run(harvester, forever=forever)
     finally:
         await store.close()
+
+
+async def _run(harvester: Harvester, *, forever: bool) -> int:
+    if forever:
+        # Platforms stop a worker with SIGTERM: finish the write under way, close, exit 0.
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await harvester.run_forever()
+        except asyncio.CancelledError:
+            logging.getLogger(__name__).info("harvest worker stopped")
+        return 0
+    outcomes = await harvester.run_once()
     for outcome in outcomes:
         detail = outcome.error or f"{outcome.new} new, {outcome.changed} changed"
         print(f"{outcome.site}/{outcome.source}: {outcome.status}: {detail}")

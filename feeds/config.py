@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
+from feeds.sanitize import safe_url
 from sources import OptionError, SourceContext, UnknownKindError, build_source
 from sources.base import Source
 
@@ -48,6 +49,9 @@ class Settings:
     # /network/events.ics without `from` starts this many days back: 112 groups' years of
     # events would grow past what phones and Google Calendar take from a subscription.
     network_calendar_days: int = 180
+    # A WebSub hub (such as https://pubsubhubbub.appspot.com/): feeds name it, and it is
+    # told when a feed changes (that needs `base_url`, the address readers know).
+    websub_hub: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -67,7 +71,17 @@ class Settings:
             port=int(port),
             admin_token=environ.get("FEEDS_ADMIN_TOKEN") or None,
             network_calendar_days=int(days),
+            websub_hub=_hub(environ.get("FEEDS_WEBSUB_HUB")),
         )
+
+
+def _hub(value: str | None) -> str | None:
+    if not value:
+        return None
+    url = safe_url(value)
+    if url is None:
+        raise ValueError(f"FEEDS_WEBSUB_HUB: expected an http(s) URL, got {value!r}")
+    return url
 
 
 @dataclass(frozen=True, slots=True)

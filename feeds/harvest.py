@@ -183,6 +183,7 @@ class Harvester:
         *,
         limits: Limits = Limits(),
         on_revision: Callable[[int], None] = lambda revision: None,
+        on_change: Callable[[str], None] = lambda site: None,
         contact_url: str | None = None,
     ) -> None:
         self.store = store
@@ -194,6 +195,7 @@ class Harvester:
         }
         self.limits = limits
         self.on_revision = on_revision
+        self.on_change = on_change  # a site's items changed (WebSub pings)
         self.user_agent = user_agent(contact_url)
         self._failures: dict[SourceKey, int] = {}
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -311,6 +313,7 @@ class Harvester:
         _log(outcome, delay)
         if outcome.revision is not None and (outcome.new or outcome.changed):
             self.on_revision(outcome.revision)
+            self.on_change(key[0])
         return outcome, delay
 
     @contextlib.asynccontextmanager

@@ -26,6 +26,7 @@ class FeedInfo:
     alternate_url: str
     language: str = "de"
     author: str | None = None
+    hub_url: str | None = None  # a WebSub hub readers may subscribe at for pushed updates
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,6 +24,8 @@ def render_json_feed(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
         feed["description"] = info.subtitle
     if info.author:
         feed["authors"] = [{"name": info.author}]
+    if info.hub_url:
+        feed["hubs"] = [{"type": "WebSub", "url": info.hub_url}]
     return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode()
 
 

@@ -28,6 +28,7 @@ from feeds.render.text import xml_safe
 GENERATOR = "engagement-feeds"
 EXTENSION = "engagement"
 DC = "http://purl.org/dc/elements/1.1/"
+ATOM = "http://www.w3.org/2005/Atom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,18 @@ class _Entry(BaseEntryExtension):  # type: ignore[misc]
 
 
 class _Feed(BaseExtension):  # type: ignore[misc]
+    """What feedgen's RSS channel lacks: a WebSub hub link (it writes only rel="self")."""
+
+    hub_url: str | None = None
+
     def extend_ns(self) -> dict[str, str]:
         return {"dc": DC}
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed.find("channel")
+        if self.hub_url and channel is not None:
+            etree.SubElement(channel, f"{{{ATOM}}}link", href=self.hub_url, rel="hub")
+        return feed
 
 
 def render_atom(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
@@ -108,9 +119,13 @@ def _generator(info: FeedInfo, entries: Sequence[Entry], *, atom: bool) -> FeedG
     feed.language(info.language)
     feed.updated(feed_updated(entries))
     feed.lastBuildDate(feed_updated(entries))
-    # RSS takes its channel <link> from the alternate link, its atom:link from "self".
-    feed.link(href=_x(info.alternate_url), rel="alternate", type="text/html")
+    # feedgen writes RSS's channel <link> (the website, RSS 2.0) from the last link given
+    # and its atom:link from "self": so "self" first, the website last.
     feed.link(href=_x(info.self_url), rel="self", type=_self_type(atom))
+    if info.hub_url and atom:
+        feed.link(href=_x(info.hub_url), rel="hub")
+    getattr(feed, EXTENSION).hub_url = _x(info.hub_url) if info.hub_url else None
+    feed.link(href=_x(info.alternate_url), rel="alternate", type="text/html")
     if info.author:
         feed.author({"name": _x(info.author)})
     feed.generator(GENERATOR)

@@ -33,6 +33,7 @@ from feeds.web.front import install_front
 from feeds.web.handlers import routes
 from feeds.web.hot import HotResponses
 from feeds.web.workers import workers_ctx
+from feeds.websub import publishing
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +70,28 @@ def create_app(
 
     async def harvest_ctx(app: web.Application) -> AsyncIterator[None]:
         revision = app[revision_key]
-        # Built either way: POST /admin/harvest uses it even when a worker harvests.
-        harvester = app[harvester_key] = Harvester(
-            app[store_key],
-            config.network,
-            config.sources,
-            on_revision=revision.bump,
-            contact_url=settings.base_url,
-        )
-        if harvest:
-            task = asyncio.create_task(harvester.run_forever(), name="harvest")
-        else:
-            task = asyncio.create_task(
-                revision.follow(app[store_key], revision_poll), name="revision"
+        async with publishing(settings) as publisher:
+            # Built either way: POST /admin/harvest uses it even when a worker harvests.
+            harvester = app[harvester_key] = Harvester(
+                app[store_key],
+                config.network,
+                config.sources,
+                on_revision=revision.bump,
+                on_change=publisher.changed if publisher else lambda site: None,
+                contact_url=settings.base_url,
             )
-        task.add_done_callback(_report_end)
-        app[background_key] = Background(task, harvesting=harvest)
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+            if harvest:
+                task = asyncio.create_task(harvester.run_forever(), name="harvest")
+            else:
+                task = asyncio.create_task(
+                    revision.follow(app[store_key], revision_poll), name="revision"
+                )
+            task.add_done_callback(_report_end)
+            app[background_key] = Background(task, harvesting=harvest)
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app.cleanup_ctx.extend([workers_ctx, store_ctx, harvest_ctx])
     app.add_routes(operations.routes)  # before /{site}, which would match /status

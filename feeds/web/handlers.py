@@ -134,7 +134,7 @@ async def news(request: web.Request) -> web.Response:
     rendered = await cached(
         request,
         ("news", scope.slug, fmt, filters.cache_key(), base),
-        lambda rev: views.news(store, scope, fmt, filters, base, rev),
+        lambda rev: views.news(store, scope, fmt, filters, base, rev, hub=hub_of(request)),
     )
     return await respond(request, rendered, max_age=max_age(request))
 
@@ -147,7 +147,9 @@ async def events_feed(request: web.Request) -> web.Response:
     rendered = await cached(
         request,
         ("events", scope.slug, fmt, filters.cache_key(), base),
-        lambda rev: views.events_feed(store, scope, fmt, filters, base, rev, datetime.now(UTC)),
+        lambda rev: views.events_feed(
+            store, scope, fmt, filters, base, rev, datetime.now(UTC), hub=hub_of(request)
+        ),
     )
     return await respond(request, rendered, max_age=max_age(request))
 
@@ -188,6 +190,11 @@ async def single_event(request: web.Request) -> web.Response:
     except views.NoSuchEventError:
         raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
     return await respond(request, rendered, max_age=max_age(request))
+
+
+def hub_of(request: web.Request) -> str | None:
+    hub: str | None = request.app[settings_key].websub_hub
+    return hub
 
 
 def refresh_interval(request: web.Request) -> timedelta:

@@ -82,7 +82,9 @@ def _refs(scope: Scope, base_url: str) -> dict[str, SiteRef]:
     return {s.slug: site_ref(s, base_url) for s in scope.sites} if scope.is_network else {}
 
 
-def _info(scope: Scope, what: str, label: str, fmt: str, base_url: str) -> FeedInfo:
+def _info(
+    scope: Scope, what: str, label: str, fmt: str, base_url: str, hub: str | None
+) -> FeedInfo:
     return FeedInfo(
         id=feed_id(scope.slug, what),
         title=f"{scope.title}: {label}",
@@ -90,17 +92,25 @@ def _info(scope: Scope, what: str, label: str, fmt: str, base_url: str) -> FeedI
         self_url=f"{base_url}/{scope.slug}/{what}.{fmt}",
         alternate_url=scope.homepage or f"{base_url}/{scope.slug}/",
         author=None if scope.is_network else scope.title,
+        hub_url=hub,
     )
 
 
 async def news(
-    store: Store, scope: Scope, fmt: str, filters: Filters, base_url: str, revision: int
+    store: Store,
+    scope: Scope,
+    fmt: str,
+    filters: Filters,
+    base_url: str,
+    revision: int,
+    *,
+    hub: str | None = None,
 ) -> Rendered:
     query = item_query(filters, _sites(scope, filters), scope.zone, limit=NEWS_LIMIT)
     chosen = await store.posts(query)
     refs = _refs(scope, base_url)
     render, content_type = FEED_RENDERERS[fmt]
-    info = _info(scope, "news", "Neuigkeiten", fmt, base_url)
+    info = _info(scope, "news", "Neuigkeiten", fmt, base_url, hub)
 
     def build() -> bytes:  # all of it in a worker: the loop keeps answering meanwhile
         return render(info, [post_entry(p, refs.get(p.item.site)) for p in chosen])
@@ -119,12 +129,14 @@ async def events_feed(
     base_url: str,
     revision: int,
     now: datetime,
+    *,
+    hub: str | None = None,
 ) -> Rendered:
     query = item_query(filters, _sites(scope, filters), scope.zone, after=now, limit=EVENTS_LIMIT)
     candidates = await store.events(query)
     refs = _refs(scope, base_url)
     render, content_type = FEED_RENDERERS[fmt]
-    info = _info(scope, "events", "Termine", fmt, base_url)
+    info = _info(scope, "events", "Termine", fmt, base_url, hub)
 
     def build() -> tuple[list[Scheduled], bytes, datetime | None]:
         # Occurrences, entries and bytes in a worker: the loop keeps answering meanwhile.

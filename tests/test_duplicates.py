@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -121,6 +122,13 @@ async def test_network_outputs_show_it_once_and_name_every_group(
     assert len(entries) == 3
     assert "Auch bei: Landstuhl" in entry.content[0].value
     assert entry.source.title == "Kaiserslautern"
+    _, _, body = await get(http, f"{base}/network/events.json")
+    [item] = [i for i in json.loads(body)["items"] if i["title"] == "Stadtfest"]
+    assert item["_engagement"] == {
+        "site": "Kaiserslautern",
+        "site_url": None,
+        "also": ["Landstuhl"],
+    }
     # Each group's own calendar keeps its own copy.
     for site in SITES:
         _, _, body = await get(http, f"{base}/{site.slug}/events.ics")

@@ -69,6 +69,7 @@ class Entry:
     site: SiteRef | None = None
     calendar_url: str | None = None  # "add to calendar": the event as ICS
     event: EventFacts | None = None
+    also: tuple[str, ...] = ()  # other groups carrying the same event (network feeds)
 
 
 def feed_id(*parts: str) -> str:
@@ -149,6 +150,7 @@ def event_entry(
         site=site,
         calendar_url=calendar_url,
         event=_facts(scheduled, zone),
+        also=also,
     )
 
 

@@ -56,6 +56,8 @@ def _item(entry: Entry) -> dict[str, Any]:
         ]
     if entry.site:
         item["_engagement"] = {"site": entry.site.name, "site_url": entry.site.url}
+        if entry.also:
+            item["_engagement"]["also"] = list(entry.also)
     if entry.event:
         item["_event"] = _event(entry)
     return item

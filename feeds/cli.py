@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -18,6 +19,8 @@ from feeds.config import Config, ConfigError, Settings, load_config
 from feeds.harvest import Harvester, user_agent
 from feeds.store import StoreError, open_store
 from feeds.websub import publishing
+from sources.base import SourceError
+from sources.discover import Discovery, discover
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,9 +46,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "discover", help="what a group's website offers, as [[sites.sources]] blocks"
     )
     discover.add_argument("url", help="the group's homepage (or its events page)")
+    add = commands.add_parser(
+        "add", help="add a group to the configuration with what its website offers"
+    )
+    add.add_argument("slug", help="the group's short name in addresses, such as kaiserslautern")
+    add.add_argument("url", help="the group's homepage")
+    add.add_argument("--name", help="the group's name (default: the page's title)")
+    add.add_argument("--region", help="its federal state, such as Rheinland-Pfalz")
     args = parser.parse_args(argv)
     if args.command == "discover":  # needs no configuration
         return asyncio.run(_discover(args.url))
+    if args.command == "add":
+        path = args.config or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
+        found = asyncio.run(_discovered(args.url))
+        if found is None:
+            return 1
+        return _add(path, args.slug, found, args.name, args.region)
 
     logging.basicConfig(
         level=os.environ.get("FEEDS_LOG_LEVEL", "INFO"),
@@ -142,19 +158,52 @@ async def _run(harvester: Harvester, *, forever: bool) -> int:
 
 
 async def _discover(url: str) -> int:
-    from sources.base import SourceError
-    from sources.discover import discover
+    found = await _discovered(url)
+    if found is None:
+        return 1
+    print(found.toml(), end="")
+    return 0 if found.sources else 1
 
+
+async def _discovered(url: str) -> Discovery | None:
     async with aiohttp.ClientSession(
         headers={"User-Agent": user_agent(None)}, timeout=aiohttp.ClientTimeout(total=60)
     ) as session:
         try:
-            found = await discover(session, url)
+            return await discover(session, url)
         except SourceError as exc:
             print(f"feeds: {exc}", file=sys.stderr)
-            return 1
-    print(found.toml(), end="")
-    return 0 if found.sources else 1
+            return None
+
+
+def _add(path: Path, slug: str, found: Discovery, name: str | None, region: str | None) -> int:
+    """Append the group and its discovered sources; the file is written only if the
+    whole configuration still loads."""
+    if not found.sources:
+        print(found.toml(), end="", file=sys.stderr)
+        return 1
+    table = [
+        "",
+        "[[sites]]",
+        f"slug = {json.dumps(slug)}",
+        f"name = {json.dumps(name or found.title or slug)}",
+    ]
+    if region:
+        table.append(f"region = {json.dumps(region)}")
+    table.append(f"homepage = {json.dumps(found.url)}")
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    after = before.rstrip("\n") + "\n" + "\n".join(table) + "\n\n" + found.toml()
+    candidate = path.with_name(path.name + ".new")
+    candidate.write_text(after, encoding="utf-8")
+    try:
+        load_config(candidate)
+    except ConfigError as exc:
+        candidate.unlink()
+        print(f"feeds: {slug} not added: {exc}", file=sys.stderr)
+        return 2
+    candidate.replace(path)
+    print(f"{path}: added {slug} with {', '.join(s.kind for s in found.sources)}")
+    return 0
 
 
 if __name__ == "__main__":

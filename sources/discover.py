@@ -53,6 +53,7 @@ class Discovery:
     url: str
     sources: tuple[Found, ...]
     notes: tuple[str, ...]  # also found, not listed as sources, and why
+    title: str | None = None  # the page's <title>, a name for the group
 
     def toml(self) -> str:
         if not self.sources:
@@ -111,7 +112,8 @@ async def discover(session: aiohttp.ClientSession, url: str) -> Discovery:
         if described is not None:
             what = f"{len(described.events)} events, {len(described.posts)} articles"
             found.append(Found("page", "jsonld", base, f"schema.org data in the page ({what})"))
-    return Discovery(base, tuple(found), tuple(notes))
+    title = " ".join((document.css("title::text").get() or "").split()) or None
+    return Discovery(base, tuple(found), tuple(notes), title)
 
 
 def _document(body: bytes, base: str) -> Selector:

@@ -121,3 +121,28 @@ async def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+async def test_add_appends_a_group_that_loads(upstream: Upstream, tmp_path: Path) -> None:
+    upstream.file("/veranstaltungen/", "jsonld/events.html")
+    config = tmp_path / "sites.toml"
+    config.write_text('[network]\nname = "Netz"\n\n[[sites]]\nslug = "a"\nname = "A"\n')
+    url = upstream.base + "/veranstaltungen/"
+    added = await _run_cli("--config", str(config), "add", "kl", url, "--region", "Rheinland-Pfalz")
+    assert added.returncode == 0, added.stderr
+    assert "added kl with jsonld" in added.stdout
+    site = load_config(config).network.site("kl")
+    assert site is not None
+    # Named after the page's title unless told.
+    assert (site.name, site.region, site.homepage) == (
+        "Veranstaltungen – Engagierte Stadt Kaiserslautern",
+        "Rheinland-Pfalz",
+        url,
+    )
+    assert [(s.name, s.kind) for s in site.sources] == [("page", "jsonld")]
+    # The same slug again would break the configuration: refused, the file unchanged.
+    before = config.read_text()
+    again = await _run_cli("--config", str(config), "add", "kl", url)
+    assert again.returncode == 2
+    assert "kl not added" in again.stderr
+    assert config.read_text() == before

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import harvest, queries
+from bench import harvest, network, queries
 from bench import http as bench_http
 from bench import render as bench_render
 from bench.render import best_of
@@ -171,6 +171,7 @@ def main() -> None:
         throughput(db, args.seconds, Path(tmp))
         queries.filtered(Path(tmp), args.seconds)
         queries.memory(Path(tmp))
+        network.measure(Path(tmp))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def events_of(town: Town, index: int) -> list[tuple[str, str, datetime, str | No
     """(uid, title, start, place) of a group's events."""
     if town.kind == "feed":
         return []
-    events = [(f"{town.slug}-treffen@test", f"Treffen in {town.name}", start(index), town.name)]
+    events: list[tuple[str, str, datetime, str | None]] = [
+        (f"{town.slug}-treffen@test", f"Treffen in {town.name}", start(index), town.name)
+    ]
     if town.slug in shared():
         events.append(("aktionstag-2027@land", "Landesweiter Aktionstag", start(200), None))
     if town.slug in stammtisch():

@@ -65,7 +65,10 @@ def measure(tmp: Path) -> None:
     config = tmp / "network112.toml"
     wall, toml = asyncio.run(harvest(database_url))
     config.write_text(toml, encoding="utf-8")
-    print("the 112-group test network (feeds, calendars, schema.org pages on local servers)")
+    print(
+        "the 112-group test network (feeds, calendars, schema.org pages, WordPress and The"
+        " Events Calendar APIs on local servers)"
+    )
     print(f"  full harvest                 {wall:6.2f} s")
     env = {**os.environ, "FEEDS_CONFIG": str(config), "DATABASE_URL": database_url}
     feeds = str(Path(sys.executable).with_name("feeds"))

@@ -1,8 +1,8 @@
 """A generated network of 112 groups at real German towns (tests/data/network/towns.csv),
-each publishing on a local test server in one of several ways: an RSS feed, an ICS
-calendar, or a page with schema.org JSON-LD. Three groups carry the same regional event
-(the same UID); two others have a "Stammtisch" at the same hour without a place, which
-must stay two events."""
+each publishing on a local test server in one of the ways groups do: an RSS feed, an ICS
+calendar, a page with schema.org JSON-LD, WordPress's REST API or The Events Calendar's.
+Three groups carry the same regional event (the same UID); two others have a "Stammtisch"
+at the same hour without a place, which must stay two events."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from tests.upstream import Handler, Upstream
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOWNS = Path(__file__).parent / "data" / "network" / "towns.csv"
-KINDS = ("feed", "ical", "jsonld")
+KINDS = ("feed", "ical", "jsonld", "wordpress", "tribe_events")
+POSTING = {"feed", "jsonld", "wordpress"}
+EVENTS = {"ical", "jsonld", "tribe_events"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +67,12 @@ def start(index: int) -> datetime:
 
 
 def posts_of(town: Town) -> list[str]:
-    return [f"Neues aus {town.name} ({n})" for n in (1, 2)] if town.kind != "ical" else []
+    return [f"Neues aus {town.name} ({n})" for n in (1, 2)] if town.kind in POSTING else []
 
 
 def events_of(town: Town, index: int) -> list[tuple[str, str, datetime, str | None]]:
     """(uid, title, start, place) of a group's events."""
-    if town.kind == "feed":
+    if town.kind not in EVENTS:
         return []
     events: list[tuple[str, str, datetime, str | None]] = [
         (f"{town.slug}-treffen@test", f"Treffen in {town.name}", start(index), town.name)
@@ -88,7 +90,11 @@ def serve_network(upstream: Upstream) -> Config:
     for index, town in enumerate(towns()):
         path = f"/{town.slug}/"
         body, content_type = _document(town, index)
-        upstream.add(path, _answer(body, content_type))
+        where = {
+            "wordpress": f"{path}wp-json/wp/v2/posts",
+            "tribe_events": f"{path}wp-json/tribe/events/v1/events",
+        }.get(town.kind, path)
+        upstream.add(where, _answer(body, content_type))
         config = SourceConfig(name="web", kind=town.kind, options=(("url", upstream.base + path),))
         sites.append(
             Site(
@@ -115,6 +121,22 @@ def _answer(body: str, content_type: str) -> Handler:
 
 
 def _document(town: Town, index: int) -> tuple[str, str]:
+    if town.kind == "wordpress":  # the REST API's posts, as WordPress gives them
+        posts = [
+            {"id": n, "date_gmt": f"2027-02-0{n}T09:00:00", "link": f"https://example.org/{n}",
+             "title": {"rendered": title}, "content": {"rendered": "<p>Text</p>"}}
+            for n, title in enumerate(posts_of(town), 1)
+        ]  # fmt: skip
+        return json.dumps(posts, ensure_ascii=False), "application/json"
+    if town.kind == "tribe_events":  # The Events Calendar's REST API
+        found = [
+            {"id": n, "title": title, "start_date": f"{when:%Y-%m-%d %H:%M:%S}",
+             "end_date": f"{when + timedelta(hours=2):%Y-%m-%d %H:%M:%S}",
+             "timezone": "Europe/Berlin", "venue": {"venue": place} if place else []}
+            for n, (_, title, when, place) in enumerate(events_of(town, index), 1)
+        ]  # fmt: skip
+        page = {"events": found, "total": len(found), "total_pages": 1}
+        return json.dumps(page, ensure_ascii=False), "application/json"
     if town.kind == "feed":
         items = "".join(
             f"<item><title>{title}</title><guid>{town.slug}-{n}</guid>"

@@ -61,7 +61,8 @@ async def test_every_groups_items_once_and_attributed(
     posts = await network_items(http, f"{base}/network/news.json?limit=1000")
     expected = Counter((t.name, title) for t in TOWNS for title in posts_of(t))
     assert Counter((group_of(p), p["title"]) for p in posts) == expected
-    assert len(posts) == 2 * sum(1 for t in TOWNS if t.kind != "ical")
+    assert len(posts) == 2 * sum(1 for t in TOWNS if posts_of(t))
+    assert {t.kind for t in TOWNS} == {"feed", "ical", "jsonld", "wordpress", "tribe_events"}
 
     _, _, body = await get(http, f"{base}/network/events.ics?from=2027-01-01")
     vevents = icalendar.Calendar.from_ical(body).walk("VEVENT")

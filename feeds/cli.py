@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from feeds.config import Config, ConfigError, Settings, load_config
 from feeds.harvest import Harvester, user_agent
+from feeds.onboarding import NewGroup, append, groups_from_opml
 from feeds.store import StoreError, open_store
 from feeds.websub import publishing
 from sources.base import SourceError
@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("url", help="the group's homepage")
     add.add_argument("--name", help="the group's name (default: the page's title)")
     add.add_argument("--region", help="its federal state, such as Rheinland-Pfalz")
+    opml = commands.add_parser("import-opml", help="add a group per feed of an OPML list")
+    opml.add_argument("file", type=Path, help="the OPML file (folders become regions)")
     args = parser.parse_args(argv)
+    if args.command == "import-opml":
+        path = args.config or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
+        return _import_opml(path, args.file)
     if args.command == "discover":  # needs no configuration
         return asyncio.run(_discover(args.url))
     if args.command == "add":
@@ -177,32 +182,37 @@ async def _discovered(url: str) -> Discovery | None:
 
 
 def _add(path: Path, slug: str, found: Discovery, name: str | None, region: str | None) -> int:
-    """Append the group and its discovered sources; the file is written only if the
-    whole configuration still loads."""
     if not found.sources:
         print(found.toml(), end="", file=sys.stderr)
         return 1
-    table = [
-        "",
-        "[[sites]]",
-        f"slug = {json.dumps(slug)}",
-        f"name = {json.dumps(name or found.title or slug)}",
-    ]
-    if region:
-        table.append(f"region = {json.dumps(region)}")
-    table.append(f"homepage = {json.dumps(found.url)}")
-    before = path.read_text(encoding="utf-8") if path.exists() else ""
-    after = before.rstrip("\n") + "\n" + "\n".join(table) + "\n\n" + found.toml()
-    candidate = path.with_name(path.name + ".new")
-    candidate.write_text(after, encoding="utf-8")
+    group = NewGroup(slug, name or found.title or slug, region, found.url, found.toml())
     try:
-        load_config(candidate)
+        append(path, [group])
     except ConfigError as exc:
-        candidate.unlink()
         print(f"feeds: {slug} not added: {exc}", file=sys.stderr)
         return 2
-    candidate.replace(path)
     print(f"{path}: added {slug} with {', '.join(s.kind for s in found.sources)}")
+    return 0
+
+
+def _import_opml(path: Path, opml: Path) -> int:
+    try:
+        taken = {site.slug for site in load_config(path).network.sites} if path.exists() else set()
+        groups, skipped = groups_from_opml(opml.read_bytes(), taken)
+    except (OSError, ValueError, ConfigError) as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    if not groups:
+        print(f"feeds: {opml}: no new feeds", file=sys.stderr)
+        return 1
+    try:
+        append(path, groups)
+    except ConfigError as exc:
+        print(f"feeds: nothing imported: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: added {len(groups)} groups: {', '.join(g.slug for g in groups)}")
     return 0
 
 

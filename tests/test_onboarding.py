@@ -1,0 +1,99 @@
+"""Adding groups: `feeds import-opml` and the slugs and files it writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feeds.config import load_config
+from feeds.onboarding import groups_from_opml, slug_of
+
+OPML = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>Engagierte Städte</title></head>
+  <body>
+    <outline text="Rheinland-Pfalz">
+      <outline type="rss" text="Engagierte Stadt Kaiserslautern"
+               xmlUrl="https://www.example.org/kaiserslautern/feed/"
+               htmlUrl="https://www.example.org/kaiserslautern/"/>
+      <outline type="rss" title="Bürgerstiftung Bad Dürkheim" text="x"
+               xmlUrl="https://bad-duerkheim.example.org/feed.atom"/>
+    </outline>
+    <outline type="rss" text="Netzwerk ohne Ordner" xmlUrl="https://netz.example.org/rss"/>
+    <outline text="Kein Feed" htmlUrl="https://example.org/"/>
+    <outline text="Böse" xmlUrl="javascript:alert(1)"/>
+  </body>
+</opml>
+""".encode()
+
+
+def test_slugs_are_address_safe() -> None:
+    assert slug_of("Bad Homburg vor der Höhe") == "bad-homburg-vor-der-hoehe"
+    assert slug_of("Straße & Söhne!") == "strasse-soehne"
+    assert slug_of("???") == "gruppe"
+
+
+def test_every_feed_becomes_a_group_with_its_folder_as_region() -> None:
+    groups, skipped = groups_from_opml(OPML, {"netzwerk-ohne-ordner"})
+    assert [(g.slug, g.name, g.region, g.homepage) for g in groups] == [
+        (
+            "engagierte-stadt-kaiserslautern",
+            "Engagierte Stadt Kaiserslautern",
+            "Rheinland-Pfalz",
+            "https://www.example.org/kaiserslautern/",
+        ),
+        ("buergerstiftung-bad-duerkheim", "Bürgerstiftung Bad Dürkheim", "Rheinland-Pfalz", None),
+    ]
+    assert skipped == ["Netzwerk ohne Ordner (netzwerk-ohne-ordner): a group of that name exists"]
+
+
+def test_an_opml_file_with_entities_is_refused() -> None:
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa">
+    <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+    <opml><body><outline text="&b;" xmlUrl="https://example.org/feed"/></body></opml>"""
+    with pytest.raises(ValueError, match="declares XML entities"):
+        groups_from_opml(bomb, set())
+
+
+def test_import_writes_groups_that_load(tmp_path: Path) -> None:
+    config = tmp_path / "sites.toml"
+    config.write_text('[network]\nname = "N"\n\n[[sites]]\nslug = "a"\nname = "A"\n')
+    opml = tmp_path / "groups.opml"
+    opml.write_bytes(OPML)
+    done = _cli("--config", str(config), "import-opml", str(opml))
+    assert done.returncode == 0, done.stderr
+    assert "added 3 groups" in done.stdout
+    sites = load_config(config).network.sites
+    assert [s.slug for s in sites] == [
+        "a",
+        "engagierte-stadt-kaiserslautern",
+        "buergerstiftung-bad-duerkheim",
+        "netzwerk-ohne-ordner",
+    ]
+    assert [(c.kind, c.options_dict["url"]) for c in sites[1].sources] == [
+        ("feed", "https://www.example.org/kaiserslautern/feed/")
+    ]
+    # Again: every group exists, nothing is added and the file stays as it was.
+    before = config.read_text()
+    again = _cli("--config", str(config), "import-opml", str(opml))
+    assert again.returncode == 1
+    assert "no new feeds" in again.stderr
+    assert config.read_text() == before
+
+
+@pytest.mark.parametrize("body", [b"", b"<opml><body>", b"\xff\xfe"])
+def test_a_broken_file_is_refused_in_words(tmp_path: Path, body: bytes) -> None:
+    opml = tmp_path / "broken.opml"
+    opml.write_bytes(body)
+    done = _cli("--config", str(tmp_path / "sites.toml"), "import-opml", str(opml))
+    assert done.returncode == 2
+    assert "not an OPML file" in done.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feeds.cli", *args], capture_output=True, text=True, timeout=60
+    )

@@ -5,8 +5,8 @@ behind it: up to a scheduler slice (about 3 ms on Linux's EEVDF) plus the 5 ms t
 interpreter lets a thread keep the GIL. So the worker threads run under SCHED_IDLE (they
 get the core whenever the event loop does not want it, and give it back at once when it
 does), and the GIL is handed over after 0.5 ms. Measured with `make bench`: a cached
-request's p99 while another client asks for new filtered views went from 13x to under 2x
-its idle p99. The cost: while cached requests alone keep the core fully busy, renders
+request's p99 while another client asks for new filtered views went from 13x to 2-4x its
+idle p99. The cost: while cached requests alone keep the core fully busy, renders
 wait for a gap; they are the requests that can wait.
 """
 

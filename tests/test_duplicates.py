@@ -116,6 +116,9 @@ async def test_network_outputs_show_it_once_and_name_every_group(
     assert summaries == ["Stadtfest", "Treffen Kaiserslautern", "Treffen Landstuhl"]
     [fest] = [v for v in vevents if str(v["SUMMARY"]) == "Stadtfest"]
     assert str(fest["DESCRIPTION"]).endswith("Kaiserslautern · auch bei: Landstuhl")
+    # The group as data too: a category calendar apps show and filter by, and an X- property.
+    assert [str(c) for c in fest["CATEGORIES"].cats] == ["Kaiserslautern"]
+    assert str(fest["X-ENGAGEMENT-GROUP"]) == "Kaiserslautern"
     _, _, body = await get(http, f"{base}/network/events.atom")
     entries = feedparser.parse(body).entries
     [entry] = [e for e in entries if e.title.startswith("Stadtfest")]

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 PRODID = f"-//engagement-feeds//engagement-feeds {__version__}//DE"
 
 
+# Network calendars: the group an event comes from, and the others that carry it too.
+Credit = tuple[str, tuple[str, ...]]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CalendarInfo:
     name: str
@@ -43,7 +47,7 @@ def render_calendar(
     info: CalendarInfo,
     events: Sequence[Stored[Event]],
     *,
-    attribution: Callable[[Event], str | None] | None = None,
+    attribution: Callable[[Event], Credit | None] | None = None,
     memo: Memo | None = None,
 ) -> bytes:
     """A whole calendar; `attribution` names the group(s) of each event in network ones.
@@ -56,21 +60,21 @@ def render_calendar(
     parts = [head.removesuffix(_END)]
     parts.extend(_vtimezone_bytes(*span) for span in timezone_spans(s.item for s in events))
     for stored in events:
-        site_name = attribution(stored.item) if attribution else None
+        credit = attribution(stored.item) if attribution else None
         try:
-            parts.append(_vevent_bytes(stored, site_name, memo))
+            parts.append(_vevent_bytes(stored, credit, memo))
         except Exception:  # one event must not cost the calendar, nor the network's
             log.exception("%s: event %s cannot be written", stored.item.site, stored.item.uuid)
     parts.append(_END)
     return b"".join(parts)
 
 
-def _vevent_bytes(stored: Stored[Event], site_name: str | None, memo: Memo | None) -> bytes:
+def _vevent_bytes(stored: Stored[Event], credit: Credit | None, memo: Memo | None) -> bytes:
     event = stored.item
-    key = (event.site, event.source, event.external_id, stored.revision, site_name)
+    key = (event.site, event.source, event.external_id, stored.revision, credit)
     chunk = memo.get(key) if memo is not None else None
     if chunk is None:
-        chunk = vevent(stored, site_name=site_name).to_ical()
+        chunk = vevent(stored, credit=credit).to_ical()
         if memo is not None:
             memo.put(key, chunk)
     return chunk
@@ -94,7 +98,7 @@ def _calendar_head(info: CalendarInfo) -> icalendar.Calendar:
     return calendar
 
 
-def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.Event:
+def vevent(stored: Stored[Event], *, credit: Credit | None = None) -> icalendar.Event:
     event = stored.item
     component = icalendar.Event()
     component.add("uid", event.ical_uid)
@@ -118,7 +122,7 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
     component.add("status", event.status.value.upper())
     if event.status is EventStatus.CANCELLED:
         component.add("transp", "TRANSPARENT")
-    description = _description(event, site_name)
+    description = _description(event, credit)
     if description:
         component.add("description", description)
     if event.url:
@@ -129,8 +133,12 @@ def vevent(stored: Stored[Event], *, site_name: str | None = None) -> icalendar.
             component.add("location", label)
         if event.location.geo:
             component.add("geo", event.location.geo)
-    if event.categories:
-        component.add("categories", list(event.categories))
+    group = credit[0] if credit else None
+    categories = [*event.categories, *([group] if group else [])]
+    if categories:
+        component.add("categories", categories)
+    if group:  # network calendars: which group's event this is, as data too
+        component.add("x-engagement-group", icalendar.vText(group))
     if event.image:
         component.add("image", event.image.url, parameters={"VALUE": "URI", "DISPLAY": "BADGE"})
     return component
@@ -187,12 +195,13 @@ def _one_rdate_per_line(timezone: icalendar.Timezone) -> icalendar.Timezone:
     return timezone
 
 
-def _description(event: Event, site_name: str | None) -> str | None:
+def _description(event: Event, credit: Credit | None) -> str | None:
     parts = [html_to_text(event.description)] if event.description else []
     if event.organizer:
         parts.append(f"Veranstalter: {event.organizer}")
     parts.extend(f"{key.capitalize()}: {value}" for key, value in event.extra)
-    if site_name:
-        parts.append(site_name)
+    if credit:
+        group, others = credit
+        parts.append(group + (f" · auch bei: {', '.join(others)}" if others else ""))
     text = "\n\n".join(p for p in parts if p)
     return text or None

@@ -28,7 +28,7 @@ from feeds.render.entries import (
     site_ref,
 )
 from feeds.render.html import GroupSummary, render_index
-from feeds.render.ics import CalendarInfo, Memo, render_calendar
+from feeds.render.ics import CalendarInfo, Credit, Memo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.status import SourceRow
 from feeds.render.syndication import render_atom, render_rss
@@ -251,9 +251,8 @@ async def _ics(
         kept = [e for e in events if merged.kept(e.item)]
         names = {s.slug: s.name for s in scope.sites}
 
-        def credit(event: Event) -> str:
-            others = _names(scope, merged.also.get(_series(event), ()))
-            return names[event.site] + (f" · auch bei: {', '.join(others)}" if others else "")
+        def credit(event: Event) -> Credit:
+            return names[event.site], _names(scope, merged.also.get(_series(event), ()))
 
         return render_calendar(info, kept, attribution=credit, memo=memo)
 

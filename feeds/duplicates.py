@@ -34,7 +34,15 @@ class Merged:
     also: dict[SeriesKey, tuple[str, ...]]  # kept event -> the other groups carrying it
 
     def kept(self, event: Event) -> bool:
-        return (event.site, event.ical_uid) not in self.dropped
+        return series_key(event) not in self.dropped
+
+    def others(self, event: Event) -> tuple[str, ...]:
+        """The other groups (slugs) carrying the event this one was kept for."""
+        return self.also.get(series_key(event), ())
+
+
+def series_key(event: Event) -> SeriesKey:
+    return event.site, event.ical_uid
 
 
 def merge(events: Iterable[Stored[Event]]) -> Merged:
@@ -63,8 +71,8 @@ def merge(events: Iterable[Stored[Event]]) -> Merged:
             continue
         same.sort(key=lambda s: (s.first_seen, s.item.site, s.item.external_id))
         keep, *others = same
-        keep_key = (keep.item.site, keep.item.ical_uid)
-        dropped.update((s.item.site, s.item.ical_uid) for s in others)
+        keep_key = series_key(keep.item)
+        dropped.update(series_key(s.item) for s in others)
         also[keep_key] = tuple(sorted({s.item.site for s in others} - {keep.item.site}))
     dropped -= set(also)  # a series kept for one group is never dropped for another
     return Merged(frozenset(dropped), also)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from feeds.duplicates import Merged, SeriesKey, merge
+from feeds.duplicates import Merged, merge
 from feeds.filters import (
     Filters,
     Scheduled,
@@ -143,13 +143,14 @@ async def events_feed(
         chosen = select_events(candidates, filters, scope.zone, now=now)
         merged = _merged(scope, [s.stored for s in chosen])
         chosen = [s for s in chosen if merged.kept(s.stored.item)][: query.limit]
+        also = _also(scope, merged)
         entries = [
             event_entry(
                 s,
                 refs.get(s.stored.item.site),
                 scope.zone,
                 f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
-                also=_names(scope, merged.also.get(_series(s.stored.item), ())),
+                also=also(s.stored.item),
             )
             for s in chosen
         ]
@@ -249,10 +250,10 @@ async def _ics(
             return render_calendar(info, events, memo=memo)
         merged = _merged(scope, events)
         kept = [e for e in events if merged.kept(e.item)]
-        names = {s.slug: s.name for s in scope.sites}
+        names, also = {s.slug: s.name for s in scope.sites}, _also(scope, merged)
 
         def credit(event: Event) -> Credit:
-            return names[event.site], _names(scope, merged.also.get(_series(event), ()))
+            return names[event.site], also(event)
 
         return render_calendar(info, kept, attribution=credit, memo=memo)
 
@@ -272,13 +273,10 @@ def _merged(scope: Scope, events: list[Stored[Event]]) -> Merged:
     return merge(events) if scope.is_network else Merged(frozenset(), {})
 
 
-def _series(event: Event) -> SeriesKey:
-    return event.site, event.ical_uid
-
-
-def _names(scope: Scope, slugs: Iterable[str]) -> tuple[str, ...]:
+def _also(scope: Scope, merged: Merged) -> Callable[[Event], tuple[str, ...]]:
+    """The names of the other groups carrying an event (names looked up once per render)."""
     names = {s.slug: s.name for s in scope.sites}
-    return tuple(names.get(slug, slug) for slug in slugs)
+    return lambda event: tuple(names.get(slug, slug) for slug in merged.others(event))
 
 
 def _changed(stored: Iterable[Stored[Post] | Stored[Event]]) -> datetime:

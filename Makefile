@@ -16,11 +16,12 @@ $(BIN)/feeds: pyproject.toml
 run: $(BIN)/feeds
 	$(BIN)/feeds serve --host 127.0.0.1 --port $(PORT)
 
-# ical.js (the parser Thunderbird uses) checks our calendars; without Node.js those tests skip.
-ICALJS := tests/js/node_modules/ical.js/package.json
+# ical.js (the parser Thunderbird uses) checks our calendars, axe-core our pages' accessibility;
+# without Node.js the ical.js checks skip (the browser tests need axe-core under CI).
+ICALJS := tests/js/node_modules/.installed
 $(ICALJS): tests/js/package.json
 	@if command -v npm >/dev/null 2>&1; then \
-		npm install --prefix tests/js --no-package-lock --no-audit --no-fund --silent; \
+		npm install --prefix tests/js --no-package-lock --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the ical.js checks will be skipped"; fi
 
 # The browser tests drive Debian's Chromium through Playwright (no browser download).

@@ -21,7 +21,9 @@ from feeds.sanitize import safe_url
 from sources import OptionError, SourceContext, UnknownKindError, build_source
 from sources.base import Source
 
-RESERVED_SLUGS = {"network", "opml", "status", "healthz", "metrics", "admin", "static"}
+RESERVED_SLUGS = {
+    "network", "opml", "status", "healthz", "metrics", "admin", "static", "embed",
+}  # fmt: skip
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

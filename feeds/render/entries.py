@@ -70,6 +70,7 @@ class Entry:
     calendar_url: str | None = None  # "add to calendar": the event as ICS
     event: EventFacts | None = None
     also: tuple[str, ...] = ()  # other groups carrying the same event (network feeds)
+    external_url: str | None = None  # the upstream page, where `url` is our own page
 
 
 def feed_id(*parts: str) -> str:
@@ -96,13 +97,16 @@ def site_ref(site: Site, base_url: str) -> SiteRef:
     )
 
 
-def post_entry(stored: Stored[Post], site: SiteRef | None) -> Entry:
+def post_entry(stored: Stored[Post], site: SiteRef | None, *, page_url: str | None = None) -> Entry:
+    """A post links to the group's own article where there is one: it is where the text
+    lives, with its pictures and comments, and the group's address gets the visit.
+    `page_url` (our page of the post) stands in for posts that have none."""
     post = stored.item
     published = post.published or stored.first_seen
     return Entry(
         id=post.uuid.urn,
         title=post.title or UNTITLED,
-        url=post.url,
+        url=post.url or page_url,
         content_html=post.content_html,
         summary=post.summary,
         author=post.author,
@@ -121,9 +125,14 @@ def event_entry(
     calendar_url: str | None,
     *,
     also: tuple[str, ...] = (),
+    page_url: str | None = None,
 ) -> Entry:
     """An event for feed readers: when and where first, then the description; `also`
-    names the other groups that carry the same event (network feeds)."""
+    names the other groups that carry the same event (network feeds).
+
+    It links to `page_url`, our page of the event (date in words, place on a map, "add to
+    calendar"): many events have no page upstream, and those that do rarely offer that.
+    The upstream page is kept as the related link."""
     stored = scheduled.stored
     event = stored.item
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
@@ -139,7 +148,8 @@ def event_entry(
     return Entry(
         id=event.uuid.urn,
         title=title,
-        url=event.url,
+        url=page_url or event.url,
+        external_url=event.url if page_url else None,
         content_html=content,
         summary=" · ".join([when, *([where] if where else [])]),
         author=event.organizer,

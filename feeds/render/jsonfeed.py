@@ -39,6 +39,8 @@ def _item(entry: Entry) -> dict[str, Any]:
     }
     if entry.url:
         item["url"] = entry.url
+    if entry.external_url:
+        item["external_url"] = entry.external_url
     # JSON Feed requires content_html or content_text.
     item["content_html"] = entry.content_html or entry.summary or ""
     if entry.summary:

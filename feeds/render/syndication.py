@@ -150,6 +150,9 @@ def _add(item: FeedEntry, entry: Entry, info: FeedInfo) -> None:
     if entry.calendar_url:
         link = _Link(_x(entry.calendar_url), "related", "text/calendar", "In den Kalender")
         _link(item, facts, link)
+    if entry.external_url:
+        link = _Link(_x(entry.external_url), "related", "text/html", "Beim Veranstalter")
+        _link(item, facts, link)
     # Atom wants an author on every entry of a feed that has none (RFC 4287 4.1.1).
     author = entry.author or (entry.site.name if entry.site else None)
     if author is None and info.author is None:

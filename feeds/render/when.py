@@ -30,6 +30,11 @@ def describe(start: datetime, end: datetime, *, all_day: bool, zone: ZoneInfo) -
     )
 
 
+def describe_day(value: datetime, zone: ZoneInfo) -> str:
+    """'Sa., 8. März 2025': the local day of an instant."""
+    return _day(value.astimezone(zone).date())
+
+
 def _day(value: date) -> str:
     return format_date(value, DAY, locale=LOCALE)
 

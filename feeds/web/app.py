@@ -13,7 +13,7 @@ from aiohttp import web
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.store import open_store
-from feeds.web import operations
+from feeds.web import operations, pages
 from feeds.web.app_keys import (
     Background,
     background_key,
@@ -94,7 +94,9 @@ def create_app(
                 await task
 
     app.cleanup_ctx.extend([workers_ctx, store_ctx, harvest_ctx])
-    app.add_routes(operations.routes)  # before /{site}, which would match /status
+    # Fixed paths before /{site}, which would match /status or /embed.
+    app.add_routes(operations.routes)
+    app.add_routes(pages.routes)
     app.add_routes(routes)
     install_front(app)
     return app

@@ -41,6 +41,7 @@ class Rendered:
     compressed: dict[str, bytes] = field(default_factory=dict)
     disposition: str | None = None  # Content-Disposition, for a file to save
     etags: frozenset[str] = frozenset()  # of every coding: If-None-Match matches any
+    headers: tuple[tuple[str, str], ...] = ()  # more for a 200, e.g. a page's CSP
 
     def fresh(self, revision: int, now: datetime) -> bool:
         return self.revision == revision and (self.valid_until is None or now < self.valid_until)
@@ -69,6 +70,7 @@ def make_rendered(
     *,
     valid_until: datetime | None = None,
     filename: str | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> Rendered:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     modified = last_modified.astimezone(UTC).replace(microsecond=0)
@@ -82,6 +84,7 @@ def make_rendered(
         last_modified_http=format_datetime(modified, usegmt=True),
         disposition=attachment(filename) if filename else None,
         etags=frozenset([etag, *(f'{etag[:-1]}-{coding}"' for coding in CODINGS)]),
+        headers=headers,
     )
 
 

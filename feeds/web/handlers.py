@@ -98,34 +98,6 @@ async def opml(request: web.Request) -> web.Response:
     return await respond(request, rendered, max_age=3600)
 
 
-@routes.get("/")
-async def index(request: web.Request) -> web.Response:
-    network = request.app[network_key]
-    scope = views.resolve_scope(network, views.NETWORK)
-    assert scope is not None
-    return await _page(request, scope)
-
-
-@routes.get("/{site}/")
-async def group_page(request: web.Request) -> web.Response:
-    return await _page(request, scope_of(request))
-
-
-@routes.get("/{site}")
-async def group_without_slash(request: web.Request) -> web.Response:
-    raise web.HTTPPermanentRedirect(f"/{scope_of(request).slug}/")
-
-
-async def _page(request: web.Request, scope: views.Scope) -> web.Response:
-    app, base = request.app, base_url(request)
-    rendered = await cached(
-        request,
-        ("page", scope.slug, base),
-        lambda rev: views.index(app[store_key], app[network_key], scope, base, rev),
-    )
-    return await respond(request, rendered, max_age=60)
-
-
 @routes.get(f"/{{site}}/news.{{fmt:{FEED_FORMATS}}}")
 async def news(request: web.Request) -> web.Response:
     scope, fmt, base = scope_of(request), request.match_info["fmt"], base_url(request)

@@ -51,7 +51,8 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
     }
     if rendered.disposition:
         common["Content-Disposition"] = rendered.disposition
-    headers = {**common, "Content-Type": f"{rendered.content_type}; charset=utf-8"}
+    headers = {**common, **dict(rendered.headers)}
+    headers["Content-Type"] = _content_type(rendered.content_type)
     if coding != "identity":
         headers["Content-Encoding"] = coding
     hot = Hot(rendered, await rendered.body_for(coding), headers, common)
@@ -59,3 +60,8 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
     if is_fresh(request, rendered):
         return web.Response(status=304, headers=hot.not_modified)
     return web.Response(body=hot.body, headers=hot.headers)
+
+
+def _content_type(media_type: str) -> str:
+    # Text says its charset; an SVG is XML and says it in its own declaration.
+    return media_type if media_type.startswith("image/") else f"{media_type}; charset=utf-8"

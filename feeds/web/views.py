@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from feeds.duplicates import Merged, merge
@@ -18,6 +21,8 @@ from feeds.filters import (
     select_sites,
 )
 from feeds.model import Event, Network, Post, Site
+from feeds.occurrences import occurrences
+from feeds.render import pages
 from feeds.render.entries import (
     Entry,
     FeedInfo,
@@ -27,9 +32,9 @@ from feeds.render.entries import (
     post_entry,
     site_ref,
 )
-from feeds.render.html import GroupSummary, render_index
 from feeds.render.ics import CalendarInfo, Credit, Memo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
+from feeds.render.qr import qr_svg
 from feeds.render.status import SourceRow
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import ItemQuery, SourceState, Store, Stored
@@ -44,6 +49,7 @@ FEED_RENDERERS: dict[str, tuple[Callable[[FeedInfo, Sequence[Entry]], bytes], st
 }
 NETWORK = "network"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SERIES_HORIZON = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,13 @@ async def news(
     info = _info(scope, "news", "Neuigkeiten", fmt, base_url, hub)
 
     def build() -> bytes:  # all of it in a worker: the loop keeps answering meanwhile
-        return render(info, [post_entry(p, refs.get(p.item.site)) for p in chosen])
+        return render(
+            info,
+            [
+                post_entry(p, refs.get(p.item.site), page_url=pages.post_page_url(base_url, p.item))
+                for p in chosen
+            ],
+        )
 
     body = await asyncio.to_thread(build)
     # Last-Modified is when the store last changed what was selected, not an upstream date:
@@ -140,10 +152,7 @@ async def events_feed(
 
     def build() -> tuple[list[Scheduled], bytes, datetime | None]:
         # Occurrences, entries and bytes in a worker: the loop keeps answering meanwhile.
-        chosen = select_events(candidates, filters, scope.zone, now=now)
-        merged = _merged(scope, [s.stored for s in chosen])
-        chosen = [s for s in chosen if merged.kept(s.stored.item)][: query.limit]
-        also = _also(scope, merged)
+        chosen, also = _choose_upcoming(scope, candidates, filters, now, query.limit)
         entries = [
             event_entry(
                 s,
@@ -151,15 +160,14 @@ async def events_feed(
                 scope.zone,
                 f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
                 also=also(s.stored.item),
+                page_url=pages.event_page_url(base_url, s.stored.item),
             )
             for s in chosen
         ]
         return chosen, render(info, entries), last_departure(candidates, now)
 
     chosen, body, departed = await asyncio.to_thread(build)
-    # "Upcoming" moves with the clock: the list changes when its first event is over.
-    valid_until = min((s.end for s in chosen if s.end > now), default=now + timedelta(hours=1))
-    valid_until = min(valid_until, now + timedelta(hours=1))
+    valid_until = _valid_until(chosen, now)
     ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
     changed = max(
         _changed(s.stored for s in chosen),
@@ -268,6 +276,27 @@ async def _ics(
     )
 
 
+def _choose_upcoming(
+    scope: Scope,
+    candidates: list[Stored[Event]],
+    filters: Filters,
+    now: datetime,
+    limit: int | None,
+) -> tuple[list[Scheduled], Callable[[Event], tuple[str, ...]]]:
+    """What is to come among the store's candidates, each event once on network views,
+    and who else carries it."""
+    chosen = select_events(candidates, filters, scope.zone, now=now)
+    merged = _merged(scope, [s.stored for s in chosen])
+    chosen = [s for s in chosen if merged.kept(s.stored.item)][:limit]
+    return chosen, _also(scope, merged)
+
+
+def _valid_until(chosen: Sequence[Scheduled], now: datetime) -> datetime:
+    # "Upcoming" moves with the clock: the list changes when its first event is over.
+    valid_until = min((s.end for s in chosen if s.end > now), default=now + timedelta(hours=1))
+    return min(valid_until, now + timedelta(hours=1))
+
+
 def _merged(scope: Scope, events: list[Stored[Event]]) -> Merged:
     """Network views show an event carried by several groups once (feeds/duplicates.py)."""
     return merge(events) if scope.is_network else Merged(frozenset(), {})
@@ -282,25 +311,6 @@ def _also(scope: Scope, merged: Merged) -> Callable[[Event], tuple[str, ...]]:
 def _changed(stored: Iterable[Stored[Post] | Stored[Event]]) -> datetime:
     """The newest change among the items shown; fixed for none, so validators stay stable."""
     return max((s.changed for s in stored), default=EPOCH)
-
-
-async def index(
-    store: Store, network: Network, scope: Scope, base_url: str, revision: int
-) -> Rendered:
-    counts = await store.item_counts()
-    groups = [
-        GroupSummary(
-            slug=site.slug,
-            name=site.name,
-            region=site.region,
-            homepage=site.homepage,
-            posts=counts.get((site.slug, "post"), 0),
-            events=counts.get((site.slug, "event"), 0),
-        )
-        for site in scope.sites
-    ]
-    body = render_index(network, groups, base_url, scope=scope.slug)
-    return make_rendered(body, "text/html", datetime.now(UTC), revision)
 
 
 async def status_rows(store: Store, network: Network) -> list[SourceRow]:
@@ -340,3 +350,284 @@ def _health(state: SourceState | None) -> str:
     if state.gone:
         return "gone"
     return "failing" if state.failures else "ok"
+
+
+# --- pages for people -------------------------------------------------------------------
+
+PAGE_EVENTS = 8
+PAGE_POSTS = 8
+WIDGET_EVENTS = 5
+SERIES_DATES = 10  # further dates of a series on its page
+
+
+def page_headers(base_url: str, *, framed: bool = False) -> tuple[tuple[str, str], ...]:
+    """Our pages run only our own scripts and styles; upstream images may come from
+    anywhere. The widget's page may be framed by any website, the others by none."""
+    origin = _origin(base_url)
+    policy = (
+        "default-src 'none'; "
+        f"script-src 'self' {origin}; style-src 'self' {origin}; "
+        f"connect-src 'self' {origin}; img-src 'self' {origin} https: http: data:; "
+        "base-uri 'none'; form-action 'none'" + ("" if framed else "; frame-ancestors 'none'")
+    )
+    return (
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _page(scope: Scope, network: Network, base_url: str, **fields: Any) -> pages.Page:
+    group = None if scope.is_network else (scope.slug, scope.title)
+    return pages.Page(base=base_url, network=network.name, group=group, **fields)
+
+
+async def _upcoming_cards(
+    store: Store, scope: Scope, filters: Filters, base_url: str, now: datetime, limit: int
+) -> tuple[list[pages.EventCard], datetime, datetime]:
+    """Cards of what is to come, the newest change among them and until when they hold."""
+    query = item_query(filters, _sites(scope, filters), scope.zone, after=now, limit=limit)
+    candidates = await store.events(query)
+    names = {s.slug: s.name for s in scope.sites}
+
+    def build() -> tuple[list[Scheduled], list[pages.EventCard], datetime | None]:
+        chosen, also = _choose_upcoming(scope, candidates, filters, now, limit)
+        cards = [
+            pages.event_card(
+                s,
+                scope.zone,
+                base_url,
+                group=names.get(s.stored.item.site) if scope.is_network else None,
+                also=also(s.stored.item),
+            )
+            for s in chosen
+        ]
+        return chosen, cards, last_departure(candidates, now)
+
+    chosen, cards, departed = await asyncio.to_thread(build)
+    valid_until = _valid_until(chosen, now)
+    ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
+    changed = max(_changed(s.stored for s in chosen), ended or EPOCH, departed or EPOCH)
+    return cards, changed, valid_until
+
+
+async def home_page(
+    store: Store, network: Network, scope: Scope, base_url: str, revision: int, now: datetime
+) -> Rendered:
+    """The network's page (`/`) or a group's (`/{group}/`)."""
+    sites = [s.slug for s in scope.sites]
+    events, changed, valid_until = await _upcoming_cards(
+        store, scope, Filters(), base_url, now, PAGE_EVENTS
+    )
+    posts = await store.posts(ItemQuery(sites=sites, limit=PAGE_POSTS))
+    names = {s.slug: s.name for s in scope.sites}
+    cards = [
+        pages.post_card(
+            p, scope.zone, base_url, group=names.get(p.item.site) if scope.is_network else None
+        )
+        for p in posts
+    ]
+    subscribe = pages.subscription(base_url, scope.slug, scope.title, network=scope.is_network)
+    if scope.is_network:
+        counts = await store.item_counts()
+        regions = pages.regions_of(
+            (
+                site.region,
+                pages.GroupLink(
+                    name=site.name,
+                    url=f"{base_url}/{site.slug}/",
+                    posts=counts.get((site.slug, "post"), 0),
+                    events=counts.get((site.slug, "event"), 0),
+                ),
+            )
+            for site in network.sites
+        )
+        page = _page(
+            scope,
+            network,
+            base_url,
+            title=f"{network.name}: Neuigkeiten und Termine",
+            description=f"Neuigkeiten und Termine der {len(network.sites)} Gruppen von"
+            f" {network.name}, zum Lesen und Abonnieren.",
+            url=f"{base_url}/",
+            feeds=pages.feed_links(base_url, scope.slug, scope.title),
+        )
+        body = pages.render_home(page, subscribe, events, cards, regions)
+        # The groups' counts change with any harvest: the page is as new as the store.
+        changed = now
+    else:
+        site = scope.sites[0]
+        page = _page(
+            scope,
+            network,
+            base_url,
+            title=f"{site.name}: Neuigkeiten und Termine",
+            description=f"Neuigkeiten und Termine von {site.name}, zum Lesen und Abonnieren.",
+            url=f"{base_url}/{site.slug}/",
+            feeds=pages.feed_links(base_url, scope.slug, scope.title),
+        )
+        body = pages.render_group(
+            page, subscribe, events, cards, region=site.region, homepage=site.homepage
+        )
+        changed = max(changed, _changed(posts))
+    return make_rendered(
+        body,
+        "text/html",
+        changed,
+        revision,
+        valid_until=valid_until,
+        headers=page_headers(base_url),
+    )
+
+
+async def event_page(
+    store: Store,
+    network: Network,
+    scope: Scope,
+    event_id: str,
+    base_url: str,
+    revision: int,
+    now: datetime,
+) -> Rendered:
+    found = await store.events(ItemQuery(sites=[s.slug for s in scope.sites], ids=(event_id,)))
+    if not found:
+        raise NoSuchEventError(event_id)
+    stored = found[0]
+    event = stored.item
+    site = network.site(event.site)
+    zone = site.zone if site else scope.zone
+    # A series shows its next date (or the one going on) and lists the following ones.
+    coming = list(islice(occurrences(event, now, now + SERIES_HORIZON), SERIES_DATES + 1))
+    first = coming[0] if coming else (event.start_instant(), event.end_instant())
+    scheduled = Scheduled(stored, *first)
+    detail = pages.event_detail(
+        scheduled,
+        coming[1:],
+        zone,
+        base_url,
+        group=site.name if site else event.site,
+        group_homepage=site.homepage if site else None,
+    )
+    page = pages.Page(
+        base=base_url,
+        network=network.name,
+        title=f"{detail.title} – {detail.when}",
+        description=" · ".join(
+            filter(
+                None,
+                [detail.when, event.location.label() if event.location else None, detail.group],
+            )
+        ),
+        url=pages.event_page_url(base_url, event),
+        feeds=pages.feed_links(base_url, event.site, detail.group),
+        image=event.image,
+        og_type="website",
+        group=(event.site, detail.group),
+    )
+    body = await asyncio.to_thread(pages.render_event, page, detail)
+    valid_until = first[1] if len(coming) > 1 else None
+    return make_rendered(
+        body,
+        "text/html",
+        stored.changed,
+        revision,
+        valid_until=valid_until,
+        headers=page_headers(base_url),
+    )
+
+
+class NoSuchPostError(LookupError):
+    """No post of the scope has that id."""
+
+
+async def post_page(
+    store: Store, network: Network, scope: Scope, post_id: str, base_url: str, revision: int
+) -> Rendered:
+    found = await store.posts(ItemQuery(sites=[s.slug for s in scope.sites], ids=(post_id,)))
+    if not found:
+        raise NoSuchPostError(post_id)
+    stored = found[0]
+    post = stored.item
+    site = network.site(post.site)
+    zone = site.zone if site else scope.zone
+    group = site.name if site else post.site
+    detail = pages.post_detail(stored, zone, base_url, group=group)
+    page = pages.Page(
+        base=base_url,
+        network=network.name,
+        title=f"{detail.title} – {group}",
+        description=pages.post_card(stored, zone, base_url, group=None).summary or detail.title,
+        url=pages.post_page_url(base_url, post),
+        # The group's own article is the original: search engines should list that one.
+        canonical=post.url,
+        feeds=pages.feed_links(base_url, post.site, group),
+        image=post.image,
+        og_type="article",
+        group=(post.site, group),
+    )
+    body = pages.render_post(page, detail)
+    return make_rendered(
+        body, "text/html", stored.changed, revision, headers=page_headers(base_url)
+    )
+
+
+async def widget_page(
+    store: Store,
+    network: Network,
+    scope: Scope,
+    filters: Filters,
+    base_url: str,
+    revision: int,
+    now: datetime,
+) -> Rendered:
+    """Upcoming events for a frame on another website (the script's alternative)."""
+    limit = filters.limit or WIDGET_EVENTS
+    events, changed, valid_until = await _upcoming_cards(
+        store, scope, filters, base_url, now, limit
+    )
+    page = _page(
+        scope,
+        network,
+        base_url,
+        title=f"Termine: {scope.title}",
+        description=f"Die nächsten Termine: {scope.title}",
+        url=f"{base_url}/{scope.slug}/widget",
+    )
+    more = f"{base_url}/" if scope.is_network else f"{base_url}/{scope.slug}/"
+    body = pages.render_widget(page, events, more_url=more)
+    return make_rendered(
+        body,
+        "text/html",
+        changed,
+        revision,
+        valid_until=valid_until,
+        headers=page_headers(base_url, framed=True),
+    )
+
+
+def embed_guide(network: Network, base_url: str, revision: int) -> Rendered:
+    regions = sorted({s.region for s in network.sites if s.region})
+    scope = resolve_scope(network, NETWORK)
+    assert scope is not None
+    page = _page(
+        scope,
+        network,
+        base_url,
+        title=f"Termine von {network.name} auf der eigenen Website zeigen",
+        description="Eine Zeile Code zeigt die nächsten Termine auf Ihrer Website.",
+        url=f"{base_url}/embed",
+        feeds=pages.feed_links(base_url, NETWORK, network.name),
+    )
+    body = pages.render_embed_guide(page, regions, regions[0] if regions else None)
+    return make_rendered(body, "text/html", EPOCH, revision, headers=page_headers(base_url))
+
+
+def qr_code(scope: Scope, base_url: str, revision: int) -> Rendered:
+    links = pages.subscription(base_url, scope.slug, scope.title)
+    body = qr_svg(links.calendar.webcal, f"Kalender abonnieren: {scope.title}")
+    return make_rendered(body, "image/svg+xml", EPOCH, revision)

@@ -1,0 +1,36 @@
+"""The pages' own stylesheet and scripts, read once from the package, each with a version
+(a hash of its bytes) so that its address changes when it does and browsers may keep it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    name: str
+    body: bytes
+    content_type: str
+    version: str
+
+
+@cache
+def assets() -> dict[str, Asset]:
+    folder = resources.files("feeds.render") / "static"
+    found = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rpartition(".")[2]
+        if suffix in TYPES:
+            body = entry.read_bytes()
+            version = hashlib.blake2b(body, digest_size=6).hexdigest()
+            found[entry.name] = Asset(entry.name, body, TYPES[suffix], version)
+    return found
+
+
+def asset_url(base_url: str, name: str) -> str:
+    return f"{base_url}/static/{name}?v={assets()[name].version}"

@@ -1,0 +1,480 @@
+"""HTML pages for people: the network, a group, an event, a post, the widget.
+
+Pure like every renderer: data in, bytes out. Jinja2 escapes every value; the only markup
+passed through is upstream HTML that was sanitized when it was harvested (decoded once,
+at the sources' boundary), marked so in `_html`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from markupsafe import Markup, escape
+
+from feeds.filters import Scheduled
+from feeds.model import Event, EventStatus, Image, Location, Post
+from feeds.render.assets import asset_url
+from feeds.render.entries import UNTITLED
+from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_links
+from feeds.render.text import html_to_text
+from feeds.render.when import describe, describe_day
+from feeds.store import Stored
+
+SUMMARY_CHARS = 240
+NO_REGION = "Weitere Gruppen"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedLink:
+    type: str
+    title: str
+    href: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """What every page's head and frame need."""
+
+    base: str  # the public address links are built from
+    network: str  # the network's name
+    title: str
+    description: str
+    url: str  # this page's own address
+    canonical: str | None = None  # where search engines should look instead, if anywhere
+    feeds: tuple[FeedLink, ...] = ()
+    image: Image | None = None
+    og_type: str = "website"
+    group: tuple[str, str] | None = None  # (slug, name) for the way back
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventCard:
+    title: str
+    url: str
+    when: str
+    start: str  # machine-readable, for <time datetime>
+    where: str | None
+    cancelled: bool
+    group: str | None = None  # network views name the group
+    also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostCard:
+    title: str
+    url: str
+    day: str
+    date: str
+    summary: str | None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    """Every way to follow a group or the network: its calendar and its news."""
+
+    name: str
+    slug: str
+    calendar: CalendarLinks
+    qr: str
+    news: tuple[FeedLink, ...]
+    events_feed: str
+    opml: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupLink:
+    name: str
+    url: str
+    posts: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Region:
+    name: str
+    groups: tuple[GroupLink, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    name: str | None
+    address: str | None
+    map_url: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventDetail:
+    title: str
+    status: str  # "confirmed", "tentative", "cancelled"
+    when: str
+    start: str
+    end: str
+    more: tuple[tuple[str, str], ...]  # further dates of a series: (German, machine)
+    place: Place | None
+    description: Markup | None
+    organizer: str | None
+    upstream: str | None
+    image: Image | None
+    categories: tuple[str, ...]
+    group: str
+    group_url: str
+    group_homepage: str | None
+    also: tuple[str, ...]
+    add: EventLinks
+    jsonld: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostDetail:
+    title: str
+    day: str
+    date: str
+    author: str | None
+    image: Image | None
+    content: Markup | None
+    upstream: str | None
+    categories: tuple[str, ...]
+    group: str
+    group_url: str
+
+
+# --- building what the templates show -------------------------------------------------
+
+
+def feed_links(base: str, slug: str, title: str) -> tuple[FeedLink, ...]:
+    return (
+        FeedLink(type="application/atom+xml", title=f"{title}: Neuigkeiten (Atom)",
+                 href=f"{base}/{slug}/news.atom"),
+        FeedLink(type="application/rss+xml", title=f"{title}: Neuigkeiten (RSS)",
+                 href=f"{base}/{slug}/news.rss"),
+        FeedLink(type="application/feed+json", title=f"{title}: Neuigkeiten (JSON Feed)",
+                 href=f"{base}/{slug}/news.json"),
+        FeedLink(type="application/atom+xml", title=f"{title}: Termine (Atom)",
+                 href=f"{base}/{slug}/events.atom"),
+    )  # fmt: skip
+
+
+def subscription(base: str, slug: str, name: str, *, network: bool = False) -> Subscription:
+    return Subscription(
+        name=name,
+        slug=slug,
+        calendar=calendar_links(f"{base}/{slug}/events.ics", name),
+        qr=f"{base}/{slug}/qr.svg",
+        news=feed_links(base, slug, name),
+        events_feed=f"{base}/{slug}/events.atom",
+        opml=f"{base}/opml" if network else None,
+    )
+
+
+def event_page_url(base: str, event: Event) -> str:
+    return f"{base}/{event.site}/events/{event.uuid}"
+
+
+def post_page_url(base: str, post: Post) -> str:
+    return f"{base}/{post.site}/posts/{post.uuid}"
+
+
+def event_card(
+    scheduled: Scheduled,
+    zone: ZoneInfo,
+    base: str,
+    *,
+    group: str | None = None,
+    also: tuple[str, ...] = (),
+) -> EventCard:
+    event = scheduled.stored.item
+    return EventCard(
+        title=event.title or UNTITLED,
+        url=event_page_url(base, event),
+        when=describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone),
+        start=_machine(scheduled.start, event.all_day, zone),
+        where=event.location.label() if event.location else None,
+        cancelled=event.status is EventStatus.CANCELLED,
+        group=group,
+        also=also,
+    )
+
+
+def post_card(stored: Stored[Post], zone: ZoneInfo, base: str, *, group: str | None) -> PostCard:
+    post = stored.item
+    published = post.published or stored.first_seen
+    summary = post.summary or (html_to_text(post.content_html) if post.content_html else None)
+    return PostCard(
+        title=post.title or UNTITLED,
+        url=post_page_url(base, post),
+        day=describe_day(published, zone),
+        date=published.isoformat(),
+        summary=_shorten(summary, SUMMARY_CHARS) if summary else None,
+        group=group,
+    )
+
+
+def regions_of(groups: Iterable[tuple[str | None, GroupLink]]) -> tuple[Region, ...]:
+    """Groups by federal state, states alphabetically, groups without one last."""
+    by_region: dict[str, list[GroupLink]] = {}
+    for region, link in groups:
+        by_region.setdefault(region or NO_REGION, []).append(link)
+    names = sorted(by_region, key=lambda name: (name == NO_REGION, name))
+    return tuple(
+        Region(name=name, groups=tuple(sorted(by_region[name], key=lambda g: g.name)))
+        for name in names
+    )
+
+
+def event_detail(
+    scheduled: Scheduled,
+    more: Sequence[tuple[datetime, datetime]],
+    zone: ZoneInfo,
+    base: str,
+    *,
+    group: str,
+    group_homepage: str | None,
+    also: tuple[str, ...] = (),
+) -> EventDetail:
+    stored = scheduled.stored
+    event = stored.item
+    title = event.title or UNTITLED
+    when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
+    place = _place(event.location)
+    description = Markup(event.description) if event.description else None  # sanitized at harvest
+    plain = html_to_text(event.description) if event.description else None
+    zone_name = event.timezone or str(zone)
+    url = event_page_url(base, event)
+    detail = EventDetail(
+        title=title,
+        status=event.status.value,
+        when=when,
+        start=_machine(scheduled.start, event.all_day, zone),
+        end=_machine(scheduled.end, event.all_day, zone, end=True),
+        more=tuple(
+            (
+                describe(start, end, all_day=event.all_day, zone=zone),
+                _machine(start, event.all_day, zone),
+            )
+            for start, end in more
+        ),
+        place=place,
+        description=description,
+        organizer=event.organizer,
+        upstream=event.url,
+        image=event.image,
+        categories=event.categories,
+        group=group,
+        group_url=f"{base}/{event.site}/",
+        group_homepage=group_homepage,
+        also=also,
+        add=event_links(
+            ics=f"{url}.ics",
+            title=title,
+            start=scheduled.start,
+            end=scheduled.end,
+            all_day=event.all_day,
+            zone_name=zone_name,
+            place=event.location.label() if event.location else None,
+            details="\n\n".join(filter(None, [plain, url])),
+        ),
+    )
+    return _with_jsonld(detail, event, url, plain)
+
+
+def post_detail(stored: Stored[Post], zone: ZoneInfo, base: str, *, group: str) -> PostDetail:
+    post = stored.item
+    published = post.published or stored.first_seen
+    content = post.content_html or (f"<p>{_escape(post.summary)}</p>" if post.summary else None)
+    return PostDetail(
+        title=post.title or UNTITLED,
+        day=describe_day(published, zone),
+        date=published.isoformat(),
+        author=post.author,
+        image=post.image,
+        content=Markup(content) if content else None,  # sanitized at harvest
+        upstream=post.url,
+        categories=post.categories,
+        group=group,
+        group_url=f"{base}/{post.site}/",
+    )
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def render_home(
+    page: Page,
+    subscribe: Subscription,
+    events: Sequence[EventCard],
+    posts: Sequence[PostCard],
+    regions: Sequence[Region],
+) -> bytes:
+    return _render(
+        "home.html",
+        page,
+        subscribe=subscribe,
+        events=events,
+        posts=posts,
+        regions=regions,
+        groups_total=sum(len(region.groups) for region in regions),
+    )
+
+
+def render_group(
+    page: Page,
+    subscribe: Subscription,
+    events: Sequence[EventCard],
+    posts: Sequence[PostCard],
+    *,
+    region: str | None,
+    homepage: str | None,
+) -> bytes:
+    return _render(
+        "group.html",
+        page,
+        subscribe=subscribe,
+        events=events,
+        posts=posts,
+        region=region,
+        homepage=homepage,
+        snippet=embed_snippet(page.base, subscribe.slug),
+    )
+
+
+def render_event(page: Page, event: EventDetail) -> bytes:
+    return _render("event.html", page, event=event)
+
+
+def render_post(page: Page, post: PostDetail) -> bytes:
+    return _render("post.html", page, post=post)
+
+
+def render_widget(page: Page, events: Sequence[EventCard], *, more_url: str) -> bytes:
+    return _render("widget.html", page, events=events, more_url=more_url)
+
+
+def render_embed_guide(page: Page, regions: Sequence[str], example_region: str | None) -> bytes:
+    examples = [("Alle Termine des Netzwerks", embed_snippet(page.base, "network"))]
+    if example_region:
+        examples.append(
+            (f"Nur {example_region}", embed_snippet(page.base, "network", region=example_region))
+        )
+    iframe = (
+        f'<iframe src="{page.base}/network/widget?limit=5" title="Termine: {page.network}"'
+        ' width="100%" height="420" loading="lazy"></iframe>'
+    )
+    return _render(
+        "embed.html",
+        page,
+        examples=examples,
+        regions=regions,
+        iframe=iframe,
+        example_region=example_region,
+    )
+
+
+def embed_snippet(base: str, slug: str, **data: str) -> str:
+    """The one line a web editor pastes: our script, which group or region, loaded async."""
+    attributes = "".join(
+        f' data-{name}="{_escape(value)}"'
+        for name, value in [("site", slug), *data.items()]
+        if not (name == "site" and value == "network")
+    )
+    return f'<script src="{base}/embed.js"{attributes} async></script>'
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("feeds.render", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _render(template: str, page: Page, **context: Any) -> bytes:
+    html = _ENV.get_template(template).render(
+        page=page, asset=lambda name: asset_url(page.base, name), **context
+    )
+    return html.encode()
+
+
+def _machine(value: datetime, all_day: bool, zone: ZoneInfo, *, end: bool = False) -> str:
+    """RFC 3339 with the local offset; a date for all-day events (their end is exclusive)."""
+    local = value.astimezone(zone)
+    if all_day:
+        day: date = (local - timedelta(days=1)).date() if end else local.date()
+        return day.isoformat()
+    return local.isoformat(timespec="seconds")
+
+
+def _place(location: Location | None) -> Place | None:
+    if location is None or not (location.name or location.address or location.geo):
+        return None
+    if location.geo:
+        lat, lon = location.geo
+        map_url = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
+    else:
+        query = ", ".join(filter(None, [location.name, location.address]))
+        map_url = f"https://www.openstreetmap.org/search?{urlencode({'query': query})}"
+    return Place(name=location.name, address=location.address, map_url=map_url)
+
+
+STATUS = {
+    EventStatus.CONFIRMED: "https://schema.org/EventScheduled",
+    EventStatus.TENTATIVE: "https://schema.org/EventScheduled",
+    EventStatus.CANCELLED: "https://schema.org/EventCancelled",
+}
+
+
+def _with_jsonld(detail: EventDetail, event: Event, url: str, plain: str | None) -> EventDetail:
+    """schema.org Event as search engines read it (their required and recommended fields)."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": detail.title,
+        "startDate": detail.start,
+        "endDate": detail.end,
+        "eventStatus": STATUS[event.status],
+        "url": url,
+        "organizer": {
+            "@type": "Organization",
+            "name": event.organizer or detail.group,
+            **({"url": detail.group_homepage} if detail.group_homepage else {}),
+        },
+    }
+    if event.location and (event.location.name or event.location.address):
+        place: dict[str, Any] = {
+            "@type": "Place",
+            "name": event.location.name or event.location.address,
+        }
+        if event.location.address:
+            place["address"] = event.location.address
+        if event.location.geo:
+            lat, lon = event.location.geo
+            place["geo"] = {"@type": "GeoCoordinates", "latitude": lat, "longitude": lon}
+        data["location"] = place
+        data["eventAttendanceMode"] = "https://schema.org/OfflineEventAttendanceMode"
+    if plain:
+        data["description"] = plain
+    if event.image:
+        data["image"] = [event.image.url]
+    return replace(detail, jsonld=data)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",.;:–-") + " …"
+
+
+def _escape(text: str) -> str:
+    return str(escape(text))

@@ -1,0 +1,146 @@
+"""Routes of the pages for people: the network, a group, an event, a post, the widget,
+and the files they use. Cached like the feeds: a repeated request is a look-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from feeds.render.assets import assets
+from feeds.web import views
+from feeds.web.app_keys import network_key, store_key
+from feeds.web.caching import Rendered, make_rendered
+from feeds.web.handlers import base_url, cached, filters_of, scope_of
+from feeds.web.http import respond
+
+routes = web.RouteTableDef()
+UUID = "[0-9a-f-]{36}"
+PAGE_MAX_AGE = 60  # people reload pages; a minute keeps them close to the feeds
+ASSET_MAX_AGE = 365 * 24 * 3600  # versioned addresses: a new version has a new address
+EMBED_MAX_AGE = 3600  # embed.js is pasted into other sites with no version in its address
+QR_MAX_AGE = 24 * 3600
+
+
+@routes.get("/")
+async def network_page(request: web.Request) -> web.Response:
+    scope = views.resolve_scope(request.app[network_key], views.NETWORK)
+    assert scope is not None
+    return await _home(request, scope)
+
+
+@routes.get("/{site}/")
+async def group_page(request: web.Request) -> web.Response:
+    return await _home(request, scope_of(request))
+
+
+@routes.get("/{site}")
+async def group_without_slash(request: web.Request) -> web.Response:
+    raise web.HTTPPermanentRedirect(f"/{scope_of(request).slug}/")
+
+
+async def _home(request: web.Request, scope: views.Scope) -> web.Response:
+    app, base = request.app, base_url(request)
+    rendered = await cached(
+        request,
+        ("page", scope.slug, base),
+        lambda rev: views.home_page(
+            app[store_key], app[network_key], scope, base, rev, datetime.now(UTC)
+        ),
+    )
+    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get(f"/{{site}}/events/{{event_id:{UUID}}}")
+async def event_page(request: web.Request) -> web.Response:
+    scope, event_id, base = scope_of(request), request.match_info["event_id"], base_url(request)
+    app = request.app
+    try:
+        rendered = await cached(
+            request,
+            ("event-page", scope.slug, event_id, base),
+            lambda rev: views.event_page(
+                app[store_key], app[network_key], scope, event_id, base, rev, datetime.now(UTC)
+            ),
+        )
+    except views.NoSuchEventError:
+        raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
+    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get(f"/{{site}}/posts/{{post_id:{UUID}}}")
+async def post_page(request: web.Request) -> web.Response:
+    scope, post_id, base = scope_of(request), request.match_info["post_id"], base_url(request)
+    app = request.app
+    try:
+        rendered = await cached(
+            request,
+            ("post-page", scope.slug, post_id, base),
+            lambda rev: views.post_page(
+                app[store_key], app[network_key], scope, post_id, base, rev
+            ),
+        )
+    except views.NoSuchPostError:
+        raise web.HTTPNotFound(text=f"no post {post_id} in {scope.slug}\n") from None
+    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get("/{site}/widget")
+async def widget(request: web.Request) -> web.Response:
+    scope, filters, base = scope_of(request), filters_of(request), base_url(request)
+    app = request.app
+    rendered = await cached(
+        request,
+        ("widget", scope.slug, filters.cache_key(), base),
+        lambda rev: views.widget_page(
+            app[store_key], app[network_key], scope, filters, base, rev, datetime.now(UTC)
+        ),
+    )
+    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get("/{site}/qr.svg")
+async def qr_code(request: web.Request) -> web.Response:
+    scope, base = scope_of(request), base_url(request)
+
+    async def render(revision: int) -> Rendered:
+        return views.qr_code(scope, base, revision)
+
+    rendered = await cached(request, ("qr", scope.slug, base), render)
+    return await respond(request, rendered, max_age=QR_MAX_AGE)
+
+
+@routes.get("/embed")
+async def embed_guide(request: web.Request) -> web.Response:
+    network, base = request.app[network_key], base_url(request)
+
+    async def render(revision: int) -> Rendered:
+        return views.embed_guide(network, base, revision)
+
+    rendered = await cached(request, ("embed-guide", base), render)
+    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get("/embed.js")
+async def embed_script(request: web.Request) -> web.Response:
+    return await _asset(request, "embed.js", max_age=EMBED_MAX_AGE)
+
+
+@routes.get("/static/{name}")
+async def static(request: web.Request) -> web.Response:
+    return await _asset(request, request.match_info["name"], max_age=ASSET_MAX_AGE)
+
+
+async def _asset(request: web.Request, name: str, *, max_age: int) -> web.Response:
+    asset = assets().get(name)
+    if asset is None:
+        raise web.HTTPNotFound(text=f"no file named {name[:80]}\n")
+
+    async def render(revision: int) -> Rendered:
+        return make_rendered(asset.body, asset.content_type, STARTED, revision)
+
+    rendered = await cached(request, ("asset", name), render)
+    return await respond(request, rendered, max_age=max_age)
+
+
+STARTED = datetime.now(UTC)  # the files came with this version of the service

@@ -41,8 +41,12 @@ class Scenario:
     freiwilligentag: date  # all day, two days
 
 
+def _today() -> date:
+    return datetime.now(BERLIN).date()
+
+
 def _day(days: int, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(date.today() + timedelta(days=days), time(hour, minute), BERLIN)
+    return datetime.combine(_today() + timedelta(days=days), time(hour, minute), BERLIN)
 
 
 def _local(value: datetime) -> str:
@@ -102,7 +106,7 @@ async def serve_pages(upstream: Upstream, database_url: str, serve: Serve) -> Sc
     if treff <= datetime.now(BERLIN):
         treff += timedelta(weeks=1)
     fest = _day(5, 16, 30)
-    tag = date.today() + timedelta(days=10)
+    tag = _today() + timedelta(days=10)
     body = calendar(treff, fest, tag)
 
     async def ics(request: web.Request) -> web.StreamResponse:

@@ -114,7 +114,13 @@ async def test_no_upstream_script_runs_in_a_browser(
     page = await browser.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    for url in (f"{base}/", f"{base}/kaiserslautern/", f"{base}/status"):
+    posts = json.loads(await (await page.request.get(f"{base}/kaiserslautern/news.json")).text())[
+        "items"
+    ]
+    # Each post's own page shows its text (sanitized HTML) and its title (text).
+    post_pages = [f"{base}/kaiserslautern/posts/{p['id'].removeprefix('urn:uuid:')}" for p in posts]
+    assert len(post_pages) == 3
+    for url in (f"{base}/", f"{base}/kaiserslautern/", f"{base}/status", *post_pages):
         response = await page.goto(url)
         assert response is not None
         assert response.status == 200, url

@@ -225,6 +225,7 @@ async def test_upstream_markup_is_text_on_pages(
     url = await event_url(http, base, HOSTILE_TITLE)
     for where in (url, f"{base}/{GROUP}/", f"{base}/"):
         status, _, body = await get(http, where)
+        assert status == 200
         text = body.decode()
         assert "<script>window.__pwned" not in text, where
         assert "&lt;script&gt;window.__pwned" in text, where

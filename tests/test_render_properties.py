@@ -15,10 +15,13 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 import icalendar
+import lxml.html
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feeds.filters import Scheduled
 from feeds.model import Event, Location, Post
+from feeds.render import pages
 from feeds.render.entries import UNTITLED, FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
@@ -60,6 +63,14 @@ hostile_pieces = st.sampled_from(
     ]
 )
 texts = st.lists(hostile_pieces | st.text(max_size=20), min_size=1, max_size=4).map("".join)
+# Escaped markup upstream is text in the domain: "<script>" that a page must show as text.
+page_texts = st.lists(
+    hostile_pieces
+    | st.just("&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;")
+    | st.text(max_size=20),
+    min_size=1,
+    max_size=4,
+).map("".join)
 
 
 def visible(text: str) -> str:
@@ -76,7 +87,7 @@ def folded(text: str) -> str:
 
 
 @st.composite
-def posts(draw: st.DrawFn) -> Stored[Post]:
+def posts(draw: st.DrawFn, texts: st.SearchStrategy[str] = texts) -> Stored[Post]:
     post = Post(
         site="kaiserslautern",
         source="test",
@@ -93,7 +104,7 @@ def posts(draw: st.DrawFn) -> Stored[Post]:
 
 
 @st.composite
-def events(draw: st.DrawFn) -> Stored[Event]:
+def events(draw: st.DrawFn, texts: st.SearchStrategy[str] = texts) -> Stored[Event]:
     start = datetime(2025, 3, 8, 20, tzinfo=BERLIN) + timedelta(days=draw(st.integers(0, 2000)))
     event = Event(
         site="kaiserslautern",
@@ -182,3 +193,55 @@ def test_one_hostile_calendar_through_ical_js() -> None:
     assert seen["summary"] == title
     assert seen["description"] == "ab"
     assert (seen["start"], seen["end"]) == ("2025-07-08T18:00:00.000Z", "2025-07-08T21:59:00.000Z")
+
+
+PAGE_BASE = "http://127.0.0.1:8080"
+
+
+def page_for(title: str) -> pages.Page:
+    return pages.Page(
+        base=PAGE_BASE, network="Engagierte Stadt", title=title, description=title, url=PAGE_BASE
+    )
+
+
+def our_scripts_only(doc: lxml.html.HtmlElement) -> list[str]:
+    """The page's scripts are ours: the copy buttons' file and, maybe, JSON-LD data."""
+    scripts = doc.xpath("//script")
+    for script in scripts:
+        if script.get("src"):
+            assert script.get("src").startswith(f"{PAGE_BASE}/static/pages.js?v=")
+        else:
+            assert script.get("type") == "application/ld+json"
+    handlers = doc.xpath("//@*[starts-with(name(), 'on')]")
+    assert handlers == []
+    links = doc.xpath("//@href | //@src")
+    assert not [link for link in links if link.strip().lower().startswith("javascript:")]
+    return [s.text for s in scripts if s.get("type") == "application/ld+json"]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(events(page_texts))
+def test_hostile_events_on_their_pages(stored: Stored[Event]) -> None:
+    event = stored.item
+    scheduled = Scheduled(stored, event.start_instant(), event.end_instant())
+    detail = pages.event_detail(
+        scheduled, [], BERLIN, PAGE_BASE, group="Engagierte Stadt Kaiserslautern",
+        group_homepage=None,
+    )  # fmt: skip
+    body = pages.render_event(page_for(event.title), detail)
+    doc = lxml.html.fromstring(body)
+    [data] = our_scripts_only(doc)
+    assert doc.findtext(".//title") == event.title  # escaped, not interpreted
+    assert doc.xpath("string(//h1)") == (event.title or UNTITLED)
+    assert json.loads(data)["name"] == (event.title or UNTITLED)
+    assert json.loads(data)["startDate"] == event.start.isoformat()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(posts(page_texts))
+def test_hostile_posts_on_their_pages(stored: Stored[Post]) -> None:
+    detail = pages.post_detail(stored, BERLIN, PAGE_BASE, group="Engagierte Stadt")
+    body = pages.render_post(page_for(stored.item.title), detail)
+    doc = lxml.html.fromstring(body)
+    assert our_scripts_only(doc) == []
+    assert doc.xpath("string(//h1)") == (stored.item.title or UNTITLED)

@@ -173,8 +173,11 @@ async def test_index_lists_groups_and_feeds(base: str, http: aiohttp.ClientSessi
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     page = body.decode()
     assert "Engagierte Stadt Kaiserslautern" in page
-    assert f"{base}/kaiserslautern/news.atom" in page
+    assert f'href="{base}/kaiserslautern/"' in page
+    assert f"{base}/network/news.atom" in page
     assert "webcal://127.0.0.1" in page
+    _, _, body = await get(http, f"{base}/kaiserslautern/")
+    assert f"{base}/kaiserslautern/news.atom" in body.decode()
 
 
 async def test_unknown_group_is_404(base: str, http: aiohttp.ClientSession) -> None:

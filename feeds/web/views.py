@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
@@ -457,7 +458,8 @@ async def home_page(
             url=f"{base_url}/",
             feeds=pages.feed_links(base_url, scope.slug, scope.title),
         )
-        body = pages.render_home(page, subscribe, events, cards, regions)
+        # Templates in a worker, like every render: 112 groups make a long page.
+        body = await asyncio.to_thread(pages.render_home, page, subscribe, events, cards, regions)
         # The groups' counts change with any harvest: the page is as new as the store.
         changed = now
     else:
@@ -471,8 +473,12 @@ async def home_page(
             url=f"{base_url}/{site.slug}/",
             feeds=pages.feed_links(base_url, scope.slug, scope.title),
         )
-        body = pages.render_group(
-            page, subscribe, events, cards, region=site.region, homepage=site.homepage
+        body = await asyncio.to_thread(
+            partial(pages.render_group, region=site.region, homepage=site.homepage),
+            page,
+            subscribe,
+            events,
+            cards,
         )
         changed = max(changed, _changed(posts))
     return make_rendered(
@@ -570,7 +576,7 @@ async def post_page(
         og_type="article",
         group=(post.site, group),
     )
-    body = pages.render_post(page, detail)
+    body = await asyncio.to_thread(pages.render_post, page, detail)
     return make_rendered(
         body, "text/html", stored.changed, revision, headers=page_headers(base_url)
     )
@@ -590,16 +596,17 @@ async def widget_page(
     events, changed, valid_until = await _upcoming_cards(
         store, scope, filters, base_url, now, limit
     )
+    title = " – ".join([scope.title, *filters.regions])
     page = _page(
         scope,
         network,
         base_url,
-        title=f"Termine: {scope.title}",
-        description=f"Die nächsten Termine: {scope.title}",
+        title=f"Termine: {title}",
+        description=f"Die nächsten Termine: {title}",
         url=f"{base_url}/{scope.slug}/widget",
     )
     more = f"{base_url}/" if scope.is_network else f"{base_url}/{scope.slug}/"
-    body = pages.render_widget(page, events, more_url=more)
+    body = await asyncio.to_thread(partial(pages.render_widget, more_url=more), page, events)
     return make_rendered(
         body,
         "text/html",

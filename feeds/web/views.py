@@ -505,8 +505,7 @@ async def event_page(
         raise NoSuchEventError(event_id)
     stored = found[0]
     event = stored.item
-    site = network.site(event.site)
-    zone = site.zone if site else scope.zone
+    site, zone = _home_of(network, scope, event.site)
     # A series shows its next date (or the one going on) and lists the following ones.
     coming = list(islice(occurrences(event, now, now + SERIES_HORIZON), SERIES_DATES + 1))
     first = coming[0] if coming else (event.start_instant(), event.end_instant())
@@ -547,6 +546,12 @@ async def event_page(
     )
 
 
+def _home_of(network: Network, scope: Scope, slug: str) -> tuple[Site | None, ZoneInfo]:
+    """An item's group and its zone (a group no longer configured: the scope's)."""
+    site = network.site(slug)
+    return site, site.zone if site else scope.zone
+
+
 class NoSuchPostError(LookupError):
     """No post of the scope has that id."""
 
@@ -559,8 +564,7 @@ async def post_page(
         raise NoSuchPostError(post_id)
     stored = found[0]
     post = stored.item
-    site = network.site(post.site)
-    zone = site.zone if site else scope.zone
+    site, zone = _home_of(network, scope, post.site)
     group = site.name if site else post.site
     detail = pages.post_detail(stored, zone, base_url, group=group)
     page = pages.Page(

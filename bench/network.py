@@ -23,7 +23,13 @@ from tests.upstream import Upstream
 
 PORT = 18744
 BASE = f"http://127.0.0.1:{PORT}"
-VIEWS = ["/network/news.atom", "/network/events.ics?from=2027-01-01", "/network/events.ics"]
+VIEWS = [
+    "/network/news.atom",
+    "/network/events.ics?from=2027-01-01",
+    "/network/events.ics",
+    "/",  # the network's page: 112 groups by state, what is coming, what is new
+    "/kaiserslautern/",
+]
 
 
 async def harvest(database_url: str) -> tuple[float, str]:

@@ -286,9 +286,11 @@ async def test_pages_are_cached_and_validated_like_feeds(
 @pytest.mark.parametrize(
     ("path", "status", "words"),
     [
-        ("/kaiserslautern/events/00000000-0000-0000-0000-000000000000", 404, "no event"),
-        ("/kaiserslautern/posts/00000000-0000-0000-0000-000000000000", 404, "no post"),
-        ("/atlantis/", 404, "no group named 'atlantis'"),
+        ("/kaiserslautern/events/00000000-0000-0000-0000-000000000000", 404, "Diesen Termin"),
+        ("/kaiserslautern/posts/00000000-0000-0000-0000-000000000000", 404, "Diesen Beitrag"),
+        ("/atlantis/", 404, "Eine Gruppe „atlantis“ gibt es hier nicht."),
+        ("/atlantis/events/00000000-0000-0000-0000-000000000000", 404, "„atlantis“"),
+        ("/%3Cscript%3E/", 404, "„&lt;script&gt;“"),  # said, escaped
         ("/atlantis/qr.svg", 404, "no group named"),
         ("/network/widget?limit=0", 400, "limit"),
         ("/network/widget?region=%00", 400, "region"),

@@ -376,6 +376,11 @@ def render_embed_guide(page: Page, regions: Sequence[str], example_region: str |
     )
 
 
+def render_missing(page: Page, reason: str) -> bytes:
+    """A 404 for people: what is missing, in words, and a way on."""
+    return _render("missing.html", page, reason=reason)
+
+
 def embed_snippet(base: str, slug: str, **data: str) -> str:
     """The one line a web editor pastes: our script, which group or region, loaded async."""
     attributes = "".join(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from feeds.render.assets import assets
+from feeds.render.pages import Page, render_missing
 from feeds.web import views
 from feeds.web.app_keys import network_key, store_key
 from feeds.web.caching import Rendered, make_rendered
@@ -31,12 +32,36 @@ async def network_page(request: web.Request) -> web.Response:
 
 @routes.get("/{site}/")
 async def group_page(request: web.Request) -> web.Response:
-    return await _home(request, scope_of(request))
+    return await _home(request, page_scope(request))
 
 
 @routes.get("/{site}")
 async def group_without_slash(request: web.Request) -> web.Response:
-    raise web.HTTPPermanentRedirect(f"/{scope_of(request).slug}/")
+    raise web.HTTPPermanentRedirect(f"/{page_scope(request).slug}/")
+
+
+def page_scope(request: web.Request) -> views.Scope:
+    """The group a page is of; a person who mistyped it gets a page that says so."""
+    scope = views.resolve_scope(request.app[network_key], request.match_info["site"])
+    if scope is None:
+        slug = request.match_info["site"]
+        name = slug if len(slug) <= 40 else slug[:39] + "…"
+        raise missing(request, None, f"Eine Gruppe „{name}“ gibt es hier nicht.")
+    return scope
+
+
+def missing(request: web.Request, scope: views.Scope | None, reason: str) -> web.HTTPNotFound:
+    network, base = request.app[network_key], base_url(request)
+    group = None if scope is None or scope.is_network else (scope.slug, scope.title)
+    page = Page(
+        base=base, network=network.name, title=f"Nicht gefunden – {network.name}",
+        description=reason, url=f"{base}{request.path}", group=group,
+    )  # fmt: skip
+    return web.HTTPNotFound(
+        text=render_missing(page, reason).decode(),
+        content_type="text/html",
+        headers=dict(views.page_headers(base)),
+    )
 
 
 async def _home(request: web.Request, scope: views.Scope) -> web.Response:
@@ -53,7 +78,7 @@ async def _home(request: web.Request, scope: views.Scope) -> web.Response:
 
 @routes.get(f"/{{site}}/events/{{event_id:{UUID}}}")
 async def event_page(request: web.Request) -> web.Response:
-    scope, event_id, base = scope_of(request), request.match_info["event_id"], base_url(request)
+    scope, event_id, base = page_scope(request), request.match_info["event_id"], base_url(request)
     app = request.app
     try:
         rendered = await cached(
@@ -64,13 +89,14 @@ async def event_page(request: web.Request) -> web.Response:
             ),
         )
     except views.NoSuchEventError:
-        raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
+        reason = "Diesen Termin gibt es hier nicht (mehr). Vielleicht wurde er verschoben."
+        raise missing(request, scope, reason) from None
     return await respond(request, rendered, max_age=PAGE_MAX_AGE)
 
 
 @routes.get(f"/{{site}}/posts/{{post_id:{UUID}}}")
 async def post_page(request: web.Request) -> web.Response:
-    scope, post_id, base = scope_of(request), request.match_info["post_id"], base_url(request)
+    scope, post_id, base = page_scope(request), request.match_info["post_id"], base_url(request)
     app = request.app
     try:
         rendered = await cached(
@@ -81,7 +107,7 @@ async def post_page(request: web.Request) -> web.Response:
             ),
         )
     except views.NoSuchPostError:
-        raise web.HTTPNotFound(text=f"no post {post_id} in {scope.slug}\n") from None
+        raise missing(request, scope, "Diesen Beitrag gibt es hier nicht.") from None
     return await respond(request, rendered, max_age=PAGE_MAX_AGE)
 
 

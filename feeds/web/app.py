@@ -12,6 +12,7 @@ from aiohttp import web
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
+from feeds.render.pages import load_templates
 from feeds.store import open_store
 from feeds.web import operations, pages
 from feeds.web.app_keys import (
@@ -93,7 +94,11 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app.cleanup_ctx.extend([workers_ctx, store_ctx, harvest_ctx])
+    async def templates_ctx(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(load_templates)
+        yield
+
+    app.cleanup_ctx.extend([workers_ctx, templates_ctx, store_ctx, harvest_ctx])
     # Fixed paths before /{site}, which would match /status or /embed.
     app.add_routes(operations.routes)
     app.add_routes(pages.routes)

@@ -186,8 +186,20 @@ ROUTES = [
     b"/opml",
     b"/healthz",
     b"/status.json",
+    # Pages for people and what they use (the demo's Rock Rising and its first post).
+    b"/kaiserslautern/events/c950f0cb-ad8b-5a1e-ac3d-4b505b998d7b",
+    b"/kaiserslautern/posts/b1a51198-0e37-5211-918c-ddcc274341c1",
+    b"/kaiserslautern/events/00000000-0000-0000-0000-000000000000",
+    b"/network/widget",
+    b"/kaiserslautern/qr.svg",
+    b"/embed",
+    b"/embed.js",
+    b"/static/pages.css",
+    b"/static/%2E%2E%2Fpages.py",
 ]
-PARAMETERS = [b"limit", b"from", b"to", b"q", b"category", b"region", b"_"]
+PARAMETERS = [
+    b"limit", b"from", b"to", b"q", b"category", b"region", b"site", b"near", b"radius", b"_"
+]  # fmt: skip
 # Bytes as a client may put them in a request target: percent-escapes of anything, and
 # the printable ASCII that HTTP allows unescaped.
 target_bytes = st.lists(

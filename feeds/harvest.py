@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -22,6 +24,7 @@ import aiohttp
 from feeds import __version__
 from feeds.model import Network
 from feeds.store import Store, StoreError
+from feeds.store.base import HarvestRecord
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,10 @@ GONE_RECHECK = timedelta(days=1)  # a 410 source is asked again daily, in case i
 MAX_RETRY_AFTER = timedelta(days=1)
 TICK = timedelta(seconds=5)  # how often the harvester says it is alive
 OVERDUE_GRACE = timedelta(minutes=2)  # a source this late (and not running) is overdue
+# Another harvester holds a source: look again this soon (its harvest is likely over by
+# then), or when the store says the source is due, whichever comes first.
+RECHECK_HELD = timedelta(seconds=15)
+ELSEWHERE = "elsewhere"  # the status of a harvest left to another harvester
 
 SourceKey = tuple[str, str]  # (site, source)
 
@@ -53,7 +60,7 @@ class Limits:
 class Outcome:
     site: str
     source: str
-    status: str  # "ok", "not-modified" or "failed"
+    status: str  # "ok", "not-modified", "failed", or ELSEWHERE (another harvester had it)
     new: int = 0
     changed: int = 0
     revision: int | None = None
@@ -72,6 +79,11 @@ class Outcome:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    """Who harvests, in the store's record: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def harvest_source(
@@ -185,8 +197,14 @@ class Harvester:
         on_revision: Callable[[int], None] = lambda revision: None,
         on_change: Callable[[str], None] = lambda site: None,
         contact_url: str | None = None,
+        worker: str | None = None,
     ) -> None:
         self.store = store
+        # However many harvesters run on one store, each source is claimed by one at a
+        # time (Store.claim), for about as long as a harvest can take; a claim lapses
+        # after that if its harvester died.
+        self.worker = worker or worker_name()
+        self.lease = timedelta(seconds=3 * limits.total_timeout + 60)
         self.sources = dict(sources)
         self.intervals = {
             (site.slug, config.name): config.interval
@@ -207,11 +225,15 @@ class Harvester:
         self.running: set[SourceKey] = set()
 
     async def run_once(self, keys: list[SourceKey] | None = None) -> list[Outcome]:
-        """Harvest the given sources (all by default) now, side by side."""
+        """Harvest the given sources (all by default) now, side by side, due or not;
+        a source another harvester is working on is left to it (ELSEWHERE)."""
         wanted = keys or list(self.sources)
         async with self._client_session() as session:
             done = await asyncio.gather(
-                *(self._harvest(session, key) for key in self.busiest_hosts_first(wanted))
+                *(
+                    self._harvest(session, key, due_only=False)
+                    for key in self.busiest_hosts_first(wanted)
+                )
             )
         by_key = {(o.site, o.source): o for o, _ in done}
         return [by_key[key] for key in wanted]
@@ -287,9 +309,24 @@ class Harvester:
         return delay
 
     async def _harvest(
-        self, session: aiohttp.ClientSession, key: SourceKey
+        self, session: aiohttp.ClientSession, key: SourceKey, *, due_only: bool = True
     ) -> tuple[Outcome, timedelta]:
-        """One harvest of one source, and how long until its next."""
+        """One harvest of one source, and how long until its next; with `due_only`, only
+        if the store says it is due (another harvester may have done it meanwhile)."""
+        now = utcnow()
+        try:
+            claim = await self.store.claim(*key, self.worker, now, self.lease, due=due_only)
+        except StoreError as exc:
+            log.exception("harvest site=%s source=%s: cannot claim it", *key)
+            outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")
+            return outcome, self.delay_after(key, outcome)
+        if not claim.granted:
+            if claim.held_until:  # another harvester is at it: look again soon
+                wake = min(claim.held_until, now + RECHECK_HELD)
+            else:  # another did it meanwhile: when the store says it is due
+                wake = claim.next_run or now + RECHECK_HELD
+            log.debug("harvest site=%s source=%s: left to another harvester", *key)
+            return Outcome(*key, ELSEWHERE), max(wake - now, timedelta(seconds=1))
         source = self.sources[key]
         self.running.add(key)
         try:
@@ -304,10 +341,21 @@ class Harvester:
         finally:
             self.running.discard(key)
         delay = self.delay_after(key, outcome)
+        finished = utcnow()
         try:
             await self.store.save_schedule(
-                *key, utcnow() + delay, gone=outcome.gone, moved_to=outcome.moved_to
+                *key,
+                finished + delay,
+                gone=outcome.gone,
+                moved_to=outcome.moved_to,
+                worker=self.worker,
             )
+            await self.store.record_harvest(
+                HarvestRecord(
+                    *key, self.worker, now, finished, outcome.status,
+                    outcome.new, outcome.changed, outcome.error,
+                )
+            )  # fmt: skip
         except StoreError:
             log.exception("harvest site=%s source=%s: cannot save the schedule", *key)
         _log(outcome, delay)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from feeds.model import Event, Post
@@ -72,6 +72,33 @@ class SourceState:
     moved_to: str | None = None  # where a permanent redirect pointed
     notes: Notes = field(default_factory=Notes)  # of the last successful read
 
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A harvester's claim on a source: granted, or why not (another holds it until
+    `held_until`; it is not due before `next_run`)."""
+
+    granted: bool
+    next_run: datetime | None = None
+    held_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestRecord:
+    """One harvest of one source, by one harvester: the store's record of who did what."""
+
+    site: str
+    source: str
+    worker: str
+    started: datetime
+    finished: datetime
+    status: str
+    new: int = 0
+    changed: int = 0
+    error: str | None = None
+
+
+HARVESTS_KEPT = timedelta(days=7)  # records older than this are pruned as new ones come
 
 MAX_NOTES = 50  # lines kept per kind of note; the rest are counted
 
@@ -146,8 +173,35 @@ class Store(Protocol):
         *,
         gone: bool = False,
         moved_to: str | None = None,
+        worker: str | None = None,
     ) -> None:
-        """When the source runs next, and what its last answer said of its address."""
+        """When the source runs next, and what its last answer said of its address;
+        `worker`'s claim on it ends."""
+        ...
+
+    async def claim(
+        self, site: str, source: str, worker: str, now: datetime, lease: timedelta, *, due: bool
+    ) -> Claim:
+        """Claim a source for `worker` until `now + lease`, unless another harvester holds
+        it; with `due`, only if its next run has come. Atomic across processes."""
+        ...
+
+    async def record_harvest(self, record: HarvestRecord) -> None:
+        """Keep the record of a harvest (and let those older than HARVESTS_KEPT go)."""
+        ...
+
+    async def harvests(self, since: datetime | None = None) -> list[HarvestRecord]:
+        """Harvests that finished since then (all kept by default), oldest first."""
+        ...
+
+    async def last_change(self) -> datetime | None:
+        """When an item last changed in the store."""
+        ...
+
+    def revisions(self, poll: float) -> AsyncIterator[int]:
+        """The store's revision as it moves: by PostgreSQL's NOTIFY as soon as a harvest
+        commits (polling every `poll` seconds besides, in case a notification is lost),
+        by polling SQLite."""
         ...
 
     async def source_state(self, site: str, source: str) -> SourceState: ...

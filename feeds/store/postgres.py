@@ -1,16 +1,18 @@
 """The store for several instances: PostgreSQL through asyncpg.
 
 Same contract as the SQLite store. Revisions stay monotonic across instances because each
-batch takes the revision row's lock (SELECT … FOR UPDATE) inside its transaction;
-migrations take an advisory lock, so instances starting together migrate once.
+batch takes the revision row's lock (SELECT … FOR UPDATE) inside its transaction, and a
+batch that changed items NOTIFYs the new revision to every instance; migrations take an
+advisory lock, so instances starting together migrate once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -18,7 +20,10 @@ import asyncpg
 from feeds import codec
 from feeds.model import Event, Post
 from feeds.store.base import (
+    HARVESTS_KEPT,
     BatchResult,
+    Claim,
+    HarvestRecord,
     ItemQuery,
     SourceState,
     Stored,
@@ -36,11 +41,13 @@ from sources.base import Notes, Validators
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x6665_6564  # "feed": one advisory lock id for schema changes
+CHANNEL = "feeds_revision"  # NOTIFY'd with the new revision when a harvest changed items
 
 
 class PostgresStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self._pool = pool
+        self._url = url  # for the LISTEN connection, which lives outside the pool
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
@@ -48,7 +55,7 @@ class PostgresStore:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-        store = cls(pool)
+        store = cls(pool, url)
         try:
             await store._migrate()
         except asyncpg.PostgresError as exc:
@@ -144,6 +151,8 @@ class PostgresStore:
                     updates,
                 )
                 await db.execute("UPDATE meta SET value = $1 WHERE key = 'revision'", revision)
+                if inserts or updates:  # delivered at commit, to every LISTENing instance
+                    await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(revision))
                 await _save_source(db, site, source, validators, now, status=None)
                 await db.execute(
                     "UPDATE sources SET upstream_items = $3, skipped = $4, warnings = $5"
@@ -189,17 +198,124 @@ class PostgresStore:
         *,
         gone: bool = False,
         moved_to: str | None = None,
+        worker: str | None = None,
     ) -> None:
         await self._execute(
             "INSERT INTO sources (site, source, next_run, gone, moved_to)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site, source) DO UPDATE SET"
-            " next_run = excluded.next_run, gone = excluded.gone, moved_to = excluded.moved_to",
+            " next_run = excluded.next_run, gone = excluded.gone, moved_to = excluded.moved_to,"
+            # Only its own claim: after a lapse, another harvester's may be there.
+            " claimed_until = CASE WHEN sources.claimed_by = $6 THEN NULL"
+            " ELSE sources.claimed_until END",
             site,
             source,
             next_run,
             gone,
             moved_to,
+            worker,
         )
+
+    async def claim(
+        self, site: str, source: str, worker: str, now: datetime, lease: timedelta, *, due: bool
+    ) -> Claim:
+        try:
+            async with self._pool.acquire() as db, db.transaction():
+                await db.execute(
+                    "INSERT INTO sources (site, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    site,
+                    source,
+                )
+                # One statement: of two harvesters updating the row at once, the second
+                # waits for the first and then finds the claim taken (READ COMMITTED
+                # re-reads the row it waited for).
+                row = await db.fetchrow(
+                    "UPDATE sources SET claimed_by = $3, claimed_until = $5"
+                    " WHERE site = $1 AND source = $2"
+                    " AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $3)"
+                    " AND (NOT $6 OR next_run IS NULL OR next_run <= $4)"
+                    " RETURNING next_run",
+                    site,
+                    source,
+                    worker,
+                    now,
+                    now + lease,
+                    due,
+                )
+                if row is not None:
+                    return Claim(True, next_run=row["next_run"])
+                row = await db.fetchrow(
+                    "SELECT next_run, claimed_until FROM sources WHERE site = $1 AND source = $2",
+                    site,
+                    source,
+                )
+        except asyncpg.PostgresError as exc:
+            raise StoreError(str(exc)) from exc
+        held = row["claimed_until"] if row["claimed_until"] and row["claimed_until"] > now else None
+        return Claim(False, next_run=row["next_run"], held_until=held)
+
+    async def record_harvest(self, record: HarvestRecord) -> None:
+        await self._execute(
+            "WITH pruned AS (DELETE FROM harvests WHERE site = $1 AND source = $2"
+            " AND started < $10) INSERT INTO harvests (site, source, worker, started,"
+            " finished, status, new, changed, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            record.site,
+            record.source,
+            record.worker,
+            record.started,
+            record.finished,
+            record.status,
+            record.new,
+            record.changed,
+            record.error,
+            record.finished - HARVESTS_KEPT,
+        )
+
+    async def harvests(self, since: datetime | None = None) -> list[HarvestRecord]:
+        rows = await self._fetch(
+            "SELECT site, source, worker, started, finished, status, new, changed, error"
+            " FROM harvests WHERE $1::timestamptz IS NULL OR finished >= $1 ORDER BY finished, id",
+            since,
+        )
+        return [HarvestRecord(*row) for row in rows]
+
+    async def last_change(self) -> datetime | None:
+        changed: datetime | None = await self._value("SELECT max(changed) FROM items")
+        return changed
+
+    async def revisions(self, poll: float) -> AsyncIterator[int]:
+        """LISTEN on a connection of its own (pooled connections are reset on release),
+        reconnecting when it drops; a poll every `poll` seconds covers the gaps."""
+        changed = asyncio.Event()
+
+        def notified(*_: object) -> None:
+            changed.set()
+
+        listener: asyncpg.Connection | None = None
+        try:
+            while True:
+                if listener is None or listener.is_closed():
+                    listener = await self._listen(notified)
+                    if listener is not None:
+                        changed.set()  # what moved while we were not listening
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), poll)
+                changed.clear()
+                try:
+                    yield await self.revision()
+                except StoreError:
+                    log.exception("cannot read the store revision")
+        finally:
+            if listener is not None and not listener.is_closed():
+                await listener.close()
+
+    async def _listen(self, notified: Callable[..., None]) -> asyncpg.Connection | None:
+        try:
+            connection = await asyncpg.connect(self._url)
+            await connection.add_listener(CHANNEL, notified)
+            return connection
+        except (OSError, asyncpg.PostgresError):
+            log.exception("cannot LISTEN for revisions; polling until the next try")
+            return None
 
     async def source_state(self, site: str, source: str) -> SourceState:
         states = await self._states("WHERE s.site = $1 AND s.source = $2", site, source)

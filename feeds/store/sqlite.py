@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds import codec
 from feeds.model import Event, Post
 from feeds.store.base import (
+    HARVESTS_KEPT,
     BatchResult,
+    Claim,
+    HarvestRecord,
     ItemQuery,
     SourceState,
     Stored,
@@ -29,6 +33,7 @@ from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 class SQLiteStore:
@@ -148,6 +153,7 @@ class SQLiteStore:
         *,
         gone: bool = False,
         moved_to: str | None = None,
+        worker: str | None = None,
     ) -> None:
         def save(db: sqlite3.Connection) -> None:
             with _transaction(db):
@@ -155,11 +161,90 @@ class SQLiteStore:
                     "INSERT INTO sources (site, source, next_run, gone, moved_to)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, source) DO UPDATE SET"
                     " next_run = excluded.next_run, gone = excluded.gone,"
-                    " moved_to = excluded.moved_to",
-                    (site, source, _iso(next_run), int(gone), moved_to),
+                    " moved_to = excluded.moved_to,"
+                    # Only its own claim: after a lapse, another harvester's may be there.
+                    " claimed_until = CASE WHEN claimed_by = ? THEN NULL ELSE claimed_until END",
+                    (site, source, _iso(next_run), int(gone), moved_to, worker),
                 )
 
         await self._run(save)
+
+    async def claim(
+        self, site: str, source: str, worker: str, now: datetime, lease: timedelta, *, due: bool
+    ) -> Claim:
+        def claim(db: sqlite3.Connection) -> Claim:
+            # BEGIN IMMEDIATE: of processes claiming at once, one writes at a time.
+            with _transaction(db):
+                db.execute(
+                    "INSERT INTO sources (site, source) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (site, source),
+                )
+                row = db.execute(
+                    "UPDATE sources SET claimed_by = ?, claimed_until = ?"
+                    " WHERE site = ? AND source = ?"
+                    " AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?)"
+                    " AND (NOT ? OR next_run IS NULL OR next_run <= ?)"
+                    " RETURNING next_run",
+                    (worker, _iso(now + lease), site, source, _iso(now), worker, due, _iso(now)),
+                ).fetchone()
+                if row is not None:
+                    return Claim(True, next_run=_parse(row[0]))
+                row = db.execute(
+                    "SELECT next_run, claimed_until FROM sources WHERE site = ? AND source = ?",
+                    (site, source),
+                ).fetchone()
+            held = _parse(row[1])
+            return Claim(
+                False, next_run=_parse(row[0]), held_until=held if held and held > now else None
+            )
+
+        return await self._run(claim)
+
+    async def record_harvest(self, record: HarvestRecord) -> None:
+        def save(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "DELETE FROM harvests WHERE site = ? AND source = ? AND started < ?",
+                    (record.site, record.source, _iso(record.finished - HARVESTS_KEPT)),
+                )
+                db.execute(
+                    "INSERT INTO harvests (site, source, worker, started, finished, status,"
+                    " new, changed, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.site, record.source, record.worker, _iso(record.started),
+                        _iso(record.finished), record.status, record.new, record.changed,
+                        record.error,
+                    ),
+                )  # fmt: skip
+
+        await self._run(save)
+
+    async def harvests(self, since: datetime | None = None) -> list[HarvestRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT site, source, worker, started, finished, status, new, changed, error"
+                " FROM harvests WHERE ? IS NULL OR finished >= ? ORDER BY finished, id",
+                (since and _iso(since), since and _iso(since)),
+            ).fetchall()
+        )
+        return [
+            HarvestRecord(row[0], row[1], row[2], _time(row[3]), _time(row[4]), *tuple(row)[5:])
+            for row in rows
+        ]
+
+    async def last_change(self) -> datetime | None:
+        return _parse(
+            await self._run(lambda db: db.execute("SELECT max(changed) FROM items").fetchone()[0])
+        )
+
+    async def revisions(self, poll: float) -> AsyncIterator[int]:
+        """Polled: SQLite has no notifications, and another process may write the file."""
+        while True:
+            await asyncio.sleep(poll)
+            try:
+                yield await self.revision()
+            except StoreError:
+                log.exception("cannot read the store revision")
 
     async def source_state(self, site: str, source: str) -> SourceState:
         states = await self._run(lambda db: _states(db, site, source))
@@ -398,6 +483,10 @@ def _stored(row: sqlite3.Row, kind: type[Any]) -> Stored[Any]:
 def _iso(value: datetime) -> str:
     # Fixed-width UTC text sorts in time order, which the indexes rely on.
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import brotli
 
-from feeds.store import Store, StoreError
+from feeds.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _compress(body: bytes, coding: str) -> bytes:
 
 class Revision:
     """The store's current revision, held in memory: bumped by an in-process harvester,
-    polled from the store when another process harvests."""
+    followed from the store when another process harvests."""
 
     def __init__(self, value: int = 0) -> None:
         self.value = value
@@ -119,12 +119,10 @@ class Revision:
         self.value = max(self.value, value)
 
     async def follow(self, store: Store, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                self.bump(await store.revision())
-            except StoreError:
-                log.exception("cannot read the store revision")
+        """Follow another process's harvests: PostgreSQL tells at once (NOTIFY), SQLite
+        is polled every `every` seconds."""
+        async for revision in store.revisions(every):
+            self.bump(revision)
 
 
 class RenderCache:

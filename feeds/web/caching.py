@@ -34,7 +34,7 @@ class Rendered:
     body: bytes
     content_type: str
     etag: str  # strong, quoted; each compressed form gets its own (RFC 9110 8.8.3)
-    last_modified: datetime
+    last_modified: datetime | None  # None: no date to give (validated by ETag alone)
     revision: int
     valid_until: datetime | None = None  # for views that move with the clock
     last_modified_http: str = ""  # the header value, formatted once
@@ -65,7 +65,7 @@ class Rendered:
 def make_rendered(
     body: bytes,
     content_type: str,
-    last_modified: datetime,
+    last_modified: datetime | None,
     revision: int,
     *,
     valid_until: datetime | None = None,
@@ -73,7 +73,7 @@ def make_rendered(
     headers: tuple[tuple[str, str], ...] = (),
 ) -> Rendered:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    modified = last_modified.astimezone(UTC).replace(microsecond=0)
+    modified = last_modified.astimezone(UTC).replace(microsecond=0) if last_modified else None
     return Rendered(
         body,
         content_type,
@@ -81,7 +81,7 @@ def make_rendered(
         modified,
         revision,
         valid_until,
-        last_modified_http=format_datetime(modified, usegmt=True),
+        last_modified_http=format_datetime(modified, usegmt=True) if modified else "",
         disposition=attachment(filename) if filename else None,
         etags=frozenset([etag, *(f'{etag[:-1]}-{coding}"' for coding in CODINGS)]),
         headers=headers,

@@ -92,7 +92,9 @@ async def opml(request: web.Request) -> web.Response:
 
     async def render(revision: int) -> Rendered:
         body = render_opml(app[network_key], base)
-        return make_rendered(body, "text/x-opml", datetime.now(UTC), revision)
+        # No date: the list changes with the configuration, which has none we could give
+        # alike on every instance; the ETag validates it.
+        return make_rendered(body, "text/x-opml", None, revision)
 
     rendered = await cached(request, ("opml", base), render)
     return await respond(request, rendered, max_age=3600)

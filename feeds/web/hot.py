@@ -105,5 +105,6 @@ def is_fresh(request: web.Request, rendered: Rendered) -> bool:
             since = parsedate_to_datetime(if_modified_since)
         except (TypeError, ValueError):
             return False
-        return since.tzinfo is not None and rendered.last_modified <= since
+        modified = rendered.last_modified
+        return modified is not None and since.tzinfo is not None and modified <= since
     return False

@@ -44,11 +44,12 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
         coding = negotiate(request.headers.get("Accept-Encoding", ""))
     common = {
         "ETag": rendered.etag_for(coding),
-        "Last-Modified": rendered.last_modified_http,
         "Cache-Control": f"public, max-age={max_age}",
         "Vary": "Accept-Encoding",
         **CORS,
     }
+    if rendered.last_modified_http:
+        common["Last-Modified"] = rendered.last_modified_http
     if rendered.disposition:
         common["Content-Disposition"] = rendered.disposition
     headers = {**common, **dict(rendered.headers)}

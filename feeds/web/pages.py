@@ -163,10 +163,9 @@ async def _asset(request: web.Request, name: str, *, max_age: int) -> web.Respon
         raise web.HTTPNotFound(text=f"no file named {name[:80]}\n")
 
     async def render(revision: int) -> Rendered:
-        return make_rendered(asset.body, asset.content_type, STARTED, revision)
+        # No date: the file came with the release; its ETag is the same on every instance.
+        return make_rendered(asset.body, asset.content_type, None, revision)
 
     rendered = await cached(request, ("asset", name), render)
     return await respond(request, rendered, max_age=max_age)
 
-
-STARTED = datetime.now(UTC)  # the files came with this version of the service

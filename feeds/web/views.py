@@ -460,8 +460,9 @@ async def home_page(
         )
         # Templates in a worker, like every render: 112 groups make a long page.
         body = await asyncio.to_thread(pages.render_home, page, subscribe, events, cards, regions)
-        # The groups' counts change with any harvest: the page is as new as the store.
-        changed = now
+        # The groups' counts change with any harvest: the page is as new as the store
+        # (read from the store, so every instance gives the same date).
+        changed = max(changed, _changed(posts), await store.last_change() or EPOCH)
     else:
         site = scope.sites[0]
         page = _page(
@@ -635,10 +636,10 @@ def embed_guide(network: Network, base_url: str, revision: int) -> Rendered:
         feeds=pages.feed_links(base_url, NETWORK, network.name),
     )
     body = pages.render_embed_guide(page, regions, regions[0] if regions else None)
-    return make_rendered(body, "text/html", EPOCH, revision, headers=page_headers(base_url))
+    return make_rendered(body, "text/html", None, revision, headers=page_headers(base_url))
 
 
 def qr_code(scope: Scope, base_url: str, revision: int) -> Rendered:
     links = pages.subscription(base_url, scope.slug, scope.title)
     body = qr_svg(links.calendar.webcal, f"Kalender abonnieren: {scope.title}")
-    return make_rendered(body, "image/svg+xml", EPOCH, revision)
+    return make_rendered(body, "image/svg+xml", None, revision)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from feeds import __version__
+from feeds import __version__, metrics
 from feeds.model import Network
 from feeds.store import Store, StoreError
 from feeds.store.base import HarvestRecord
@@ -359,6 +359,8 @@ class Harvester:
         except StoreError:
             log.exception("harvest site=%s source=%s: cannot save the schedule", *key)
         _log(outcome, delay)
+        metrics.HARVESTS.labels(*key, outcome.status).inc()
+        metrics.HARVEST_TIME.labels(outcome.status).observe(outcome.seconds)
         if outcome.revision is not None and (outcome.new or outcome.changed):
             self.on_revision(outcome.revision)
             self.on_change(key[0])

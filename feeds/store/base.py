@@ -194,6 +194,10 @@ class Store(Protocol):
         """Harvests that finished since then (all kept by default), oldest first."""
         ...
 
+    async def last_harvest(self) -> datetime | None:
+        """When any harvester last finished a harvest."""
+        ...
+
     async def last_change(self) -> datetime | None:
         """When an item last changed in the store."""
         ...

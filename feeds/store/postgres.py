@@ -278,6 +278,10 @@ class PostgresStore:
         )
         return [HarvestRecord(*row) for row in rows]
 
+    async def last_harvest(self) -> datetime | None:
+        finished: datetime | None = await self._value("SELECT max(finished) FROM harvests")
+        return finished
+
     async def last_change(self) -> datetime | None:
         changed: datetime | None = await self._value("SELECT max(changed) FROM items")
         return changed

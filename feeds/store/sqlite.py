@@ -232,6 +232,13 @@ class SQLiteStore:
             for row in rows
         ]
 
+    async def last_harvest(self) -> datetime | None:
+        return _parse(
+            await self._run(
+                lambda db: db.execute("SELECT max(finished) FROM harvests").fetchone()[0]
+            )
+        )
+
     async def last_change(self) -> datetime | None:
         return _parse(
             await self._run(lambda db: db.execute("SELECT max(changed) FROM items").fetchone()[0])

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import brotli
 
+from feeds import metrics
 from feeds.store import Store
 
 log = logging.getLogger(__name__)
@@ -152,14 +153,18 @@ class RenderCache:
     ) -> Rendered:
         hit = self.get(key, revision)
         if hit is not None:
+            metrics.RENDER_CACHE.labels("hit").inc()
             return hit
+        metrics.RENDER_CACHE.labels("miss").inc()
         # One render per key at a time: a burst of pollers after a harvest waits for it.
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
                 hit = self.get(key, revision)
                 if hit is None:
-                    hit = await render()
+                    view = key[0] if isinstance(key, tuple) and key else "other"
+                    with metrics.RENDERS.labels(str(view)).time():
+                        hit = await render()
                     self._put(key, hit)
         finally:
             # Only a key being rendered needs a lock; keep none for keys that failed (404s).

@@ -17,11 +17,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from feeds import metrics
 from feeds.web.app_keys import hot_key, revision_key
 
 log = logging.getLogger(__name__)
 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def route_of(request: web.Request) -> str:
+    """The route's pattern, such as /{site}/news.{fmt}: few labels, whatever is asked."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unrouted"
 
 
 def install_front(app: web.Application) -> bool:
@@ -38,7 +45,16 @@ def install_front(app: web.Application) -> bool:
         replay = hot.answer(request, revision.value)
         if replay is not None:
             return replay
-        return await routed(request)
+        status = 500
+        try:
+            response = await routed(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.requests(route_of(request), status).inc()
 
     app._handle = front  # type: ignore[method-assign]
     return True

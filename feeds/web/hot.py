@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from aiohttp import web
 
+from feeds import metrics
 from feeds.web.caching import Rendered
 
 Key = tuple[str, str, str, str]  # target, scheme, Host, Accept-Encoding
@@ -26,6 +27,7 @@ class Hot:
     body: bytes  # in the negotiated coding
     headers: dict[str, str]  # for a 200, Content-Type and -Encoding included
     not_modified: dict[str, str]  # for a 304
+    route: str  # the route's pattern, for the request count
 
 
 def key_of(request: web.Request) -> Key:
@@ -63,8 +65,11 @@ class HotResponses:
         ):
             self._drop(key)
             return None
+        metrics.REPLAYED.inc()
         if is_fresh(request, rendered):
+            metrics.requests(hot.route, 304).inc()
             return web.Response(status=304, headers=hot.not_modified)
+        metrics.requests(hot.route, 200).inc()
         return web.Response(body=hot.body, headers=hot.headers)
 
     def keep(self, request: web.Request, hot: Hot) -> None:

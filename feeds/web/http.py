@@ -56,7 +56,9 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
     headers["Content-Type"] = _content_type(rendered.content_type)
     if coding != "identity":
         headers["Content-Encoding"] = coding
-    hot = Hot(rendered, await rendered.body_for(coding), headers, common)
+    route = request.match_info.route.resource
+    pattern = route.canonical if route is not None else request.path
+    hot = Hot(rendered, await rendered.body_for(coding), headers, common, pattern)
     request.app[hot_key].keep(request, hot)
     if is_fresh(request, rendered):
         return web.Response(status=304, headers=hot.not_modified)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from datetime import UTC, datetime
@@ -9,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from feeds import metrics
 from feeds.render.status import render_status_html, render_status_json
+from feeds.store import StoreError
 from feeds.web import views
 from feeds.web.app_keys import harvester_key, network_key, settings_key, store_key
 
@@ -25,6 +28,19 @@ async def status(request: web.Request) -> web.Response:
     rows = await views.status_rows(request.app[store_key], network)
     body = render_status_html(rows, network.name, datetime.now(UTC), ZoneInfo(network.timezone))
     return web.Response(body=body, content_type="text/html", charset="utf-8", headers=NO_STORE)
+
+
+@routes.get("/metrics")
+async def metrics_text(request: web.Request) -> web.Response:
+    store = request.app[store_key]
+    try:
+        states, revision = await store.source_states(), await store.revision()
+    except StoreError:
+        states, revision = None, None  # feeds_store_up 0 says so
+    body = await asyncio.to_thread(metrics.exposition, states, revision)
+    return web.Response(
+        body=body, headers={"Content-Type": metrics.CONTENT_TYPE, "Cache-Control": "no-store"}
+    )
 
 
 @routes.get("/status.json")

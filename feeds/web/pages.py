@@ -168,4 +168,3 @@ async def _asset(request: web.Request, name: str, *, max_age: int) -> web.Respon
 
     rendered = await cached(request, ("asset", name), render)
     return await respond(request, rendered, max_age=max_age)
-

@@ -19,6 +19,7 @@ from feeds.harvest import Harvester, user_agent
 from feeds.onboarding import NewGroup, append, groups_from_opml
 from feeds.store import StoreError, open_store
 from feeds.websub import publishing
+from feeds.workers import serve_workers
 from sources.base import SourceError
 from sources.discover import Discovery, discover
 
@@ -33,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
     serve.add_argument("--no-harvest", action="store_true", help="leave harvesting to a worker")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes serving on the port (default: $WEB_CONCURRENCY or 1); one harvests",
+    )
     serve.add_argument(
         "--access-log",
         action="store_true",
@@ -89,6 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.command == "serve":
+            workers = args.workers or int(os.environ.get("WEB_CONCURRENCY") or 1)
+            if workers > 1:
+                return serve_workers(
+                    workers,
+                    str(config_path),
+                    args.host,
+                    args.port,
+                    harvest=not args.no_harvest,
+                    access_log=args.access_log,
+                )
             return _serve(
                 settings,
                 config,
@@ -111,6 +128,7 @@ def _serve(
     *,
     harvest: bool,
     access_log: bool,
+    reuse_port: bool = False,
 ) -> int:
     from feeds.web.app import create_app
     from feeds.web.boundary import SERVER_LIMITS
@@ -121,6 +139,7 @@ def _serve(
         port=port or settings.port,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,
         access_log_format='%a "%r" %s %b %Tfs',
+        reuse_port=reuse_port,
         **SERVER_LIMITS,
     )
     return 0

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import harvest, network, queries
+from bench import harvest, network, queries, workers
 from bench import http as bench_http
 from bench import render as bench_render
 from bench.render import best_of
@@ -148,6 +148,7 @@ def throughput(db: str, seconds: float, tmp: Path) -> None:
     config.write_text(BENCH_CONFIG)
     results = bench_http.measure(config, db, ["/bench/news.atom", "/network/events.ics"], seconds)
     bench_http.report(results, seconds)
+    workers.measure(config, db, seconds)
 
 
 def main() -> None:

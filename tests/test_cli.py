@@ -14,6 +14,7 @@ from pathlib import Path
 
 import feedparser
 import icalendar
+import pytest
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -106,3 +107,70 @@ def test_a_broken_config_stops_serve_with_a_clear_message(tmp_path: Path) -> Non
     result = run("serve", env={"FEEDS_CONFIG": str(config)})
     assert result.returncode == 2
     assert f"{config}:1: sites[0].name: expected a non-empty string" in result.stderr
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def test_serve_with_two_workers_shares_the_port_and_restarts_one_that_dies(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to see the worker processes")
+    port = free_port()
+    env = {
+        **os.environ,
+        "FEEDS_CONFIG": str(demo_dir / "sites.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'feeds.sqlite3'}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feeds.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while len(children(process.pid) - {process.pid}) < 2 or not _up(base):
+            assert time.monotonic() < deadline, "the workers did not come up"
+            time.sleep(0.1)
+        workers = children(process.pid)
+        # The demo is harvested by one of them; both answer on the one port.
+        while b"Rock Rising" not in fetch(f"{base}/kaiserslautern/events.ics"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        for _ in range(20):
+            assert b"Rock Rising" in fetch(f"{base}/kaiserslautern/events.ics")
+        counted = fetch(f"{base}/metrics").decode()
+        assert 'feeds_http_requests_total{route="/{site}/events.ics",status="200"}' in counted
+        # One dies: another takes its place.
+        victim = sorted(workers)[1]
+        os.kill(victim, 9)
+        while not (len(children(process.pid)) == 2 and victim not in children(process.pid)):
+            assert time.monotonic() < deadline + 30, "the dead worker was not replaced"
+            time.sleep(0.1)
+        while not _up(base):
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    assert children(process.pid) == set()
+
+
+def _up(base: str) -> bool:
+    try:
+        fetch(f"{base}/healthz")
+    except OSError:
+        return False
+    return True

@@ -14,9 +14,11 @@ import pytest
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
+from feeds.model import Post
 from feeds.store import open_store
 from feeds.web.app import create_app
 from feeds.web.app_keys import hot_key
+from sources.base import Validators
 from tests.conftest import Serve
 from tests.helpers import get
 
@@ -258,3 +260,38 @@ async def test_answers_served_before_are_replayed_ahead_of_routing(
     conditional = {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]}
     status, _, _ = await get(http, url, **conditional)
     assert status == 304
+
+
+async def test_a_harvesting_instance_sees_what_another_process_writes(
+    settings: Settings, demo_config: Config, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    """A worker (or `feeds harvest`) beside a harvesting `feeds serve`: both write."""
+    app = create_app(settings, demo_config, harvest=True, revision_poll=0.05)
+    base = await serve(app)
+    for _ in range(200):  # its own first harvest (the demo's two sources) is done
+        _, _, body = await get(http, f"{base}/kaiserslautern/news.json")
+        if (
+            "Gute Rahmenbedingungen" in body.decode()
+            and "Willkommen" in (await get(http, f"{base}/musterstadt/news.json"))[2].decode()
+        ):
+            break
+        await asyncio.sleep(0.02)
+    cached = await get(http, f"{base}/kaiserslautern/news.json")  # kept at this revision
+    assert "Von nebenan" not in cached[2].decode()
+    other = await open_store(settings.database_url)
+    try:
+        post = Post(site="kaiserslautern", source="elsewhere", external_id="x", title="Von nebenan")
+        result = await other.save_batch(
+            "kaiserslautern", "elsewhere", [post], [], Validators(), datetime.now(ZoneInfo("UTC"))
+        )
+    finally:
+        await other.close()
+    for _ in range(200):
+        _, _, body = await get(http, f"{base}/kaiserslautern/news.json")
+        if "Von nebenan" in body.decode():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the harvesting instance never saw the other process's write")
+    _, _, body = await get(http, f"{base}/healthz")
+    assert json.loads(body)["revision"] == result.revision

@@ -50,8 +50,8 @@ def create_app(
 ) -> web.Application:
     """The service; with `harvest`, the sources are harvested in this process too.
 
-    Without, another process harvests, and the store's revision is polled every
-    `revision_poll` seconds to notice its changes.
+    Either way the store's revision is followed (PostgreSQL NOTIFY, or polling SQLite
+    every `revision_poll` seconds) to notice what other processes write.
     """
     app = web.Application(middlewares=[boundary])
     app[settings_key] = settings
@@ -81,18 +81,22 @@ def create_app(
                 on_change=publisher.changed if publisher else lambda site: None,
                 contact_url=settings.base_url,
             )
-            if harvest:
-                task = asyncio.create_task(harvester.run_forever(), name="harvest")
-            else:
-                task = asyncio.create_task(
-                    revision.follow(app[store_key], revision_poll), name="revision"
-                )
-            task.add_done_callback(_report_end)
+            # Another process may write the store too (a worker, `feeds harvest`, another
+            # instance): every process follows its revision, harvesting or not.
+            follow = asyncio.create_task(
+                revision.follow(app[store_key], revision_poll), name="revision"
+            )
+            task = (
+                asyncio.create_task(harvester.run_forever(), name="harvest") if harvest else follow
+            )
+            for running in {task, follow}:
+                running.add_done_callback(_report_end)
             app[background_key] = Background(task, harvesting=harvest)
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in {task, follow}:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     async def templates_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(load_templates)

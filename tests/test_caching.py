@@ -64,7 +64,7 @@ async def test_failed_renders_leave_nothing_behind() -> None:
 
 def _hot(revision: int, size: int) -> Hot:
     rendered = make_rendered(b"x" * size, "application/atom+xml", datetime.now(UTC), revision)
-    return Hot(rendered, rendered.body, {}, {})
+    return Hot(rendered, rendered.body, {}, {}, "/{site}/news.{fmt}")
 
 
 def test_replayed_responses_are_bounded_in_bytes_and_let_go_of_old_revisions() -> None:

@@ -134,7 +134,7 @@ def _serve(
     from feeds.web.boundary import SERVER_LIMITS
 
     web.run_app(
-        create_app(settings, config, harvest=harvest),
+        create_app(settings, config, harvest=harvest, freeze_heap=True),
         host=host or settings.host,
         port=port or settings.port,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,

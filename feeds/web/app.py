@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -39,6 +40,7 @@ from feeds.websub import publishing
 log = logging.getLogger(__name__)
 
 REVISION_POLL_SECONDS = 2.0
+COUNTS_FLUSH_SECONDS = 5.0  # replayed requests reach /metrics at most this late
 
 
 def create_app(
@@ -47,11 +49,13 @@ def create_app(
     *,
     harvest: bool = True,
     revision_poll: float = REVISION_POLL_SECONDS,
+    freeze_heap: bool = False,
 ) -> web.Application:
     """The service; with `harvest`, the sources are harvested in this process too.
 
     Either way the store's revision is followed (PostgreSQL NOTIFY, or polling SQLite
-    every `revision_poll` seconds) to notice what other processes write.
+    every `revision_poll` seconds) to notice what other processes write. `freeze_heap`
+    is for a process that serves only this app (`feeds serve`): see _freeze_heap.
     """
     app = web.Application(middlewares=[boundary])
     app[settings_key] = settings
@@ -102,13 +106,37 @@ def create_app(
         await asyncio.to_thread(load_templates)
         yield
 
-    app.cleanup_ctx.extend([workers_ctx, templates_ctx, store_ctx, harvest_ctx])
+    async def counts_ctx(app: web.Application) -> AsyncIterator[None]:
+        async def flush() -> None:
+            while True:
+                await asyncio.sleep(COUNTS_FLUSH_SECONDS)
+                app[hot_key].flush_counts()
+
+        task = asyncio.create_task(flush(), name="metrics")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app[hot_key].flush_counts()
+
+    app.cleanup_ctx.extend([workers_ctx, templates_ctx, store_ctx, harvest_ctx, counts_ctx])
+    if freeze_heap:
+        app.on_startup.append(_freeze_heap)  # after the contexts above have started
     # Fixed paths before /{site}, which would match /status or /embed.
     app.add_routes(operations.routes)
     app.add_routes(pages.routes)
     app.add_routes(routes)
     install_front(app)
     return app
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    # What startup built (modules, templates, the configuration, pools) lives as long as
+    # the process: out of the collector's way, a full collection no longer walks it
+    # while requests wait (service-vs-bare on /network/events.ics: 0.90x of bare aiohttp
+    # without, 0.99x with, over six alternating runs each on this noisy VM).
+    gc.collect()
+    gc.freeze()
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

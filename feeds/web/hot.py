@@ -48,6 +48,7 @@ class HotResponses:
         self._entries: dict[Key, Hot] = {}
         self._bytes = 0
         self._revision = -1
+        self.replayed: dict[tuple[str, int], int] = {}  # (route, status): since the last flush
         self.max_entries = max_entries
         self.max_bytes = max_bytes
 
@@ -65,12 +66,20 @@ class HotResponses:
         ):
             self._drop(key)
             return None
-        metrics.REPLAYED.inc()
-        if is_fresh(request, rendered):
-            metrics.requests(hot.route, 304).inc()
+        status = 304 if is_fresh(request, rendered) else 200
+        counted = (hot.route, status)
+        self.replayed[counted] = self.replayed.get(counted, 0) + 1
+        if status == 304:
             return web.Response(status=304, headers=hot.not_modified)
-        metrics.requests(hot.route, 200).inc()
         return web.Response(body=hot.body, headers=hot.headers)
+
+    def flush_counts(self) -> None:
+        """Replays counted into the metrics: a plain dictionary in the hot path (the
+        metric's lock costs about 2 % of a replay), added up every few seconds."""
+        counts, self.replayed = self.replayed, {}
+        for (route, status), count in counts.items():
+            metrics.requests(route, status).inc(count)
+            metrics.REPLAYED.inc(count)
 
     def keep(self, request: web.Request, hot: Hot) -> None:
         if hot.rendered.revision > self._revision:  # what came before is stale: let it go

@@ -14,7 +14,7 @@ from feeds import metrics
 from feeds.render.status import render_status_html, render_status_json
 from feeds.store import StoreError
 from feeds.web import views
-from feeds.web.app_keys import harvester_key, network_key, settings_key, store_key
+from feeds.web.app_keys import harvester_key, hot_key, network_key, settings_key, store_key
 
 routes = web.RouteTableDef()
 NO_STORE = {"Cache-Control": "no-cache"}
@@ -32,6 +32,7 @@ async def status(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics_text(request: web.Request) -> web.Response:
+    request.app[hot_key].flush_counts()  # this process's replays, up to now
     store = request.app[store_key]
     try:
         states, revision = await store.source_states(), await store.revision()

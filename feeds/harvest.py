@@ -349,12 +349,10 @@ class Harvester:
                 gone=outcome.gone,
                 moved_to=outcome.moved_to,
                 worker=self.worker,
-            )
-            await self.store.record_harvest(
-                HarvestRecord(
+                record=HarvestRecord(
                     *key, self.worker, now, finished, outcome.status,
                     outcome.new, outcome.changed, outcome.error,
-                )
+                ),
             )  # fmt: skip
         except StoreError:
             log.exception("harvest site=%s source=%s: cannot save the schedule", *key)

@@ -174,9 +174,10 @@ class Store(Protocol):
         gone: bool = False,
         moved_to: str | None = None,
         worker: str | None = None,
+        record: HarvestRecord | None = None,
     ) -> None:
         """When the source runs next, and what its last answer said of its address;
-        `worker`'s claim on it ends."""
+        `worker`'s claim on it ends, and the harvest's `record` is kept (one transaction)."""
         ...
 
     async def claim(

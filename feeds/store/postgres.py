@@ -199,40 +199,46 @@ class PostgresStore:
         gone: bool = False,
         moved_to: str | None = None,
         worker: str | None = None,
+        record: HarvestRecord | None = None,
     ) -> None:
-        await self._execute(
-            "INSERT INTO sources (site, source, next_run, gone, moved_to)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site, source) DO UPDATE SET"
-            " next_run = excluded.next_run, gone = excluded.gone, moved_to = excluded.moved_to,"
-            # Only its own claim: after a lapse, another harvester's may be there.
-            " claimed_until = CASE WHEN sources.claimed_by = $6 THEN NULL"
-            " ELSE sources.claimed_until END",
-            site,
-            source,
-            next_run,
-            gone,
-            moved_to,
-            worker,
-        )
+        try:
+            async with self._pool.acquire() as db, db.transaction():
+                await db.execute(
+                    "INSERT INTO sources (site, source, next_run, gone, moved_to)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site, source) DO UPDATE SET"
+                    " next_run = excluded.next_run, gone = excluded.gone,"
+                    " moved_to = excluded.moved_to,"
+                    # Only its own claim: after a lapse, another harvester's may be there.
+                    " claimed_until = CASE WHEN sources.claimed_by = $6 THEN NULL"
+                    " ELSE sources.claimed_until END",
+                    site,
+                    source,
+                    next_run,
+                    gone,
+                    moved_to,
+                    worker,
+                )
+                if record is not None:
+                    await _record(db, record)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(str(exc)) from exc
 
     async def claim(
         self, site: str, source: str, worker: str, now: datetime, lease: timedelta, *, due: bool
     ) -> Claim:
         try:
             async with self._pool.acquire() as db, db.transaction():
-                await db.execute(
-                    "INSERT INTO sources (site, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    site,
-                    source,
-                )
-                # One statement: of two harvesters updating the row at once, the second
-                # waits for the first and then finds the claim taken (READ COMMITTED
-                # re-reads the row it waited for).
+                # One statement: a new source is inserted claimed; a known one is claimed
+                # only if free (or its own) and, with `due`, due. Of two harvesters at
+                # once, the second waits for the first's row and then finds it taken
+                # (READ COMMITTED re-checks the row it waited for).
                 row = await db.fetchrow(
-                    "UPDATE sources SET claimed_by = $3, claimed_until = $5"
-                    " WHERE site = $1 AND source = $2"
-                    " AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $3)"
-                    " AND (NOT $6 OR next_run IS NULL OR next_run <= $4)"
+                    "INSERT INTO sources (site, source, claimed_by, claimed_until)"
+                    " VALUES ($1, $2, $3, $5) ON CONFLICT (site, source) DO UPDATE SET"
+                    " claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until"
+                    " WHERE (sources.claimed_until IS NULL OR sources.claimed_until <= $4"
+                    " OR sources.claimed_by = excluded.claimed_by)"
+                    " AND (NOT $6 OR sources.next_run IS NULL OR sources.next_run <= $4)"
                     " RETURNING next_run",
                     site,
                     source,
@@ -254,21 +260,11 @@ class PostgresStore:
         return Claim(False, next_run=row["next_run"], held_until=held)
 
     async def record_harvest(self, record: HarvestRecord) -> None:
-        await self._execute(
-            "WITH pruned AS (DELETE FROM harvests WHERE site = $1 AND source = $2"
-            " AND started < $10) INSERT INTO harvests (site, source, worker, started,"
-            " finished, status, new, changed, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            record.site,
-            record.source,
-            record.worker,
-            record.started,
-            record.finished,
-            record.status,
-            record.new,
-            record.changed,
-            record.error,
-            record.finished - HARVESTS_KEPT,
-        )
+        try:
+            async with self._pool.acquire() as db, db.transaction():
+                await _record(db, record)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(str(exc)) from exc
 
     async def harvests(self, since: datetime | None = None) -> list[HarvestRecord]:
         rows = await self._fetch(
@@ -391,6 +387,28 @@ class PostgresStore:
             await self._pool.execute(sql, *params)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(str(exc)) from exc
+
+
+async def _record(db: asyncpg.Connection, record: HarvestRecord) -> None:
+    await db.execute(
+        "DELETE FROM harvests WHERE site = $1 AND source = $2 AND started < $3",
+        record.site,
+        record.source,
+        record.finished - HARVESTS_KEPT,
+    )
+    await db.execute(
+        "INSERT INTO harvests (site, source, worker, started, finished, status, new, changed,"
+        " error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        record.site,
+        record.source,
+        record.worker,
+        record.started,
+        record.finished,
+        record.status,
+        record.new,
+        record.changed,
+        record.error,
+    )
 
 
 async def _save_source(

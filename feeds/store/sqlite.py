@@ -154,6 +154,7 @@ class SQLiteStore:
         gone: bool = False,
         moved_to: str | None = None,
         worker: str | None = None,
+        record: HarvestRecord | None = None,
     ) -> None:
         def save(db: sqlite3.Connection) -> None:
             with _transaction(db):
@@ -166,6 +167,8 @@ class SQLiteStore:
                     " claimed_until = CASE WHEN claimed_by = ? THEN NULL ELSE claimed_until END",
                     (site, source, _iso(next_run), int(gone), moved_to, worker),
                 )
+                if record is not None:
+                    _record(db, record)
 
         await self._run(save)
 
@@ -175,17 +178,17 @@ class SQLiteStore:
         def claim(db: sqlite3.Connection) -> Claim:
             # BEGIN IMMEDIATE: of processes claiming at once, one writes at a time.
             with _transaction(db):
-                db.execute(
-                    "INSERT INTO sources (site, source) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    (site, source),
-                )
+                # One statement: a new source is inserted claimed; a known one is claimed
+                # only if free (or its own) and, with `due`, due.
                 row = db.execute(
-                    "UPDATE sources SET claimed_by = ?, claimed_until = ?"
-                    " WHERE site = ? AND source = ?"
-                    " AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?)"
-                    " AND (NOT ? OR next_run IS NULL OR next_run <= ?)"
+                    "INSERT INTO sources (site, source, claimed_by, claimed_until)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (site, source) DO UPDATE SET"
+                    " claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until"
+                    " WHERE (sources.claimed_until IS NULL OR sources.claimed_until <= ?"
+                    " OR sources.claimed_by = excluded.claimed_by)"
+                    " AND (NOT ? OR sources.next_run IS NULL OR sources.next_run <= ?)"
                     " RETURNING next_run",
-                    (worker, _iso(now + lease), site, source, _iso(now), worker, due, _iso(now)),
+                    (site, source, worker, _iso(now + lease), _iso(now), due, _iso(now)),
                 ).fetchone()
                 if row is not None:
                     return Claim(True, next_run=_parse(row[0]))
@@ -203,19 +206,7 @@ class SQLiteStore:
     async def record_harvest(self, record: HarvestRecord) -> None:
         def save(db: sqlite3.Connection) -> None:
             with _transaction(db):
-                db.execute(
-                    "DELETE FROM harvests WHERE site = ? AND source = ? AND started < ?",
-                    (record.site, record.source, _iso(record.finished - HARVESTS_KEPT)),
-                )
-                db.execute(
-                    "INSERT INTO harvests (site, source, worker, started, finished, status,"
-                    " new, changed, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.site, record.source, record.worker, _iso(record.started),
-                        _iso(record.finished), record.status, record.new, record.changed,
-                        record.error,
-                    ),
-                )  # fmt: skip
+                _record(db, record)
 
         await self._run(save)
 
@@ -490,6 +481,21 @@ def _stored(row: sqlite3.Row, kind: type[Any]) -> Stored[Any]:
 def _iso(value: datetime) -> str:
     # Fixed-width UTC text sorts in time order, which the indexes rely on.
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _record(db: sqlite3.Connection, record: HarvestRecord) -> None:
+    db.execute(
+        "DELETE FROM harvests WHERE site = ? AND source = ? AND started < ?",
+        (record.site, record.source, _iso(record.finished - HARVESTS_KEPT)),
+    )
+    db.execute(
+        "INSERT INTO harvests (site, source, worker, started, finished, status, new, changed,"
+        " error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.site, record.source, record.worker, _iso(record.started),
+            _iso(record.finished), record.status, record.new, record.changed, record.error,
+        ),
+    )  # fmt: skip
 
 
 def _time(value: str) -> datetime:

@@ -77,6 +77,16 @@ async def fresh_postgres_schema() -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Every store test runs on both backends, on real databases."""
+    if request.param == "postgres":
+        async with fresh_postgres_schema() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     async with fresh_postgres_schema() as url:

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +27,6 @@ import pytest
 from aiohttp import web
 
 from feeds.store import open_store
-from tests.conftest import fresh_postgres_schema
 from tests.helpers import get
 from tests.upstream import Upstream
 
@@ -58,12 +57,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    async with fresh_postgres_schema() as url:
-        yield url
 
 
 @pytest.fixture

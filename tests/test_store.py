@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,20 +12,9 @@ import pytest
 from feeds.model import Event, EventStatus, Location, Post
 from feeds.store import ItemQuery, Store, StoreError, open_store
 from sources.base import Validators
-from tests.conftest import fresh_postgres_schema
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Every store test runs on both backends, on real databases."""
-    if request.param == "postgres":
-        async with fresh_postgres_schema() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
 
 
 @pytest.fixture

@@ -9,27 +9,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from feeds.model import Post
 from feeds.store import Store, open_store
 from feeds.store.base import HARVESTS_KEPT, HarvestRecord
 from sources.base import Validators
-from tests.conftest import fresh_postgres_schema
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LEASE = timedelta(minutes=3)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "postgres":
-        async with fresh_postgres_schema() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'shared.sqlite3'}"
 
 
 @contextlib.asynccontextmanager

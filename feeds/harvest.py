@@ -23,8 +23,7 @@ import aiohttp
 
 from feeds import __version__, metrics
 from feeds.model import Network
-from feeds.store import Store, StoreError
-from feeds.store.base import HarvestRecord
+from feeds.store import HarvestRecord, Store, StoreError
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
 
 log = logging.getLogger(__name__)

@@ -363,8 +363,9 @@ def render_embed_guide(page: Page, regions: Sequence[str], example_region: str |
             (f"Nur {example_region}", embed_snippet(page.base, "network", region=example_region))
         )
     iframe = (
-        f'<iframe src="{page.base}/network/widget?limit=5" title="Termine: {page.network}"'
-        ' width="100%" height="420" loading="lazy"></iframe>'
+        f'<iframe src="{_escape(page.base)}/network/widget?limit=5"'
+        f' title="Termine: {_escape(page.network)}" width="100%" height="420"'
+        ' loading="lazy"></iframe>'
     )
     return _render(
         "embed.html",
@@ -388,7 +389,7 @@ def embed_snippet(base: str, slug: str, **data: str) -> str:
         for name, value in [("site", slug), *data.items()]
         if not (name == "site" and value == "network")
     )
-    return f'<script src="{base}/embed.js"{attributes} async></script>'
+    return f'<script src="{_escape(base)}/embed.js"{attributes} async></script>'
 
 
 # --- helpers ----------------------------------------------------------------------------

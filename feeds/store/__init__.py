@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from feeds.store.base import BatchResult, ItemQuery, SourceState, Store, Stored, StoreError
+from feeds.store.base import (
+    BatchResult,
+    HarvestRecord,
+    ItemQuery,
+    SourceState,
+    Store,
+    Stored,
+    StoreError,
+)
 
 
 async def open_store(url: str) -> Store:
@@ -22,4 +30,13 @@ async def open_store(url: str) -> Store:
     )
 
 
-__all__ = ["BatchResult", "ItemQuery", "SourceState", "Store", "StoreError", "Stored", "open_store"]
+__all__ = [
+    "BatchResult",
+    "HarvestRecord",
+    "ItemQuery",
+    "SourceState",
+    "Store",
+    "StoreError",
+    "Stored",
+    "open_store",
+]

@@ -503,6 +503,4 @@ def _time(value: str) -> datetime:
 
 
 def _parse(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return None if value is None else _time(value)

@@ -19,16 +19,11 @@ from aiohttp import web
 
 from feeds import metrics
 from feeds.web.app_keys import hot_key, revision_key
+from feeds.web.hot import route_of
 
 log = logging.getLogger(__name__)
 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def route_of(request: web.Request) -> str:
-    """The route's pattern, such as /{site}/news.{fmt}: few labels, whatever is asked."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unrouted"
 
 
 def install_front(app: web.Application) -> bool:

@@ -30,6 +30,12 @@ class Hot:
     route: str  # the route's pattern, for the request count
 
 
+def route_of(request: web.Request) -> str:
+    """The route's pattern, such as /{site}/news.{fmt}: few labels, whatever is asked."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unrouted"
+
+
 def key_of(request: web.Request) -> Key:
     headers = request.headers
     return (

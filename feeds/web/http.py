@@ -7,7 +7,7 @@ from aiohttp import web
 from feeds.web.app_keys import hot_key
 from feeds.web.boundary import CORS
 from feeds.web.caching import CODINGS, Rendered
-from feeds.web.hot import Hot, is_fresh
+from feeds.web.hot import Hot, is_fresh, route_of
 
 
 def negotiate(accept_encoding: str) -> str:
@@ -56,9 +56,7 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
     headers["Content-Type"] = _content_type(rendered.content_type)
     if coding != "identity":
         headers["Content-Encoding"] = coding
-    route = request.match_info.route.resource
-    pattern = route.canonical if route is not None else request.path
-    hot = Hot(rendered, await rendered.body_for(coding), headers, common, pattern)
+    hot = Hot(rendered, await rendered.body_for(coding), headers, common, route_of(request))
     request.app[hot_key].keep(request, hot)
     if is_fresh(request, rendered):
         return web.Response(status=304, headers=hot.not_modified)

@@ -3,6 +3,7 @@ and the files they use. Cached like the feeds: a repeated request is a look-up."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -76,38 +77,43 @@ async def _home(request: web.Request, scope: views.Scope) -> web.Response:
     return await respond(request, rendered, max_age=PAGE_MAX_AGE)
 
 
-@routes.get(f"/{{site}}/events/{{event_id:{UUID}}}")
+@routes.get(f"/{{site}}/events/{{item_id:{UUID}}}")
 async def event_page(request: web.Request) -> web.Response:
-    scope, event_id, base = page_scope(request), request.match_info["event_id"], base_url(request)
-    app = request.app
-    try:
-        rendered = await cached(
-            request,
-            ("event-page", scope.slug, event_id, base),
-            lambda rev: views.event_page(
-                app[store_key], app[network_key], scope, event_id, base, rev, datetime.now(UTC)
-            ),
-        )
-    except views.NoSuchEventError:
-        reason = "Diesen Termin gibt es hier nicht (mehr). Vielleicht wurde er verschoben."
-        raise missing(request, scope, reason) from None
-    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+    def render(scope: views.Scope, item_id: str, base: str, rev: int) -> Awaitable[Rendered]:
+        app = request.app
+        now = datetime.now(UTC)
+        return views.event_page(app[store_key], app[network_key], scope, item_id, base, rev, now)
+
+    reason = "Diesen Termin gibt es hier nicht (mehr). Vielleicht wurde er verschoben."
+    return await _item_page(request, "event-page", render, views.NoSuchEventError, reason)
 
 
-@routes.get(f"/{{site}}/posts/{{post_id:{UUID}}}")
+@routes.get(f"/{{site}}/posts/{{item_id:{UUID}}}")
 async def post_page(request: web.Request) -> web.Response:
-    scope, post_id, base = page_scope(request), request.match_info["post_id"], base_url(request)
-    app = request.app
+    def render(scope: views.Scope, item_id: str, base: str, rev: int) -> Awaitable[Rendered]:
+        app = request.app
+        return views.post_page(app[store_key], app[network_key], scope, item_id, base, rev)
+
+    reason = "Diesen Beitrag gibt es hier nicht."
+    return await _item_page(request, "post-page", render, views.NoSuchPostError, reason)
+
+
+async def _item_page(
+    request: web.Request,
+    view: str,
+    render: Callable[[views.Scope, str, str, int], Awaitable[Rendered]],
+    missing_error: type[LookupError],
+    reason: str,
+) -> web.Response:
+    scope, item_id, base = page_scope(request), request.match_info["item_id"], base_url(request)
     try:
         rendered = await cached(
             request,
-            ("post-page", scope.slug, post_id, base),
-            lambda rev: views.post_page(
-                app[store_key], app[network_key], scope, post_id, base, rev
-            ),
+            (view, scope.slug, item_id, base),
+            lambda rev: render(scope, item_id, base, rev),
         )
-    except views.NoSuchPostError:
-        raise missing(request, scope, "Diesen Beitrag gibt es hier nicht.") from None
+    except missing_error:
+        raise missing(request, scope, reason) from None
     return await respond(request, rendered, max_age=PAGE_MAX_AGE)
 
 

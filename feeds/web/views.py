@@ -35,6 +35,7 @@ from feeds.render.entries import (
 )
 from feeds.render.ics import CalendarInfo, Credit, Memo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
+from feeds.render.links import webcal
 from feeds.render.qr import qr_svg
 from feeds.render.status import SourceRow
 from feeds.render.syndication import render_atom, render_rss
@@ -384,8 +385,8 @@ def _origin(url: str) -> str:
 
 
 def _page(scope: Scope, network: Network, base_url: str, **fields: Any) -> pages.Page:
-    group = None if scope.is_network else (scope.slug, scope.title)
-    return pages.Page(base=base_url, network=network.name, group=group, **fields)
+    fields.setdefault("group", None if scope.is_network else (scope.slug, scope.title))
+    return pages.Page(base=base_url, network=network.name, **fields)
 
 
 async def _upcoming_cards(
@@ -506,7 +507,7 @@ async def event_page(
         raise NoSuchEventError(event_id)
     stored = found[0]
     event = stored.item
-    site, zone = _home_of(network, scope, event.site)
+    group, homepage, zone = _group_of(network, scope, event.site)
     # A series shows its next date (or the one going on) and lists the following ones.
     coming = list(islice(occurrences(event, now, now + SERIES_HORIZON), SERIES_DATES + 1))
     first = coming[0] if coming else (event.start_instant(), event.end_instant())
@@ -516,24 +517,24 @@ async def event_page(
         coming[1:],
         zone,
         base_url,
-        group=site.name if site else event.site,
-        group_homepage=site.homepage if site else None,
+        group=group,
+        group_homepage=homepage,
     )
-    page = pages.Page(
-        base=base_url,
-        network=network.name,
+    page = _page(
+        scope,
+        network,
+        base_url,
         title=f"{detail.title} – {detail.when}",
         description=" · ".join(
             filter(
                 None,
-                [detail.when, event.location.label() if event.location else None, detail.group],
+                [detail.when, event.location.label() if event.location else None, group],
             )
         ),
         url=pages.event_page_url(base_url, event),
-        feeds=pages.feed_links(base_url, event.site, detail.group),
+        feeds=pages.feed_links(base_url, event.site, group),
         image=event.image,
-        og_type="website",
-        group=(event.site, detail.group),
+        group=(event.site, group),
     )
     body = await asyncio.to_thread(pages.render_event, page, detail)
     valid_until = first[1] if len(coming) > 1 else None
@@ -547,10 +548,13 @@ async def event_page(
     )
 
 
-def _home_of(network: Network, scope: Scope, slug: str) -> tuple[Site | None, ZoneInfo]:
-    """An item's group and its zone (a group no longer configured: the scope's)."""
+def _group_of(network: Network, scope: Scope, slug: str) -> tuple[str, str | None, ZoneInfo]:
+    """An item's group: its name, website and zone (of a group no longer configured: its
+    slug, none, and the scope's zone)."""
     site = network.site(slug)
-    return site, site.zone if site else scope.zone
+    if site is None:
+        return slug, None, scope.zone
+    return site.name, site.homepage, site.zone
 
 
 class NoSuchPostError(LookupError):
@@ -565,12 +569,12 @@ async def post_page(
         raise NoSuchPostError(post_id)
     stored = found[0]
     post = stored.item
-    site, zone = _home_of(network, scope, post.site)
-    group = site.name if site else post.site
+    group, _, zone = _group_of(network, scope, post.site)
     detail = pages.post_detail(stored, zone, base_url, group=group)
-    page = pages.Page(
-        base=base_url,
-        network=network.name,
+    page = _page(
+        scope,
+        network,
+        base_url,
         title=f"{detail.title} – {group}",
         description=pages.post_card(stored, zone, base_url, group=None).summary or detail.title,
         url=pages.post_page_url(base_url, post),
@@ -640,6 +644,6 @@ def embed_guide(network: Network, base_url: str, revision: int) -> Rendered:
 
 
 def qr_code(scope: Scope, base_url: str, revision: int) -> Rendered:
-    links = pages.subscription(base_url, scope.slug, scope.title)
-    body = qr_svg(links.calendar.webcal, f"Kalender abonnieren: {scope.title}")
+    calendar = webcal(f"{base_url}/{scope.slug}/events.ics")
+    body = qr_svg(calendar, f"Kalender abonnieren: {scope.title}")
     return make_rendered(body, "image/svg+xml", None, revision)

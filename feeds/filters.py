@@ -145,6 +145,16 @@ def select_events(
 
 
 LOOKBACK = timedelta(days=366)  # a yearly series has had an occurrence within a year
+# Looked at nearest first: a dense series ends one within a day, each window a bounded walk.
+LOOKBACKS = (timedelta(days=1), timedelta(days=31), LOOKBACK)
+
+
+def _last_end_before(event: Event, now: datetime) -> datetime | None:
+    for lookback in LOOKBACKS:
+        ends = [end for _, end in occurrences(event, now - lookback, now) if end <= now]
+        if ends:
+            return max(ends)
+    return None
 
 
 def last_departure(events: Iterable[Stored[Event]], now: datetime) -> datetime | None:
@@ -154,8 +164,7 @@ def last_departure(events: Iterable[Stored[Event]], now: datetime) -> datetime |
     for stored in events:
         event = stored.item
         if event.rrule or event.rdates:
-            ends = [end for _, end in occurrences(event, now - LOOKBACK, now) if end <= now]
-            end = max(ends, default=None)
+            end = _last_end_before(event, now)
         else:
             end = event.end_instant() if event.end_instant() <= now else None
         if end is not None and (latest is None or end > latest):

@@ -19,6 +19,7 @@ from icalendar.timezone.tzid import get_equivalent_tzids
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from feeds.model import Event
+from feeds.occurrences import rule_problem
 from feeds.sanitize import safe_url
 from sources.base import finite_geo
 
@@ -149,6 +150,10 @@ class Values:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             shown = _raw(prop)[:80]
             self.warn(f"unreadable RRULE {shown!r} ({exc}); kept as a single event")
+            return None
+        problem = rule_problem(text, start)
+        if problem:
+            self.warn(f"RRULE {text[:80]!r}: {problem}")
             return None
         return text
 

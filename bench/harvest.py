@@ -25,6 +25,7 @@ from feeds.model import Network, Site, SourceConfig
 from feeds.store import open_store
 from sources.base import SourceContext
 from sources.feed import FeedSource
+from tests.helpers import LOCAL
 
 SOURCES = 112
 SHARED_HOST_SOURCES = 12  # like a hosting provider serving many groups' sites
@@ -112,7 +113,7 @@ async def run(limits: Limits, shared: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
         harvester = Harvester(
-            store, Network(name="Bench", sites=tuple(sites)), sources, limits=limits
+            store, Network(name="Bench", sites=tuple(sites)), sources, limits=limits, outbound=LOCAL
         )
         began = time.perf_counter()
         outcomes = await harvester.run_once()

@@ -18,6 +18,7 @@ from bench import http as bench_http
 from feeds.harvest import Harvester
 from feeds.model import Site
 from feeds.store import open_store
+from tests.helpers import LOCAL
 from tests.network import serve_network
 from tests.upstream import Upstream
 
@@ -44,7 +45,7 @@ async def harvest(database_url: str) -> tuple[float, str]:
         config = serve_network(site)
         store = await open_store(database_url)
         began = time.perf_counter()
-        outcomes = await Harvester(store, config.network, config.sources).run_once()
+        outcomes = await Harvester(store, config.network, config.sources, outbound=LOCAL).run_once()
         wall = time.perf_counter() - began
         await store.close()
     finally:

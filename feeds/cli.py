@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from feeds.config import Config, ConfigError, Settings, load_config
+from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
 from feeds.harvest import Harvester, user_agent
 from feeds.onboarding import NewGroup, append, groups_from_opml
 from feeds.store import StoreError, open_store
@@ -22,6 +22,7 @@ from feeds.websub import publishing
 from feeds.workers import serve_workers
 from sources.base import SourceError
 from sources.discover import Discovery, discover
+from sources.outbound import Outbound
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,11 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "import-opml":
         path = args.config or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
         return _import_opml(path, args.file)
-    if args.command == "discover":  # needs no configuration
-        return asyncio.run(_discover(args.url))
+    if args.command in ("discover", "add"):  # they need no configuration
+        try:
+            outbound = outbound_from_env(os.environ)
+        except ValueError as exc:
+            print(f"feeds: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "discover":
+        return asyncio.run(_discover(args.url, outbound))
     if args.command == "add":
         path = args.config or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
-        found = asyncio.run(_discovered(args.url))
+        found = asyncio.run(_discovered(args.url, outbound))
         if found is None:
             return 1
         return _add(path, args.slug, found, args.name, args.region)
@@ -155,6 +162,7 @@ async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
                 config.sources,
                 on_change=publisher.changed if publisher else lambda site: None,
                 contact_url=settings.base_url,
+                outbound=settings.outbound,
             )
             return await _run(harvester, forever=forever)
     finally:
@@ -181,20 +189,22 @@ async def _run(harvester: Harvester, *, forever: bool) -> int:
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
-async def _discover(url: str) -> int:
-    found = await _discovered(url)
+async def _discover(url: str, outbound: Outbound) -> int:
+    found = await _discovered(url, outbound)
     if found is None:
         return 1
     print(found.toml(), end="")
     return 0 if found.sources else 1
 
 
-async def _discovered(url: str) -> Discovery | None:
+async def _discovered(url: str, outbound: Outbound) -> Discovery | None:
     async with aiohttp.ClientSession(
-        headers={"User-Agent": user_agent(None)}, timeout=aiohttp.ClientTimeout(total=60)
+        headers={"User-Agent": user_agent(None)},
+        timeout=aiohttp.ClientTimeout(total=60),
+        connector=outbound.connector(),
     ) as session:
         try:
-            return await discover(session, url)
+            return await discover(session, url, outbound)
         except SourceError as exc:
             print(f"feeds: {exc}", file=sys.stderr)
             return None

@@ -20,6 +20,7 @@ from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
 from feeds.sanitize import safe_url
 from sources import OptionError, SourceContext, UnknownKindError, build_source
 from sources.base import Source
+from sources.outbound import Outbound
 
 RESERVED_SLUGS = {
     "network", "opml", "status", "healthz", "metrics", "admin", "static", "embed",
@@ -54,6 +55,8 @@ class Settings:
     # A WebSub hub (such as https://pubsubhubbub.appspot.com/): feeds name it, and it is
     # told when a feed changes (that needs `base_url`, the address readers know).
     websub_hub: str | None = None
+    # Where the service may connect: public addresses, and these networks (FEEDS_ALLOW_NETWORKS).
+    outbound: Outbound = Outbound()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -74,7 +77,16 @@ class Settings:
             admin_token=environ.get("FEEDS_ADMIN_TOKEN") or None,
             network_calendar_days=int(days),
             websub_hub=_hub(environ.get("FEEDS_WEBSUB_HUB")),
+            outbound=outbound_from_env(environ),
         )
+
+
+def outbound_from_env(environ: Mapping[str, str]) -> Outbound:
+    """The outbound policy, allowing the networks in FEEDS_ALLOW_NETWORKS (comma-separated)."""
+    try:
+        return Outbound.allowing(environ.get("FEEDS_ALLOW_NETWORKS", "").split(","))
+    except ValueError as exc:
+        raise ValueError(f"FEEDS_ALLOW_NETWORKS: {exc}") from None
 
 
 def _hub(value: str | None) -> str | None:

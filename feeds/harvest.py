@@ -25,6 +25,7 @@ from feeds import __version__, metrics
 from feeds.model import Network
 from feeds.store import HarvestRecord, Store, StoreError
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
+from sources.outbound import Outbound
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,10 @@ class Harvester:
         on_change: Callable[[str], None] = lambda site: None,
         contact_url: str | None = None,
         worker: str | None = None,
+        outbound: Outbound = Outbound(),
     ) -> None:
         self.store = store
+        self.outbound = outbound
         # However many harvesters run on one store, each source is claimed by one at a
         # time (Store.claim), for about as long as a harvest can take; a claim lapses
         # after that if its harvester died.
@@ -382,7 +385,7 @@ class Harvester:
             headers={"User-Agent": self.user_agent},
             # The connector holds the same limits on connections, whichever host an adapter
             # is led to (a redirect, a next page elsewhere).
-            connector=aiohttp.TCPConnector(
+            connector=self.outbound.connector(
                 limit=limits.concurrency, limit_per_host=limits.per_host
             ),
             # sock_connect, not connect: aiohttp's `connect` also counts the wait for a

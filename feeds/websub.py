@@ -95,7 +95,8 @@ async def publishing(settings: Settings, delay: float = 2.0) -> AsyncIterator[Pu
         yield None
         return
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    connector = settings.outbound.connector()
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         publisher = Publisher(settings.websub_hub, settings.base_url, session, delay=delay)
         try:
             yield publisher

@@ -11,6 +11,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from sources.base import NotModified, SourceError, Validators
+from sources.outbound import MAX_REDIRECTS, RefusedAddressError
 
 MAX_BYTES = 20 * 1024 * 1024  # after decompression: no page or feed of a group is larger
 CHUNK = 64 * 1024
@@ -41,7 +42,7 @@ async def fetch(
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
     try:
-        async with session.get(url, headers=headers) as response:
+        async with session.get(url, headers=headers, max_redirects=MAX_REDIRECTS) as response:
             fresh = Validators(
                 etag=response.headers.get("ETag") or validators.etag,
                 # After a 304 keep the newer Last-Modified if one came (RFC 9110 15.4.5).
@@ -79,19 +80,28 @@ async def fetch(
     except aiohttp.ServerTimeoutError as exc:
         raise SourceError(f"{url}: no complete answer in time ({exc})") from exc
     except aiohttp.TooManyRedirects as exc:
-        raise SourceError(f"{url}: too many redirects (a redirect loop?)") from exc
+        raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects (a redirect loop?)") from exc
     except aiohttp.ClientResponseError as exc:
         raise SourceError(
             f"{url}: invalid HTTP response ({exc.message})", status=exc.status
         ) from exc
     except aiohttp.ClientConnectorError as exc:
-        raise SourceError(f"{url}: cannot connect ({exc.os_error or exc})") from exc
+        if isinstance(exc.os_error, RefusedAddressError):
+            where = "" if exc.host in url else f" (led to {exc.host})"
+            raise SourceError(f"{url}{where}: {exc.os_error}") from exc
+        raise SourceError(f"{url}: cannot connect ({connect_failure(exc)})") from exc
     except aiohttp.ClientPayloadError as exc:
         raise SourceError(f"{url}: the response broke off or is corrupt ({exc})") from exc
     except aiohttp.ClientError as exc:
         raise SourceError(f"{url}: request failed ({exc.__class__.__name__}: {exc})") from exc
     except TimeoutError as exc:
         raise SourceError(f"{url}: no complete answer in time") from exc
+
+
+def connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection failed, never empty (an OSError may carry no text)."""
+    error = exc.os_error
+    return str(error).strip() or error.strerror or type(error).__name__
 
 
 def _permanent_target(response: aiohttp.ClientResponse) -> str | None:

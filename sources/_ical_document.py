@@ -17,7 +17,7 @@ from typing import Any
 import icalendar
 import x_wr_timezone
 
-from sources.base import SourceError
+from sources.base import SourceError, what_came
 
 CRLF = "\r\n"
 _BEGIN_VEVENT = re.compile(r"^BEGIN:VEVENT[ \t]*\r?$", re.M | re.I)
@@ -44,8 +44,10 @@ def read_calendar(body: bytes, url: str) -> ReadCalendar:
         warnings.append("the events are not inside BEGIN:VCALENDAR … END:VCALENDAR; read anyway")
         text = f"BEGIN:VCALENDAR{CRLF}VERSION:2.0{CRLF}{text.rstrip()}{CRLF}END:VCALENDAR{CRLF}"
     elif not start.startswith("BEGIN:VCALENDAR"):
-        shown = text[:60].strip()
-        raise SourceError(f"{url}: not an iCalendar file (no BEGIN:VCALENDAR); it starts {shown!r}")
+        raise SourceError(
+            f"{url}: not an iCalendar file (no BEGIN:VCALENDAR); it is"
+            f" {what_came(text.encode(), url)}"
+        )
     text = _complete(text, warnings)
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)

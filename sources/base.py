@@ -187,12 +187,43 @@ def describe(exc: Exception) -> str:
 
 
 def load_json(body: bytes, url: str) -> Any:
-    """Decoded JSON, or a SourceError that shows what came instead."""
+    """Decoded JSON, or a SourceError that says what came instead."""
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        start = body[:60].decode("utf-8", "replace").strip()
-        raise SourceError(f"{url}: expected JSON, got something else ({exc}): {start!r}") from exc
+        came = what_came(body, url)
+        if came == "JSON":
+            raise SourceError(f"{url}: the JSON is broken or cut off ({exc})") from exc
+        raise SourceError(f"{url}: expected JSON, got {came} ({exc})") from exc
+    except RecursionError:
+        raise SourceError(
+            f"{url}: the JSON is nested deeper than any feed or API answer: refused"
+        ) from None
+
+
+def what_came(body: bytes, url: str) -> str:
+    """What a document that is not what was asked for looks like, in words.
+
+    Never its bytes: /status is public, and an upstream could have been led to answer with
+    something that is not for the public. The start goes to the log, for the operator.
+    """
+    log.warning("%s: unexpected answer, it starts %r", url, body[:60])
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    if not head:
+        return "nothing but white space"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "an HTML page"
+    if head.startswith(b"<"):
+        return "other XML or markup"
+    if head.startswith((b"{", b"[")):
+        return "JSON"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        return "binary data (or text in UTF-16)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    return "plain text"
 
 
 def wordpress_api(options: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ from feeds.sanitize import safe_url
 from sources import _http
 from sources.base import NotModified, SourceContext, SourceError
 from sources.jsonld import read_page
+from sources.outbound import Outbound
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 _API_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?https://api\.w\.org/"?')
@@ -65,8 +66,14 @@ class Discovery:
         return "\n".join(blocks) + "\n\n" + "\n".join(found.toml() for found in self.sources)
 
 
-async def discover(session: aiohttp.ClientSession, url: str) -> Discovery:
-    """Everything `url` offers; raises SourceError when the page itself cannot be had."""
+async def discover(
+    session: aiohttp.ClientSession, url: str, outbound: Outbound = Outbound()
+) -> Discovery:
+    """Everything `url` offers; raises SourceError when the page itself cannot be had.
+
+    `session` should connect through `outbound`'s connector; the addresses found in the
+    page are checked against it too, so no refused address is ever proposed.
+    """
     page = await _http.fetch(session, url, accept="text/html")
     assert not isinstance(page, NotModified)  # asked without validators
     base = page.url
@@ -84,7 +91,9 @@ async def discover(session: aiohttp.ClientSession, url: str) -> Discovery:
             has_events = True
             found.append(Found("events", "tribe_events", base, "The Events Calendar's REST API"))
 
-    for feed in _feeds(document, base):
+    feeds = await _allowed(_feeds(document, base), outbound, notes)
+    calendars = await _allowed(_calendars(document, base), outbound, notes)
+    for feed in feeds:
         if has_posts:
             notes.append(f"feed {feed} carries the same posts as the REST API: not listed")
         elif not any(f.kind == "feed" for f in found):
@@ -92,7 +101,7 @@ async def discover(session: aiohttp.ClientSession, url: str) -> Discovery:
         else:
             notes.append(f"another feed: {feed}")
 
-    for calendar in _calendars(document, base):
+    for calendar in calendars:
         if has_events:
             notes.append(f"calendar {calendar} holds the same events as the REST API")
         elif not any(f.kind == "ical" for f in found):
@@ -114,6 +123,18 @@ async def discover(session: aiohttp.ClientSession, url: str) -> Discovery:
             found.append(Found("page", "jsonld", base, f"schema.org data in the page ({what})"))
     title = " ".join((document.css("title::text").get() or "").split()) or None
     return Discovery(base, tuple(found), tuple(notes), title)
+
+
+async def _allowed(urls: list[str], outbound: Outbound, notes: list[str]) -> list[str]:
+    """The addresses the service may connect to; the others named in `notes`."""
+    allowed = []
+    for url in urls:
+        reason = await outbound.refusal_of_url(url)
+        if reason:
+            notes.append(f"left out {url}: {reason}, never a group's website")
+        else:
+            allowed.append(url)
+    return allowed
 
 
 def _document(body: bytes, base: str) -> Selector:

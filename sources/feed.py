@@ -37,6 +37,7 @@ from sources.base import (
     read_each,
     reject_unknown,
     require_some,
+    what_came,
 )
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,7 @@ def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: st
         raise SourceError(f"{url}: not a readable feed ({type(exc).__name__}: {exc})") from exc
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed found"
-        start = body[:60].decode("utf-8", "replace").strip()
-        raise SourceError(f"{url}: not a readable feed ({problem}); it starts {start!r}")
+        raise SourceError(f"{url}: not a readable feed ({problem}); it is {what_came(body, url)}")
     warnings = []
     entries = list(parsed.entries)
     ending = _ending(body)

@@ -23,6 +23,7 @@ from feeds.store import Store, open_store
 from feeds.web.app import create_app
 from feeds.web.boundary import SERVER_LIMITS
 from sources.base import Validators
+from tests.helpers import LOCAL
 
 pytest_plugins = ["tests.upstream", "tests.browser"]
 
@@ -169,6 +170,11 @@ async def service(
 ) -> AsyncIterator[Service]:
     store = await open_store(database_url)
     config = Config(Network(name="Engagierte Stadt", sites=SITES), {})
-    app = create_app(Settings(database_url=database_url), config, harvest=False, revision_poll=0.01)
+    app = create_app(
+        Settings(database_url=database_url, outbound=LOCAL),
+        config,
+        harvest=False,
+        revision_poll=0.01,
+    )
     yield Service(await serve(app), store, http)
     await store.close()

@@ -13,6 +13,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from feeds.render.entries import FeedInfo
 from feeds.render.ics import CalendarInfo
 from sources.base import SourceContext
+from sources.outbound import Outbound
+
+# The upstreams of the tests run on this machine, where the service refuses to connect by
+# default (sources/outbound.py): the tests allow loopback, as an operator allows a network.
+LOCAL = Outbound.allowing(["127.0.0.0/8", "::1"])
+LOCAL_ENV = {"FEEDS_ALLOW_NETWORKS": "127.0.0.0/8,::1"}
 
 # What tests hand adapters and renderers when the values themselves do not matter.
 CONTEXT = SourceContext(

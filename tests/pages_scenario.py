@@ -20,6 +20,7 @@ from feeds.web.app import create_app
 from sources import build_source
 from sources.base import SourceContext
 from tests.conftest import Serve
+from tests.helpers import LOCAL
 from tests.network import BERLIN, serve_network
 from tests.upstream import Upstream
 
@@ -116,10 +117,10 @@ async def serve_pages(upstream: Upstream, database_url: str, serve: Serve) -> Sc
     config = with_calendar(serve_network(upstream), upstream.base + "/kalender.ics")
     store = await open_store(database_url)
     try:
-        outcomes = await Harvester(store, config.network, config.sources).run_once()
+        outcomes = await Harvester(store, config.network, config.sources, outbound=LOCAL).run_once()
     finally:
         await store.close()
     failed = [(o.site, o.source, o.error) for o in outcomes if o.status != "ok"]
     assert not failed, failed
-    app = create_app(Settings(database_url=database_url), config, harvest=False)
+    app = create_app(Settings(database_url=database_url, outbound=LOCAL), config, harvest=False)
     return Scenario(await serve(app), config, upstream.base, treff, fest, tag)

@@ -18,6 +18,7 @@ from feeds.web.app import create_app
 from sources.base import SourceContext
 from sources.wordpress import WordPressSource
 from tests.conftest import Serve
+from tests.helpers import LOCAL
 from tests.upstream import Upstream
 
 PWN = "window.__pwned=(window.__pwned||0)+1"
@@ -91,10 +92,10 @@ async def hostile_service(upstream: Upstream, tmp_path: Path, serve: Serve) -> s
         ("kaiserslautern", "wp"): WordPressSource.from_config(context, {"url": upstream.base})
     }
     network = Network(name="Engagierte Stadt", sites=(site,))
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'feeds.sqlite3'}")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'feeds.sqlite3'}", outbound=LOCAL)
     store = await open_store(settings.database_url)
     try:
-        [outcome] = await Harvester(store, network, sources).run_once()
+        [outcome] = await Harvester(store, network, sources, outbound=LOCAL).run_once()
         assert (outcome.status, outcome.new) == ("ok", 3), outcome
     finally:
         await store.close()

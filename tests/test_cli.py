@@ -16,11 +16,13 @@ import feedparser
 import icalendar
 import pytest
 
+from tests.helpers import LOCAL_ENV
+
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "feeds.cli", *args],
-        env={**os.environ, **env},
+        env={**os.environ, **LOCAL_ENV, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -40,7 +42,7 @@ def serving(env: dict[str, str], *args: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "feeds.cli", "serve", "--port", str(port), *args],
-        env={**os.environ, **env},
+        env={**os.environ, **LOCAL_ENV, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,13 @@ from feeds.config import load_config
 from sources import build_source
 from sources.base import SourceContext
 from sources.discover import Discovery, discover
+from tests.helpers import LOCAL, LOCAL_ENV
 from tests.upstream import DATA, Upstream
 
 
 async def run(url: str) -> Discovery:
-    async with aiohttp.ClientSession() as session:
-        return await discover(session, url)
+    async with aiohttp.ClientSession(connector=LOCAL.connector()) as session:
+        return await discover(session, url, LOCAL)
 
 
 def kinds(found: Discovery) -> list[tuple[str, str, str]]:
@@ -117,6 +119,7 @@ async def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "feeds.cli", *args],
+        env={**os.environ, **LOCAL_ENV},
         capture_output=True,
         text=True,
         timeout=60,

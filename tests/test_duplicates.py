@@ -18,7 +18,7 @@ from feeds.store import Stored, open_store
 from feeds.web.app import create_app
 from sources.base import Validators
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2027, 6, 14, 15, tzinfo=BERLIN)
@@ -104,7 +104,9 @@ async def base(database_url: str, serve: Serve) -> str:
         await store.save_batch(site.slug, "s", [], events, Validators(), now + timedelta(hours=n))
     await store.close()
     config = Config(Network(name="Netz", sites=SITES), {})
-    return await serve(create_app(Settings(database_url=database_url), config, harvest=False))
+    return await serve(
+        create_app(Settings(database_url=database_url, outbound=LOCAL), config, harvest=False)
+    )
 
 
 async def test_network_outputs_show_it_once_and_name_every_group(

@@ -10,6 +10,7 @@ import pytest
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester, Outcome
 from feeds.store import ItemQuery, open_store
+from tests.helpers import LOCAL
 
 
 async def test_a_second_harvest_of_unchanged_sources_changes_no_revision(
@@ -17,7 +18,9 @@ async def test_a_second_harvest_of_unchanged_sources_changes_no_revision(
 ) -> None:
     store = await open_store(settings.database_url)
     bumps: list[int] = []
-    harvester = Harvester(store, demo_config.network, demo_config.sources, on_revision=bumps.append)
+    harvester = Harvester(
+        store, demo_config.network, demo_config.sources, on_revision=bumps.append, outbound=LOCAL
+    )
     try:
         first = await harvester.run_once()
         assert [o.status for o in first] == ["ok", "ok"]
@@ -37,7 +40,7 @@ async def test_a_broken_source_keeps_its_items_and_does_not_stop_the_others(
     settings: Settings, demo_config: Config
 ) -> None:
     store = await open_store(settings.database_url)
-    harvester = Harvester(store, demo_config.network, demo_config.sources)
+    harvester = Harvester(store, demo_config.network, demo_config.sources, outbound=LOCAL)
     try:
         await harvester.run_once()
         before = [p.item for p in await store.posts(ItemQuery(sites=["kaiserslautern"]))]
@@ -59,7 +62,7 @@ async def test_a_broken_source_keeps_its_items_and_does_not_stop_the_others(
 def test_failing_sources_back_off_exponentially_never_sooner_than_the_interval(
     demo_config: Config, failures: int
 ) -> None:
-    harvester = Harvester(None, demo_config.network, demo_config.sources)  # type: ignore[arg-type]
+    harvester = Harvester(None, demo_config.network, demo_config.sources, outbound=LOCAL)  # type: ignore[arg-type]
     key = ("kaiserslautern", "demo")
     failed = Outcome(*key, "failed", error="down")
     delays = [harvester.delay_after(key, failed) for _ in range(failures)]

@@ -14,7 +14,7 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 from tests.upstream import Upstream
 
 CONFIG = """\
@@ -90,10 +90,10 @@ async def test_every_kind_harvested_and_served(
     config_path = tmp_path / "sites.toml"
     config_path.write_text(CONFIG.format(base=websites.base), encoding="utf-8")
     config = load_config(config_path)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'feeds.sqlite3'}")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'feeds.sqlite3'}", outbound=LOCAL)
     store = await open_store(settings.database_url)
     try:
-        outcomes = await Harvester(store, config.network, config.sources).run_once()
+        outcomes = await Harvester(store, config.network, config.sources, outbound=LOCAL).run_once()
         assert {(o.site, o.source): o.status for o in outcomes} == {
             ("kaiserslautern", "wordpress"): "ok",
             ("kaiserslautern", "termine"): "ok",

@@ -24,7 +24,7 @@ from sources.base import Fetched, NotModified, SourceContext, Validators
 from sources.feed import FeedSource
 from sources.ical import ICalSource
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 from tests.upstream import Upstream
 
 MINUTE = timedelta(minutes=1)
@@ -78,7 +78,7 @@ async def test_broken_sources_never_stop_the_healthy_one(
         ),
         ("kaiserslautern", "buggy"): BuggyReader(context("kaiserslautern", "buggy", tmp_path)),
     }
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'feeds.sqlite3'}")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'feeds.sqlite3'}", outbound=LOCAL)
     app = create_app(settings, Config(Network(name="N", sites=(site,)), sources), harvest=True)
     base = await serve(app)
 
@@ -155,7 +155,9 @@ async def test_waiting_for_a_busy_host_is_not_a_connect_timeout(
         # Two connections per host and a one-second connect timeout: the third source waits
         # 1.5 s for its slot, which is politeness, not an unreachable server.
         limits = Limits(per_host=2, connect_timeout=1.0, total_timeout=5.0)
-        harvester = Harvester(store, Network(name="N", sites=(site,)), sources, limits=limits)
+        harvester = Harvester(
+            store, Network(name="N", sites=(site,)), sources, limits=limits, outbound=LOCAL
+        )
         outcomes = await harvester.run_once([("ks", "slow-1"), ("ks", "slow-2"), ("ks", "fast")])
     finally:
         await store.close()

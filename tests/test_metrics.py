@@ -17,7 +17,7 @@ from feeds.store import open_store
 from feeds.web.app import create_app
 from sources import build_source
 from tests.conftest import Serve
-from tests.helpers import CONTEXT, get
+from tests.helpers import CONTEXT, LOCAL, get
 from tests.upstream import Upstream
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -43,7 +43,7 @@ async def test_requests_cache_renders_and_sources_are_counted(
 ) -> None:
     store = await open_store(settings.database_url)
     try:
-        await Harvester(store, demo_config.network, demo_config.sources).run_once()
+        await Harvester(store, demo_config.network, demo_config.sources, outbound=LOCAL).run_once()
     finally:
         await store.close()
     base = await serve(create_app(settings, demo_config, harvest=False))
@@ -85,7 +85,7 @@ async def test_a_failing_source_shows_and_healthz_checks_store_and_harvester(
     site = Site(slug="ks", name="KS", sources=(config,))
     sources = {("ks", "rss"): build_source("feed", CONTEXT, {"url": upstream.base + "/feed.xml"})}
     network = Network(name="N", sites=(site,))
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=database_url, outbound=LOCAL)
     base = await serve(create_app(settings, Config(network, sources), harvest=False))
     _, _, body = await get(http, f"{base}/healthz")
     report = json.loads(body)
@@ -93,7 +93,7 @@ async def test_a_failing_source_shows_and_healthz_checks_store_and_harvester(
     assert report["harvester"] == {"state": "elsewhere", "last_harvest": None, "late": True}
     store = await open_store(database_url)
     try:
-        [outcome] = await Harvester(store, network, sources).run_once()
+        [outcome] = await Harvester(store, network, sources, outbound=LOCAL).run_once()
         assert outcome.status == "failed"
     finally:
         await store.close()

@@ -18,7 +18,7 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 from tests.network import events_of, posts_of, serve_network, shared, stammtisch, towns
 from tests.upstream import Upstream
 
@@ -30,12 +30,12 @@ async def network(upstream: Upstream, database_url: str, serve: Serve) -> tuple[
     config = serve_network(upstream)
     store = await open_store(database_url)
     try:
-        outcomes = await Harvester(store, config.network, config.sources).run_once()
+        outcomes = await Harvester(store, config.network, config.sources, outbound=LOCAL).run_once()
     finally:
         await store.close()
     failed = [(o.site, o.error) for o in outcomes if o.status != "ok"]
     assert not failed
-    app = create_app(Settings(database_url=database_url), config, harvest=False)
+    app = create_app(Settings(database_url=database_url, outbound=LOCAL), config, harvest=False)
     return await serve(app), config
 
 

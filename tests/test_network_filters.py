@@ -17,7 +17,7 @@ from feeds.store import open_store
 from feeds.web.app import create_app
 from sources.base import Validators
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 
 # Real towns and where they are; one group without a position.
 SITES = (
@@ -45,7 +45,9 @@ async def base(database_url: str, serve: Serve) -> str:
         await store.save_batch(site.slug, "t", [post], [event], Validators(), now)
     await store.close()
     config = Config(Network(name="Netz", sites=SITES), {})
-    return await serve(create_app(Settings(database_url=database_url), config, harvest=False))
+    return await serve(
+        create_app(Settings(database_url=database_url, outbound=LOCAL), config, harvest=False)
+    )
 
 
 async def groups(http: aiohttp.ClientSession, url: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from feeds.config import load_config
 from feeds.onboarding import groups_from_opml, slug_of
+from tests.helpers import LOCAL_ENV
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">
@@ -95,5 +97,9 @@ def test_a_broken_file_is_refused_in_words(tmp_path: Path, body: bytes) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "feeds.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "feeds.cli", *args],
+        env={**os.environ, **LOCAL_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )

@@ -13,7 +13,7 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -99,7 +99,9 @@ async def test_each_harvest_logs_one_structured_line(
     store = await open_store(settings.database_url)
     try:
         with caplog.at_level(logging.INFO, logger="feeds.harvest"):
-            await Harvester(store, demo_config.network, demo_config.sources).run_once()
+            await Harvester(
+                store, demo_config.network, demo_config.sources, outbound=LOCAL
+            ).run_once()
     finally:
         await store.close()
     records = [r for r in caplog.records if hasattr(r, "harvest")]

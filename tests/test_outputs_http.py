@@ -18,7 +18,7 @@ from feeds.web.app import create_app
 from feeds.web.http import negotiate
 from tests.conftest import SITES, Serve, Service
 from tests.feed_rules import atom_problems, rss_problems
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 from tests.test_render import check_json_feed
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -238,7 +238,7 @@ async def test_validators_are_the_same_after_a_restart(
 ) -> None:
     # Links carry the public address: both instances are told it, as in production.
     config = Config(Network(name="Engagierte Stadt", sites=SITES), {})
-    settings = Settings(database_url=database_url, base_url="https://feeds.example")
+    settings = Settings(database_url=database_url, base_url="https://feeds.example", outbound=LOCAL)
     before = await serve(create_app(settings, config, harvest=False))
     _, first, _ = await get(filled.http, f"{before}/{path}")
     await asyncio.sleep(1.1)

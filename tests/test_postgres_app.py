@@ -11,7 +11,7 @@ from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 
 
 async def test_demo_over_postgresql(
@@ -19,14 +19,16 @@ async def test_demo_over_postgresql(
 ) -> None:
     store = await open_store(postgres_url)
     try:
-        harvester = Harvester(store, demo_config.network, demo_config.sources)
+        harvester = Harvester(store, demo_config.network, demo_config.sources, outbound=LOCAL)
         assert [o.status for o in await harvester.run_once()] == ["ok", "ok"]
         revision = await store.revision()
         assert [o.status for o in await harvester.run_once()] == ["not-modified", "not-modified"]
         assert await store.revision() == revision
     finally:
         await store.close()
-    base = await serve(create_app(Settings(database_url=postgres_url), demo_config, harvest=False))
+    base = await serve(
+        create_app(Settings(database_url=postgres_url, outbound=LOCAL), demo_config, harvest=False)
+    )
     _, _, body = await get(http, f"{base}/kaiserslautern/events.ics")
     text = body.decode()
     assert "DTSTART;TZID=Europe/Berlin:20250308T200000\r\n" in text

@@ -19,6 +19,7 @@ from feeds.model import stable_uuid
 from feeds.store import open_store
 from feeds.web.app import create_app
 from tests.conftest import Serve
+from tests.helpers import LOCAL
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -57,7 +58,7 @@ def request(target: bytes, *, method: bytes = b"GET", **headers: bytes) -> bytes
 async def base(settings: Settings, demo_config: Config, serve: Serve) -> str:
     store = await open_store(settings.database_url)
     try:
-        await Harvester(store, demo_config.network, demo_config.sources).run_once()
+        await Harvester(store, demo_config.network, demo_config.sources, outbound=LOCAL).run_once()
     finally:
         await store.close()
     with_token = Settings(

@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 
 from feeds.store import open_store
-from tests.helpers import get
+from tests.helpers import LOCAL_ENV, get
 from tests.upstream import Upstream
 
 GROUPS = [f"gruppe{n}" for n in range(1, 7)]
@@ -122,6 +122,7 @@ async def test_two_instances_two_workers_one_truth(
     )
     env = {
         **os.environ,
+        **LOCAL_ENV,
         "FEEDS_CONFIG": str(config),
         "DATABASE_URL": postgres_url,
         "FEEDS_LOG_LEVEL": "WARNING",

@@ -90,7 +90,7 @@ async def test_an_unchanged_site_is_not_modified(upstream: Upstream) -> None:
     ("name", "status", "message"),
     [
         ("wordpress/no-route.json", 404, "answered 404"),
-        ("wordpress/maintenance.html", 200, "expected JSON, got something else"),
+        ("wordpress/maintenance.html", 200, "expected JSON, got an HTML page"),
     ],
 )
 async def test_a_broken_site_is_a_source_error_that_says_what(

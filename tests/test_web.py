@@ -20,7 +20,7 @@ from feeds.web.app import create_app
 from feeds.web.app_keys import hot_key
 from sources.base import Validators
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -28,7 +28,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 async def harvested(settings: Settings, config: Config) -> None:
     store = await open_store(settings.database_url)
     try:
-        outcomes = await Harvester(store, config.network, config.sources).run_once()
+        outcomes = await Harvester(store, config.network, config.sources, outbound=LOCAL).run_once()
         assert {o.status for o in outcomes} == {"ok"}
     finally:
         await store.close()
@@ -122,7 +122,11 @@ async def test_uids_do_not_depend_on_the_base_url(
     plain = await serve(create_app(settings, demo_config, harvest=False))
     public = await serve(
         create_app(
-            Settings(database_url=settings.database_url, base_url="https://feeds.example.org"),
+            Settings(
+                database_url=settings.database_url,
+                base_url="https://feeds.example.org",
+                outbound=LOCAL,
+            ),
             demo_config,
             harvest=False,
         )

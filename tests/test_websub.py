@@ -16,7 +16,7 @@ from feeds.store import open_store
 from feeds.web.app import create_app
 from feeds.websub import publishing
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 
 HUB = "https://hub.example.org/"
 
@@ -58,14 +58,21 @@ async def test_the_hub_hears_of_changed_feeds_once_per_harvest(
 ) -> None:
     url, pings = hub
     configured = Settings(
-        database_url=settings.database_url, websub_hub=url, base_url="https://feeds.example.org"
+        database_url=settings.database_url,
+        websub_hub=url,
+        base_url="https://feeds.example.org",
+        outbound=LOCAL,
     )
     store = await open_store(settings.database_url)
     try:
         async with publishing(configured, delay=0.05) as publisher:
             assert publisher is not None
             harvester = Harvester(
-                store, demo_config.network, demo_config.sources, on_change=publisher.changed
+                store,
+                demo_config.network,
+                demo_config.sources,
+                on_change=publisher.changed,
+                outbound=LOCAL,
             )
             await harvester.run_once()
             await publisher.settled()

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 DATA = Path(__file__).parent / "data"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

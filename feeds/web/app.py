@@ -84,6 +84,7 @@ def create_app(
                 on_revision=revision.bump,
                 on_change=publisher.changed if publisher else lambda site: None,
                 contact_url=settings.base_url,
+                outbound=settings.outbound,
             )
             # Another process may write the store too (a worker, `feeds harvest`, another
             # instance): every process follows its revision, harvesting or not.

@@ -57,6 +57,9 @@ class Settings:
     websub_hub: str | None = None
     # Where the service may connect: public addresses, and these networks (FEEDS_ALLOW_NETWORKS).
     outbound: Outbound = Outbound()
+    # Memory for rendered answers, every coding counted: two thirds for renders, one third
+    # for the replayed answers (FEEDS_CACHE_MB).
+    cache_bytes: int = 192 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -78,7 +81,14 @@ class Settings:
             network_calendar_days=int(days),
             websub_hub=_hub(environ.get("FEEDS_WEBSUB_HUB")),
             outbound=outbound_from_env(environ),
+            cache_bytes=_megabytes(environ.get("FEEDS_CACHE_MB", "192"), "FEEDS_CACHE_MB"),
         )
+
+
+def _megabytes(value: str, name: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) < 16:
+        raise ValueError(f"{name}: expected a number of megabytes, 16 or more, got {value!r}")
+    return int(value) * 1024 * 1024
 
 
 def outbound_from_env(environ: Mapping[str, str]) -> Outbound:

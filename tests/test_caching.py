@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from feeds.config import Config, Settings
+from feeds.model import Event, Network, Site
+from feeds.store import open_store
+from feeds.web.app import create_app
+from feeds.web.app_keys import cache_key, hot_key
 from feeds.web.caching import RenderCache, Rendered, make_rendered
 from feeds.web.hot import Hot, HotResponses
+from sources.base import Validators
+from tests.conftest import Serve
+from tests.helpers import get
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -64,7 +74,7 @@ async def test_failed_renders_leave_nothing_behind() -> None:
 
 def _hot(revision: int, size: int) -> Hot:
     rendered = make_rendered(b"x" * size, "application/atom+xml", datetime.now(UTC), revision)
-    return Hot(rendered, rendered.body, {}, {}, "/{site}/news.{fmt}")
+    return Hot(rendered.stamp, rendered.body, {}, {}, "/{site}/news.{fmt}")
 
 
 def test_replayed_responses_are_bounded_in_bytes_and_let_go_of_old_revisions() -> None:
@@ -78,3 +88,54 @@ def test_replayed_responses_are_bounded_in_bytes_and_let_go_of_old_revisions() -
     assert hot.answer(requests[3], 2) is None  # a newer revision: not replayed, dropped
     hot.keep(requests[0], _hot(2, 10))
     assert (len(hot), hot.size) == (1, 10)  # a newer revision lets every older one go
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_distinct_queries_stay_within_the_cache_budget(
+    database_url: str, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    """2,000 calendars asked with brotli, each by another `to` (as a hostile client would):
+    every coding of every kept answer is counted, and memory stays within the budget."""
+    start = datetime(2025, 1, 6, 19, tzinfo=ZoneInfo("Europe/Berlin"))
+    events = [
+        Event(
+            site="victim",
+            source="ics",
+            external_id=f"e{n}",
+            title=f"Treffen Nummer {n}",
+            start=start + timedelta(days=n),
+            description="Beschreibung " * 150,
+        )
+        for n in range(40)
+    ]
+    store = await open_store(database_url)
+    await store.save_batch("victim", "ics", [], events, Validators(), datetime.now(UTC))
+    await store.close()
+    budget = 16 * 1024 * 1024
+    app = create_app(
+        Settings(database_url=database_url, cache_bytes=budget),
+        Config(Network(name="N", sites=(Site(slug="victim", name="Opfer"),)), {}),
+        harvest=False,
+    )
+    base = await serve(app)
+    _, _, body = await get(http, f"{base}/victim/events.ics?to=2099-12-31")
+    assert len(body) > 80_000  # each answer is worth keeping: 2,000 of them would be 160+ MB
+    before = rss_mb()
+    day = date(2026, 1, 1)
+    for n in range(2000):
+        status, headers, _ = await get(
+            http,
+            f"{base}/victim/events.ics?to={day + timedelta(days=n)}",
+            **{"Accept-Encoding": "br"},
+        )
+        assert (status, headers["Content-Encoding"]) == (200, "br")
+        held = app[cache_key].size + app[hot_key].size
+        assert held <= budget, n
+    assert rss_mb() - before < budget / 1024 / 1024 + 48

@@ -61,8 +61,9 @@ def create_app(
     app[settings_key] = settings
     app[network_key] = config.network
     app[revision_key] = Revision()
-    app[cache_key] = RenderCache()
-    app[hot_key] = HotResponses()
+    # One budget for rendered answers (every coding counted), shared by the two caches.
+    app[cache_key] = RenderCache(max_bytes=settings.cache_bytes * 2 // 3)
+    app[hot_key] = HotResponses(max_bytes=settings.cache_bytes // 3)
     app[vevents_key] = BytesMemo()
     app[interval_key] = _shortest_interval(config)
 

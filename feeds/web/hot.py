@@ -16,14 +16,14 @@ from email.utils import parsedate_to_datetime
 from aiohttp import web
 
 from feeds import metrics
-from feeds.web.caching import Rendered
+from feeds.web.caching import Stamp
 
 Key = tuple[str, str, str, str]  # target, scheme, Host, Accept-Encoding
 
 
 @dataclass(frozen=True, slots=True)
 class Hot:
-    rendered: Rendered
+    stamp: Stamp  # of the render it replays (not the render: its other codings go)
     body: bytes  # in the negotiated coding
     headers: dict[str, str]  # for a 200, Content-Type and -Encoding included
     not_modified: dict[str, str]  # for a 304
@@ -66,13 +66,13 @@ class HotResponses:
         hot = self._entries.get(key)
         if hot is None:
             return None
-        rendered = hot.rendered
-        if rendered.revision != revision or (
-            rendered.valid_until is not None and datetime.now(UTC) >= rendered.valid_until
+        stamp = hot.stamp
+        if stamp.revision != revision or (
+            stamp.valid_until is not None and datetime.now(UTC) >= stamp.valid_until
         ):
             self._drop(key)
             return None
-        status = 304 if is_fresh(request, rendered) else 200
+        status = 304 if is_fresh(request, stamp) else 200
         counted = (hot.route, status)
         self.replayed[counted] = self.replayed.get(counted, 0) + 1
         if status == 304:
@@ -88,10 +88,10 @@ class HotResponses:
             metrics.REPLAYED.inc(count)
 
     def keep(self, request: web.Request, hot: Hot) -> None:
-        if hot.rendered.revision > self._revision:  # what came before is stale: let it go
+        if hot.stamp.revision > self._revision:  # what came before is stale: let it go
             self._entries.clear()
             self._bytes = 0
-            self._revision = hot.rendered.revision
+            self._revision = hot.stamp.revision
         key = key_of(request)
         self._drop(key)
         self._entries[key] = hot
@@ -112,7 +112,7 @@ class HotResponses:
         return self._bytes
 
 
-def is_fresh(request: web.Request, rendered: Rendered) -> bool:
+def is_fresh(request: web.Request, rendered: Stamp) -> bool:
     """RFC 9110 13.1: If-None-Match wins; If-Modified-Since counts only without it."""
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:

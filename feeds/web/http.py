@@ -56,9 +56,9 @@ async def respond(request: web.Request, rendered: Rendered, *, max_age: int) -> 
     headers["Content-Type"] = _content_type(rendered.content_type)
     if coding != "identity":
         headers["Content-Encoding"] = coding
-    hot = Hot(rendered, await rendered.body_for(coding), headers, common, route_of(request))
+    hot = Hot(rendered.stamp, await rendered.body_for(coding), headers, common, route_of(request))
     request.app[hot_key].keep(request, hot)
-    if is_fresh(request, rendered):
+    if is_fresh(request, rendered.stamp):
         return web.Response(status=304, headers=hot.not_modified)
     return web.Response(body=hot.body, headers=hot.headers)
 

@@ -54,9 +54,20 @@ def read_calendar(body: bytes, url: str) -> ReadCalendar:
     except Exception as exc:
         calendars = _salvage(text, skipped, warnings, _reason(exc))
     vevents = [event for calendar in calendars for event in _standard(calendar, warnings)]
-    lines = [text.count("\n", 0, m.start()) + 1 for m in _BEGIN_VEVENT.finditer(text)]
+    lines = _line_numbers(text)
     numbers: list[int | None] = list(lines) if len(lines) == len(vevents) else [None] * len(vevents)
     return ReadCalendar(list(zip(vevents, numbers, strict=True)), skipped, warnings)
+
+
+def _line_numbers(text: str) -> list[int]:
+    """The line each BEGIN:VEVENT is on, counted in one pass (counting from the start for
+    each event took 944 s for a calendar of 250,000 events)."""
+    numbers, line, counted = [], 1, 0
+    for match in _BEGIN_VEVENT.finditer(text):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        numbers.append(line)
+    return numbers
 
 
 def _decode(body: bytes, warnings: list[str]) -> str:

@@ -15,7 +15,7 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +38,14 @@ OVERDUE_GRACE = timedelta(minutes=2)  # a source this late (and not running) is 
 # then), or when the store says the source is due, whichever comes first.
 RECHECK_HELD = timedelta(seconds=15)
 ELSEWHERE = "elsewhere"  # the status of a harvest left to another harvester
+# A claim on a source lasts this long unless renewed; a running harvest renews it every
+# third of it. A harvester killed mid-harvest holds its sources no longer than this.
+LEASE = timedelta(seconds=60)
+
+
+class LostClaimError(Exception):
+    """Another harvester holds the source now (this one stalled past its lease)."""
+
 
 SourceKey = tuple[str, str]  # (site, source)
 
@@ -199,14 +207,15 @@ class Harvester:
         contact_url: str | None = None,
         worker: str | None = None,
         outbound: Outbound = Outbound(),
+        lease: timedelta = LEASE,
     ) -> None:
         self.store = store
         self.outbound = outbound
         # However many harvesters run on one store, each source is claimed by one at a
-        # time (Store.claim), for about as long as a harvest can take; a claim lapses
-        # after that if its harvester died.
+        # time (Store.claim). The claim is renewed while the harvest runs, however long it
+        # reads; a dead harvester renews nothing, and its claim lapses after `lease`.
         self.worker = worker or worker_name()
-        self.lease = timedelta(seconds=3 * limits.total_timeout + 60)
+        self.lease = lease
         self.sources = dict(sources)
         self.intervals = {
             (site.slug, config.name): config.interval
@@ -335,7 +344,12 @@ class Harvester:
             # A source waits for a free slot on its host before any timeout starts:
             # waiting behind two slow sources on one host is not the host being unreachable.
             slot = self._slots_for(host_of(source))
-            outcome = await harvest_source(self.store, session, key, source, slot=slot)
+            outcome = await self._renewing(
+                key, harvest_source(self.store, session, key, source, slot=slot)
+            )
+        except LostClaimError:
+            log.error("harvest site=%s source=%s: another harvester took it over", *key)
+            return Outcome(*key, ELSEWHERE), self.lease
         except StoreError as exc:
             log.exception("harvest site=%s source=%s: the store failed", *key)
             outcome = Outcome(*key, "failed", error=f"the store failed: {exc}")
@@ -365,6 +379,38 @@ class Harvester:
             self.on_revision(outcome.revision)
             self.on_change(key[0])
         return outcome, delay
+
+    async def _renewing(self, key: SourceKey, harvest: Awaitable[Outcome]) -> Outcome:
+        """The harvest, with its claim renewed every third of the lease while it runs; if
+        the claim is lost (this process stalled past it), the harvest stops unwritten."""
+        task = asyncio.ensure_future(harvest)
+        lost = False
+
+        async def renew() -> None:
+            nonlocal lost
+            while True:
+                await asyncio.sleep(self.lease.total_seconds() / 3)
+                try:
+                    claim = await self.store.claim(
+                        *key, self.worker, utcnow(), self.lease, due=False
+                    )
+                except StoreError:
+                    log.warning("harvest site=%s source=%s: cannot renew its claim", *key)
+                    continue
+                if not claim.granted:
+                    lost = True
+                    task.cancel()
+                    return
+
+        renewing = asyncio.create_task(renew(), name=f"renew {key[0]}/{key[1]}")
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if lost:
+                raise LostClaimError from None
+            raise
+        finally:
+            renewing.cancel()
 
     @contextlib.asynccontextmanager
     async def _slots_for(self, host: str | None) -> AsyncIterator[None]:

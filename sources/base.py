@@ -186,6 +186,22 @@ def describe(exc: Exception) -> str:
     return str(exc)
 
 
+# What one source may deliver in one read. A group's calendar holds hundreds of events and
+# its feed tens of entries; past these a document is a mistake or an attack, and reading it
+# would cost minutes of a core (a 20 MB calendar of 250,000 events) for nothing anyone reads.
+MAX_EVENTS = 50_000
+MAX_ENTRIES = 10_000
+
+
+def refuse_over(count: int, limit: int, what: str, url: str) -> None:
+    """A SourceError in words when a document holds more than a source may deliver."""
+    if count > limit:
+        raise SourceError(
+            f"{url}: {count:,} {what}: more than the {limit:,} one source may deliver; refused"
+            " unread, its earlier items are kept"
+        )
+
+
 def load_json(body: bytes, url: str) -> Any:
     """Decoded JSON, or a SourceError that says what came instead."""
     try:

@@ -26,6 +26,7 @@ from feeds.model import Image, Post
 from feeds.sanitize import plain_text, plain_text_opt, safe_url, sanitize_html
 from sources import _http
 from sources.base import (
+    MAX_ENTRIES,
     Fetched,
     NotModified,
     SourceContext,
@@ -35,6 +36,7 @@ from sources.base import (
     load_json,
     option_url,
     read_each,
+    refuse_over,
     reject_unknown,
     require_some,
     what_came,
@@ -84,6 +86,7 @@ def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: st
     if b"<!ENTITY" in body[:65536]:
         # No feed needs its own entities; "billion laughs" documents use them to explode.
         raise SourceError(f"{url}: the feed declares XML entities (<!ENTITY>); refused as unsafe")
+    refuse_over(body.count(b"<item") + body.count(b"<entry"), MAX_ENTRIES, "entries", url)
     try:
         parsed = feedparser.parse(
             body,

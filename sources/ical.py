@@ -29,6 +29,7 @@ from sources._events import status_from_title
 from sources._ical_document import read_calendar
 from sources._ical_values import Values, Warnings, split_this_and_future
 from sources.base import (
+    MAX_EVENTS,
     Fetched,
     NotModified,
     SourceContext,
@@ -37,6 +38,7 @@ from sources.base import (
     option_str,
     option_url,
     read_each,
+    refuse_over,
     reject_unknown,
     require_some,
 )
@@ -87,6 +89,7 @@ class ICalSource:
 
 def parse_calendar(body: bytes, context: SourceContext, *, url: str) -> Fetched:
     """Events of an iCalendar document, with what was skipped and what was read around."""
+    refuse_over(body.upper().count(b"BEGIN:VEVENT"), MAX_EVENTS, "events", url)
     document = read_calendar(body, url)
     warnings = Warnings(list(document.warnings))
     values = Values(context.timezone, warnings)

@@ -25,7 +25,8 @@ from feeds.model import Event, Network, Site
 from feeds.occurrences import MAX_STEPS, occurrences, rule_problem
 from feeds.store import open_store
 from feeds.web.app import create_app
-from sources.base import Validators
+from sources.base import SourceError, Validators
+from sources.feed import read_feed
 from sources.ical import parse_calendar
 from tests.conftest import Serve
 from tests.helpers import CONTEXT, get
@@ -264,3 +265,19 @@ async def test_every_view_answers_quickly_beside_hostile_rules(
         status, _, _ = await get(http, item["url"])
         assert time.perf_counter() - began < 1.0, item["url"]
     assert peak_mb() - before < 100
+
+
+def test_a_calendar_past_what_a_source_may_deliver_is_refused_unread() -> None:
+    event = "BEGIN:VEVENT\r\nUID:x\r\nDTSTART:20250101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\n"
+    body = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{event * 120_000}END:VCALENDAR\r\n".encode()
+    began = time.perf_counter()
+    with pytest.raises(SourceError, match="120,000 events: more than the 50,000"):
+        parse_calendar(body, CONTEXT, url="https://x/")
+    assert time.perf_counter() - began < 1.0
+
+
+def test_a_feed_past_what_a_source_may_deliver_is_refused_unread() -> None:
+    item = "<item><title>x</title><guid>x</guid></item>"
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel>{item * 100_000}</channel></rss>'
+    with pytest.raises(SourceError, match="100,000 entries: more than the 10,000"):
+        read_feed(body.encode(), CONTEXT, url="https://x/")

@@ -182,9 +182,19 @@ class _Reader:
             sites.append(site)
         zone = net.get("timezone", DEFAULT_TIMEZONE)
         self.zone(zone, "network.timezone", table="[network]", index=0)
+        given = net.get("homepage")
+        homepage = safe_url(given) if isinstance(given, str) else None
+        if given is not None and homepage is None:
+            raise self.fail(
+                "network.homepage",
+                f"expected an http(s) address such as https://www.example.org/, got {given!r}",
+                table="[network]",
+                index=0,
+                field="homepage",
+            )
         return Network(
             name=str(net.get("name", "Network")),
-            homepage=net.get("homepage"),
+            homepage=homepage,
             timezone=zone,
             sites=tuple(sites),
         )
@@ -236,11 +246,23 @@ class _Reader:
                 table="[[sites]]",
                 index=index,
             )
+        given = text("homepage")
+        homepage = safe_url(given) if given is not None else None
+        if given is not None and homepage is None:
+            # It reaches every feed, calendar and page as a link: the same scheme allow-list
+            # as every address from upstream (no javascript: or data:).
+            raise self.fail(
+                f"{where}.homepage",
+                f"expected an http(s) address such as https://www.example.org/, got {given!r}",
+                table="[[sites]]",
+                index=index,
+                field="homepage",
+            )
         return Site(
             slug=slug,
             name=text("name", required=True) or slug,
             region=text("region"),
-            homepage=text("homepage"),
+            homepage=homepage,
             timezone=zone,
             sources=tuple(sources),
             geo=self.geo(raw.get("geo"), index),

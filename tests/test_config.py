@@ -77,6 +77,18 @@ def test_a_good_config(tmp_path: Path) -> None:
             "unknown time zone",
         ),
         (('kind = "files"', "kind = 3"), 10, "sites[0].sources[0].kind", "non-empty string"),
+        (
+            ('name = "Engagierte Stadt Kaiserslautern"', 'homepage = "javascript:alert(1)"'),
+            6,
+            "sites[0].homepage",
+            "expected an http(s) address",
+        ),
+        (
+            ('name = "Engagierte Stadt"', 'name = "N"\nhomepage = "data:text/html,x"'),
+            3,
+            "network.homepage",
+            "expected an http(s) address",
+        ),
     ],
 )
 def test_mistakes_name_line_and_key(

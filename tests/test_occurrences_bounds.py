@@ -81,7 +81,11 @@ def brute(event: Event, after: datetime, before: datetime) -> list[tuple[datetim
     duration = event.end_instant() - event.start_instant()
     limit = before if first.tzinfo else before.astimezone(zone).replace(tzinfo=None)
     starts = {first}
-    for start in rrulestr(f"RRULE:{event.rrule}", dtstart=first):
+    try:
+        rule = rrulestr(f"RRULE:{event.rrule}", dtstart=first)
+    except ValueError:  # dateutil refuses it (3-hour steps that never meet BYHOUR): kept once
+        rule = []
+    for start in rule:
         if start >= limit:
             break
         starts.add(start)

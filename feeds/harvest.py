@@ -79,6 +79,7 @@ class Outcome:
     seconds: float = 0.0
     skipped: int = 0
     warnings: int = 0
+    removed: int = 0  # events its upstream stopped listing, now taken out of the feeds
 
     @property
     def gone(self) -> bool:
@@ -161,6 +162,7 @@ async def harvest_source(
             result.validators,
             utcnow(),
             notes=result.notes,
+            coverage=result.coverage,
         )
     except StoreError:
         raise
@@ -178,6 +180,7 @@ async def harvest_source(
         seconds=time.perf_counter() - started,
         skipped=len(result.skipped),
         warnings=len(result.warnings),
+        removed=batch.removed,
     )
 
 
@@ -375,7 +378,7 @@ class Harvester:
         _log(outcome, delay)
         metrics.HARVESTS.labels(*key, outcome.status).inc()
         metrics.HARVEST_TIME.labels(outcome.status).observe(outcome.seconds)
-        if outcome.revision is not None and (outcome.new or outcome.changed):
+        if outcome.revision is not None and (outcome.new or outcome.changed or outcome.removed):
             self.on_revision(outcome.revision)
             self.on_change(key[0])
         return outcome, delay
@@ -455,6 +458,7 @@ def _log(outcome: Outcome, delay: timedelta) -> None:
         "moved_to": outcome.moved_to,
         "skipped": outcome.skipped or None,
         "warnings": outcome.warnings or None,
+        "removed": outcome.removed or None,
         "error": outcome.error,
     }
     text = " ".join(

@@ -113,6 +113,15 @@ class Network:
         return next((s for s in self.sites if s.slug == slug), None)
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What a complete read of a source holds: every event it has that starts at or after
+    `since` (None: every event). An event of the source missing from such a read is gone
+    upstream; one outside it (a partial read, a window's edge) says nothing."""
+
+    since: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Post:
     site: str

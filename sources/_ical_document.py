@@ -32,6 +32,7 @@ class ReadCalendar:
     vevents: list[tuple[Any, int | None]]  # each VEVENT and the line it starts on
     skipped: list[str]  # VEVENTs icalendar could not read at all
     warnings: list[str]
+    whole: bool = True  # False when the document was cut off: events may be missing
 
 
 def read_calendar(body: bytes, url: str) -> ReadCalendar:
@@ -48,7 +49,9 @@ def read_calendar(body: bytes, url: str) -> ReadCalendar:
             f"{url}: not an iCalendar file (no BEGIN:VCALENDAR); it is"
             f" {what_came(text.encode(), url)}"
         )
+    before = len(warnings)
     text = _complete(text, warnings)
+    whole = len(warnings) == before
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except Exception as exc:
@@ -56,7 +59,7 @@ def read_calendar(body: bytes, url: str) -> ReadCalendar:
     vevents = [event for calendar in calendars for event in _standard(calendar, warnings)]
     lines = _line_numbers(text)
     numbers: list[int | None] = list(lines) if len(lines) == len(vevents) else [None] * len(vevents)
-    return ReadCalendar(list(zip(vevents, numbers, strict=True)), skipped, warnings)
+    return ReadCalendar(list(zip(vevents, numbers, strict=True)), skipped, warnings, whole)
 
 
 def _line_numbers(text: str) -> list[int]:

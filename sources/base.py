@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
+import tomlkit
 from aiohttp import ClientSession
 
-from feeds.model import Event, Post
+from feeds.model import Coverage, Event, Post
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +46,9 @@ class Fetched:
     skipped: tuple[str, ...] = ()  # one line per bad item that was left out
     moved_to: str | None = None  # the new address, after a permanent redirect
     warnings: tuple[str, ...] = ()  # one line per flaw read around
+    # Set when the read holds every event of the source (from a date on): the events it
+    # lacks are gone upstream (feeds/store/presence.py). None: a partial read.
+    coverage: Coverage | None = None
 
     @property
     def notes(self) -> Notes:
@@ -200,6 +204,14 @@ def refuse_over(count: int, limit: int, what: str, url: str) -> None:
             f"{url}: {count:,} {what}: more than the {limit:,} one source may deliver; refused"
             " unread, its earlier items are kept"
         )
+
+
+def toml_string(value: str) -> str:
+    """`value` as a TOML string, written by a TOML library: UTF-8 as it is (umlauts and
+    emoji as text, never a surrogate pair, which TOML refuses), escapes where TOML wants
+    them."""
+    text: str = tomlkit.string(value).as_string()
+    return text
 
 
 def load_json(body: bytes, url: str) -> Any:

@@ -23,7 +23,7 @@ from aiohttp import ClientSession
 from dateutil.parser import isoparse
 from markdown_it import MarkdownIt
 
-from feeds.model import Event, EventStatus, Image, Location, ModelError, Post
+from feeds.model import Coverage, Event, EventStatus, Image, Location, ModelError, Post
 from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources.base import (
     Fetched,
@@ -97,7 +97,9 @@ class FilesSource:
             (events if isinstance(item, Event) else posts).append(item)  # type: ignore[arg-type]
         if files and not posts and not events:
             raise SourceError(f"{self.options.path}: no file could be read: {skipped[0]}")
-        return Fetched(tuple(posts), tuple(events), current, tuple(skipped))
+        # The folder holds every event of the group: a file taken away is an event gone.
+        coverage = None if skipped else Coverage()
+        return Fetched(tuple(posts), tuple(events), current, tuple(skipped), coverage=coverage)
 
     def parse_file(self, name: str, text: str) -> Post | Event:
         """One file's text to an item; `name` (the path in the folder) is the default id."""

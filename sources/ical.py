@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self
 
 import aiohttp
 
-from feeds.model import Event, EventStatus, Location
+from feeds.model import Coverage, Event, EventStatus, Location
 from feeds.sanitize import plain_text, plain_text_opt
 from sources import _http
 from sources._events import status_from_title
@@ -78,13 +78,7 @@ class ICalSource:
             parse_calendar, response.body, self.context, url=response.url
         )
         require_some(result.events, result.skipped, self.url, "event")
-        return Fetched(
-            events=result.events,
-            validators=response.validators,
-            skipped=result.skipped,
-            warnings=result.warnings,
-            moved_to=response.moved_to,
-        )
+        return replace(result, validators=response.validators, moved_to=response.moved_to)
 
 
 def parse_calendar(body: bytes, context: SourceContext, *, url: str) -> Fetched:
@@ -102,10 +96,13 @@ def parse_calendar(body: bytes, context: SourceContext, *, url: str) -> Fetched:
     events = split_this_and_future(
         _distinct_uids(events, warnings), values.this_and_future, warnings
     )
+    skipped = [*document.skipped, *skipped]
     return Fetched(
         events=tuple(events),
-        skipped=(*document.skipped, *skipped),
+        skipped=tuple(skipped),
         warnings=tuple(warnings.lines),
+        # A whole calendar holds every event of its source: one it no longer holds is gone.
+        coverage=Coverage() if document.whole and not skipped else None,
     )
 
 

@@ -13,14 +13,14 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Self
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
-from feeds.model import Event, Image, Location
+from feeds.model import Coverage, Event, Image, Location
 from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources import _http
 from sources._events import status_from_title
@@ -71,13 +71,16 @@ class TribeEventsSource:
             ),
         )
 
-    def first_url(self, today: date, *, first_time: bool = False) -> str:
+    def since(self, today: date, first_time: bool = False) -> date:
         # A first harvest reaches back a year, so a new group's calendar arrives with its
         # recent history; later ones only `past_days`, for late changes.
         days = (
             max(self.options.past_days, FIRST_PAST_DAYS) if first_time else self.options.past_days
         )
-        since = today - timedelta(days=days)
+        return today - timedelta(days=days)
+
+    def first_url(self, today: date, *, first_time: bool = False) -> str:
+        since = self.since(today, first_time)
         query = urlencode({"per_page": self.options.per_page, "start_date": since.isoformat()})
         return f"{self.options.api}tribe/events/v1/events?{query}"
 
@@ -96,6 +99,7 @@ class TribeEventsSource:
         warnings: list[str] = []
         response = first
         seen = {url}
+        whole = False  # every page read, to the last
         for number in range(1, self.options.max_pages + 1):
             page = await asyncio.to_thread(
                 parse_events, response.body, self.context, url=response.url
@@ -103,7 +107,10 @@ class TribeEventsSource:
             events.extend(page.events)
             skipped.extend(page.skipped)
             next_url = page.next_url
-            if not next_url or next_url in seen or number >= (page.total_pages or number + 1):
+            if not next_url or number >= (page.total_pages or number + 1):
+                whole = True
+                break
+            if next_url in seen:
                 break
             seen.add(next_url)
             try:
@@ -112,12 +119,18 @@ class TribeEventsSource:
                 warnings.append(later_page_failed(number + 1, exc))
                 break
         require_some(events, skipped, url, "event")
+        # Every page read holds every event from the day asked for on (the API's
+        # `start_date`); earlier ones are outside the read, not gone.
+        since = datetime.combine(
+            self.since(today, first_time), time(), ZoneInfo(self.context.timezone)
+        )
         return Fetched(
             events=tuple(events),
             validators=first.validators,
             skipped=tuple(skipped),
             warnings=tuple(warnings),
             moved_to=first.moved_to,
+            coverage=Coverage(since) if whole and not skipped else None,
         )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
-from feeds.model import Event, Post
+from feeds.model import Coverage, Event, Post
 from sources.base import Notes, Validators
 
 T = TypeVar("T", Post, Event)
@@ -50,9 +50,10 @@ class Stored(Generic[T]):
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     new: int
-    changed: int
+    changed: int  # an event listed again after its removal counts as changed
     unchanged: int
     revision: int  # the store's revision after the batch
+    removed: int = 0  # events removed: their upstream stopped listing them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,8 +154,13 @@ class Store(Protocol):
         now: datetime,
         *,
         notes: Notes = Notes(),
+        coverage: Coverage | None = None,
     ) -> BatchResult:
-        """Upsert one source's items, its success and its notes, all in one transaction."""
+        """Upsert one source's items, its success and its notes, all in one transaction.
+
+        With `coverage` (the read was complete), events it should hold and does not are
+        counted missing, and removed from what is served after two such reads
+        (feeds/store/presence.py); listed again, they come back."""
         ...
 
     async def save_not_modified(
@@ -221,8 +227,9 @@ class Store(Protocol):
         """By start, earliest first."""
         ...
 
-    async def latest_end(self, query: ItemQuery, until: datetime) -> datetime | None:
-        """When the last of these events (or series) that had ended by `until` ended."""
+    async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
+        """When one of these events last left the view: its end, if over by `until` (if
+        given), or its removal after its upstream stopped listing it."""
         ...
 
     async def item_counts(self) -> dict[tuple[str, str], int]:

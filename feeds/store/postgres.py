@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from feeds import codec
-from feeds.model import Event, Post
+from feeds.model import Coverage, Event, Post
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
@@ -35,6 +35,7 @@ from feeds.store.base import (
 )
 from feeds.store.columns import Columns, columns, prepare
 from feeds.store.migrations import migrations
+from feeds.store.presence import Known, decide
 from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
 
@@ -93,8 +94,10 @@ class PostgresStore:
         now: datetime,
         *,
         notes: Notes = Notes(),
+        coverage: Coverage | None = None,
     ) -> BatchResult:
         items = await asyncio.to_thread(prepare, unique_items(posts, events))
+        present = {event.external_id for event in events}
         try:
             async with self._pool.acquire() as db, db.transaction():
                 revision = int(
@@ -150,8 +153,38 @@ class PostgresStore:
                     " WHERE id = $12",
                     updates,
                 )
+                listed = [
+                    Known(r["id"], r["external_id"], r["sort_at"], r["missing"], r["removed"])
+                    for r in await db.fetch(
+                        "SELECT id, external_id, sort_at, missing, removed FROM items"
+                        " WHERE site = $1 AND source = $2 AND kind = 'event'"
+                        " AND ($3 OR missing > 0 OR removed IS NOT NULL)",
+                        site,
+                        source,
+                        coverage is not None,
+                    )
+                ]
+                shown: list[tuple[Any, ...]] = []
+                counted: list[tuple[Any, ...]] = []
+                removed = restored = 0
+                for change in decide(listed, present, coverage, now):
+                    if change.shown:
+                        revision += 1
+                        removed += change.removed is not None
+                        restored += change.removed is None
+                        shown.append((change.missing, change.removed, revision, now, change.id))
+                    else:
+                        counted.append((change.missing, change.removed, change.id))
+                await db.executemany(
+                    "UPDATE items SET missing = $1, removed = $2, revision = $3, changed = $4"
+                    " WHERE id = $5",
+                    shown,
+                )
+                await db.executemany(
+                    "UPDATE items SET missing = $1, removed = $2 WHERE id = $3", counted
+                )
                 await db.execute("UPDATE meta SET value = $1 WHERE key = 'revision'", revision)
-                if inserts or updates:  # delivered at commit, to every LISTENing instance
+                if inserts or updates or shown:  # delivered at commit, to every LISTENer
                     await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(revision))
                 await _save_source(db, site, source, validators, now, status=None)
                 await db.execute(
@@ -166,7 +199,11 @@ class PostgresStore:
         except asyncpg.PostgresError as exc:
             raise StoreError(str(exc)) from exc
         return BatchResult(
-            new=len(inserts), changed=len(updates), unchanged=unchanged, revision=revision
+            new=len(inserts),
+            changed=len(updates) + restored,
+            unchanged=unchanged,
+            revision=revision,
+            removed=removed,
         )
 
     async def save_not_modified(
@@ -325,7 +362,9 @@ class PostgresStore:
         return await self._states("")
 
     async def item_counts(self) -> dict[tuple[str, str], int]:
-        rows = await self._fetch("SELECT site, kind, count(*) FROM items GROUP BY site, kind")
+        rows = await self._fetch(
+            "SELECT site, kind, count(*) FROM items WHERE removed IS NULL GROUP BY site, kind"
+        )
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
@@ -337,7 +376,7 @@ class PostgresStore:
         rows = await self._fetch(*_unpack(select_items("event", query, DIALECT)))
         return await asyncio.to_thread(lambda: [_stored(row, Event) for row in rows])
 
-    async def latest_end(self, query: ItemQuery, until: datetime) -> datetime | None:
+    async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
         sql, params = latest_end(query, until, DIALECT)
         [row] = await self._fetch(sql, *params)
         value: datetime | None = row[0]
@@ -346,7 +385,8 @@ class PostgresStore:
     async def _states(self, where: str, *params: Any) -> list[SourceState]:
         rows = await self._fetch(
             "SELECT s.*, (SELECT count(*) FROM items i WHERE i.site = s.site"
-            f" AND i.source = s.source) AS items FROM sources s {where} ORDER BY s.site, s.source",
+            " AND i.source = s.source AND i.removed IS NULL) AS items"
+            f" FROM sources s {where} ORDER BY s.site, s.source",
             *params,
         )
         return [

@@ -68,19 +68,28 @@ def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, li
     )
 
 
-def latest_end(query: ItemQuery, until: datetime, dialect: Dialect) -> tuple[str, list[Any]]:
-    """When the last of the events `query` asks for that were over by `until` ended."""
+def latest_end(query: ItemQuery, until: datetime | None, dialect: Dialect) -> tuple[str, list[Any]]:
+    """When an event `query` asks for last left what it shows: the end of the last that
+    was over by `until` (if given), or the last removal of one its upstream stopped
+    listing. A view that lost an event changed then, with no shown item changing."""
     bind = Binder(dialect)
-    where = _conditions("items", "event", query, bind)
-    return (
-        f"SELECT max(items.ends_at) FROM items WHERE {where}"
-        f" AND items.ends_at <= {bind(dialect.instant(until))}",
-        bind.params,
-    )
+    removed = _conditions("items", "event", query, bind, removed=True)
+    departures = f"SELECT items.removed AS moment FROM items WHERE {removed}"
+    if until is not None:
+        where = _conditions("items", "event", query, bind)
+        departures += (
+            f" UNION ALL SELECT items.ends_at FROM items WHERE {where}"
+            f" AND items.ends_at <= {bind(dialect.instant(until))}"
+        )
+    return f"SELECT max(moment) FROM ({departures}) AS departures", bind.params
 
 
-def _conditions(alias: str, kind: str, query: ItemQuery, bind: Binder) -> str:
+def _conditions(
+    alias: str, kind: str, query: ItemQuery, bind: Binder, *, removed: bool = False
+) -> str:
+    """What `query` selects, among the items shown (or, with `removed`, those removed)."""
     parts = [f"{alias}.kind = {bind(kind)}"]
+    parts.append(f"{alias}.removed IS {'NOT NULL' if removed else 'NULL'}")
     if query.sites is not None:
         if not query.sites:  # no group asked for (a region without groups)
             return f"{parts[0]} AND FALSE"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds import codec
-from feeds.model import Event, Post
+from feeds.model import Coverage, Event, Post
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
@@ -29,6 +29,7 @@ from feeds.store.base import (
 )
 from feeds.store.columns import Columns, Prepared, columns, prepare
 from feeds.store.migrations import migrations
+from feeds.store.presence import Known, decide
 from feeds.store.query import Binder, latest_end, select_items
 from sources.base import Notes, Validators
 
@@ -85,18 +86,42 @@ class SQLiteStore:
         now: datetime,
         *,
         notes: Notes = Notes(),
+        coverage: Coverage | None = None,
     ) -> BatchResult:
         items = await asyncio.to_thread(prepare, unique_items(posts, events))
+        present = {event.external_id for event in events}
 
         def save(db: sqlite3.Connection) -> BatchResult:
             with _transaction(db):
-                counts = {"new": 0, "changed": 0, "unchanged": 0}
+                counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0}
                 revision = _revision(db)
                 for item in items:
                     outcome = _upsert(db, item, revision + 1, now)
                     counts[outcome] += 1
                     if outcome != "unchanged":
                         revision += 1
+                rows = db.execute(
+                    "SELECT id, external_id, sort_at, missing, removed FROM items"
+                    " WHERE site = ? AND source = ? AND kind = 'event'"
+                    " AND (? OR missing > 0 OR removed IS NOT NULL)",
+                    (site, source, coverage is not None),
+                ).fetchall()
+                known = [Known(r[0], r[1], _time(r[2]), r[3], _parse(r[4])) for r in rows]
+                for change in decide(known, present, coverage, now):
+                    if change.shown:
+                        revision += 1
+                        counts["removed" if change.removed else "changed"] += 1
+                        db.execute(
+                            "UPDATE items SET missing = ?, removed = ?, revision = ?,"
+                            " changed = ? WHERE id = ?",
+                            (change.missing, change.removed and _iso(change.removed), revision,
+                             _iso(now), change.id),
+                        )  # fmt: skip
+                    else:
+                        db.execute(
+                            "UPDATE items SET missing = ?, removed = ? WHERE id = ?",
+                            (change.missing, change.removed and _iso(change.removed), change.id),
+                        )
                 db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
                 _save_source(
                     db, site, source, validators, attempt=now, success=now, error=None, status=None
@@ -254,7 +279,7 @@ class SQLiteStore:
     async def item_counts(self) -> dict[tuple[str, str], int]:
         rows = await self._run(
             lambda db: db.execute(
-                "SELECT site, kind, count(*) FROM items GROUP BY site, kind"
+                "SELECT site, kind, count(*) FROM items WHERE removed IS NULL GROUP BY site, kind"
             ).fetchall()
         )
         return {(row[0], row[1]): row[2] for row in rows}
@@ -268,7 +293,7 @@ class SQLiteStore:
         sql, params = select_items("event", query, DIALECT)
         return await self._run(lambda db: [_stored(r, Event) for r in db.execute(sql, params)])
 
-    async def latest_end(self, query: ItemQuery, until: datetime) -> datetime | None:
+    async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
         sql, params = latest_end(query, until, DIALECT)
         return _parse(await self._run(lambda db: db.execute(sql, params).fetchone()[0]))
 
@@ -439,7 +464,8 @@ def _save_source(
 
 def _states(db: sqlite3.Connection, site: str | None, source: str | None) -> list[SourceState]:
     sql = (
-        "SELECT s.*, (SELECT count(*) FROM items i WHERE i.site = s.site AND i.source = s.source)"
+        "SELECT s.*, (SELECT count(*) FROM items i WHERE i.site = s.site AND i.source = s.source"
+        " AND i.removed IS NULL)"
         " AS items FROM sources s"
     )
     params: tuple[Any, ...] = ()

@@ -207,6 +207,10 @@ async def calendar(
         # A calendar must not split a series from its overrides: every part of a chosen UID.
         series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
         stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
+    # An event its upstream stopped listing left the calendar then: Last-Modified says so.
+    removed = await store.latest_end(
+        replace(item_query(filters, sites, scope.zone), after=None, before=None, limit=None), None
+    )
     return await _ics(
         scope,
         stored,
@@ -215,6 +219,7 @@ async def calendar(
         memo,
         name=f"{scope.title}: Termine",
         valid_until=valid_until,
+        departed=removed,
     )
 
 
@@ -252,6 +257,7 @@ async def _ics(
     name: str,
     filename: str | None = None,
     valid_until: datetime | None = None,
+    departed: datetime | None = None,
 ) -> Rendered:
     info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
 
@@ -271,7 +277,7 @@ async def _ics(
     return make_rendered(
         body,
         "text/calendar",
-        _changed(events),
+        max(_changed(events), departed or EPOCH),
         revision,
         filename=filename,
         valid_until=valid_until,

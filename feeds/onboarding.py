@@ -4,7 +4,6 @@ still loads, so a mistake never leaves a half-written `sites.toml`."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from lxml import etree
 
 from feeds.config import ConfigError, load_config
 from feeds.sanitize import safe_url
+from sources.base import toml_string
 
 _TRANSLITERATION = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -27,11 +27,15 @@ class NewGroup:
     sources_toml: str  # one or more [[sites.sources]] blocks
 
     def toml(self) -> str:
-        lines = ["[[sites]]", f"slug = {json.dumps(self.slug)}", f"name = {json.dumps(self.name)}"]
+        lines = [
+            "[[sites]]",
+            f"slug = {toml_string(self.slug)}",
+            f"name = {toml_string(self.name)}",
+        ]
         if self.region:
-            lines.append(f"region = {json.dumps(self.region)}")
+            lines.append(f"region = {toml_string(self.region)}")
         if self.homepage:
-            lines.append(f"homepage = {json.dumps(self.homepage)}")
+            lines.append(f"homepage = {toml_string(self.homepage)}")
         return "\n".join(lines) + "\n\n" + self.sources_toml
 
 
@@ -96,7 +100,7 @@ def groups_from_opml(body: bytes, taken: set[str]) -> tuple[list[NewGroup], list
             continue
         taken.add(slug)
         source = (
-            f'[[sites.sources]]\nname = "feed"\nkind = "feed"\nurl = {json.dumps(outline.feed)}\n'
+            f'[[sites.sources]]\nname = "feed"\nkind = "feed"\nurl = {toml_string(outline.feed)}\n'
         )
         groups.append(NewGroup(slug, outline.title, outline.folder, outline.homepage, source))
     return groups, skipped

@@ -20,13 +20,12 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import aiohttp
-import lxml.html
-from lxml.etree import ParserError
 from parsel import Selector
 
 from feeds.sanitize import safe_url
 from sources import _http
-from sources.base import NotModified, SourceContext, SourceError
+from sources._html_document import page_root
+from sources.base import NotModified, SourceContext, SourceError, toml_string
 from sources.jsonld import read_page
 from sources.outbound import Outbound
 
@@ -45,7 +44,8 @@ class Found:
     def toml(self) -> str:
         return (
             f"# {self.why}\n[[sites.sources]]\n"
-            f'name = "{self.name}"\nkind = "{self.kind}"\nurl = {json.dumps(self.url)}\n'
+            f"name = {toml_string(self.name)}\nkind = {toml_string(self.kind)}\n"
+            f"url = {toml_string(self.url)}\n"
         )
 
 
@@ -77,7 +77,9 @@ async def discover(
     page = await _http.fetch(session, url, accept="text/html")
     assert not isinstance(page, NotModified)  # asked without validators
     base = page.url
-    document = _document(page.body, base)
+    document = Selector(
+        root=page_root(page.body, base, page.headers.get("Content-Type", "")), type="html"
+    )
     found: list[Found] = []
     notes: list[str] = []
 
@@ -115,7 +117,13 @@ async def discover(
             config_dir=Path(),
         )  # fmt: skip
         try:
-            described = await asyncio.to_thread(read_page, page.body, context, url=base)
+            described = await asyncio.to_thread(
+                read_page,
+                page.body,
+                context,
+                url=base,
+                content_type=page.headers.get("Content-Type", ""),
+            )
         except SourceError:
             described = None
         if described is not None:
@@ -135,13 +143,6 @@ async def _allowed(urls: list[str], outbound: Outbound, notes: list[str]) -> lis
         else:
             allowed.append(url)
     return allowed
-
-
-def _document(body: bytes, base: str) -> Selector:
-    try:
-        return Selector(root=lxml.html.document_fromstring(body, base_url=base), type="html")
-    except (ParserError, ValueError) as exc:
-        raise SourceError(f"{base}: not a readable HTML page ({exc})") from exc
 
 
 def _api_root(links: list[str], document: Selector, base: str) -> str | None:

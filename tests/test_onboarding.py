@@ -103,3 +103,20 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def test_names_are_written_as_people_write_them(tmp_path: Path) -> None:
+    """Umlauts and emoji as text in sites.toml (an emoji once became a surrogate pair
+    that TOML refuses, and aborted the whole import)."""
+    config = tmp_path / "sites.toml"
+    config.write_text('[network]\nname = "N"\n\n[[sites]]\nslug = "a"\nname = "A"\n')
+    opml = tmp_path / "groups.opml"
+    opml.write_bytes(OPML.replace(b"Netzwerk ohne Ordner", "Sommerfest 🎉 im Park".encode()))
+    done = _cli("--config", str(config), "import-opml", str(opml))
+    assert done.returncode == 0, done.stderr
+    text = config.read_text(encoding="utf-8")
+    assert 'name = "Sommerfest 🎉 im Park"' in text
+    assert 'name = "Bürgerstiftung Bad Dürkheim"' in text
+    assert "\\u" not in text
+    names = [s.name for s in load_config(config).network.sites]
+    assert "Sommerfest 🎉 im Park" in names

@@ -29,15 +29,14 @@ from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import lxml.html
 from cssselect import SelectorError
-from lxml.etree import ParserError
 from parsel import Selector
 
 from feeds.model import Event, Image, Location, Post
 from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources import _http
 from sources._events import status_from_title
+from sources._html_document import page_root
 from sources.base import (
     Fetched,
     NotModified,
@@ -90,10 +89,10 @@ class HTMLSource:
         response = await _http.fetch(session, self.url, validators, accept="text/html")
         if isinstance(response, NotModified):
             return response
-        charset = _charset(response.headers.get("Content-Type", ""))
+        content_type = response.headers.get("Content-Type", "")
         today = datetime.now(ZoneInfo(self.context.timezone)).date()
         result = await asyncio.to_thread(
-            self.parse, response.body, url=response.url, charset=charset, today=today
+            self.parse, response.body, url=response.url, content_type=content_type, today=today
         )
         return Fetched(
             posts=result.posts,
@@ -103,15 +102,9 @@ class HTMLSource:
             moved_to=response.moved_to,
         )
 
-    def parse(self, body: bytes, *, url: str, charset: str | None = None, today: date) -> Fetched:
+    def parse(self, body: bytes, *, url: str, content_type: str = "", today: date) -> Fetched:
         """Posts and events of one page; raises SourceError when the layout no longer fits."""
-        try:
-            parser = lxml.html.HTMLParser(encoding=charset) if charset else None
-            root = lxml.html.document_fromstring(body, parser=parser, base_url=url)
-        except (ParserError, ValueError, LookupError) as exc:
-            raise SourceError(f"{url}: not a readable HTML page ({exc})") from exc
-        # lxml reads the page (and its <meta charset>); parsel selects in it.
-        document = Selector(root=root, type="html")
+        document = Selector(root=page_root(body, url, content_type), type="html")
         reader = _PageReader(self.context, url, today)
         posts = reader.items(document, self.posts, reader.post) if self.posts else []
         events = reader.items(document, self.events, reader.event) if self.events else []
@@ -294,11 +287,6 @@ def _selectors(
             ) from None
     fields = tuple(sorted((k, v) for k, v in table.items() if k != "item"))
     return Selectors(item=table["item"], fields=fields)
-
-
-def _charset(content_type: str) -> str | None:
-    match = re.search(r"charset=([\w\-]+)", content_type, re.IGNORECASE)
-    return match[1] if match else None
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

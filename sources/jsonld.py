@@ -21,12 +21,12 @@ import extruct
 import lxml.etree
 import lxml.html
 from extruct.jsonld import JsonLdExtractor
-from lxml.etree import ParserError
 
 from feeds.model import Event, EventStatus, Image, Location, Post
 from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources import _http
 from sources._events import status_from_title
+from sources._html_document import page_root
 from sources.base import (
     Fetched,
     NotModified,
@@ -68,7 +68,13 @@ class JsonLdSource:
         response = await _http.fetch(session, self.url, validators, accept="text/html")
         if isinstance(response, NotModified):
             return response
-        result = await asyncio.to_thread(read_page, response.body, self.context, url=response.url)
+        result = await asyncio.to_thread(
+            read_page,
+            response.body,
+            self.context,
+            url=response.url,
+            content_type=response.headers.get("Content-Type", ""),
+        )
         return Fetched(
             posts=result.posts,
             events=result.events,
@@ -81,16 +87,13 @@ class JsonLdSource:
 _JSON_LD = lxml.etree.XPath('//script[@type="application/ld+json"]')
 
 
-def read_page(body: bytes, context: SourceContext, *, url: str) -> Fetched:
+def read_page(body: bytes, context: SourceContext, *, url: str, content_type: str = "") -> Fetched:
     """The schema.org events and articles of one page; refused when it has none.
 
     Each JSON-LD block is read on its own: one broken block (a stray comma, a cut-off
     page) costs only itself, and says so in a warning.
     """
-    try:
-        document = lxml.html.document_fromstring(body)
-    except (ParserError, ValueError) as exc:
-        raise SourceError(f"{url}: not a readable HTML page ({exc})") from exc
+    document = page_root(body, url, content_type)
     things: list[dict[str, Any]] = []
     warnings: list[str] = []
     for number, script in enumerate(_JSON_LD(document), 1):
@@ -99,7 +102,12 @@ def read_page(body: bytes, context: SourceContext, *, url: str) -> Fetched:
         except Exception as exc:  # extruct's JSON readers raise many kinds
             warnings.append(f"JSON-LD block {number} is no JSON ({type(exc).__name__}); left out")
     try:
-        found = extruct.extract(body, base_url=url, syntaxes=["microdata"], uniform=True)
+        found = extruct.extract(
+            lxml.html.tostring(document, encoding="unicode"),
+            base_url=url,
+            syntaxes=["microdata"],
+            uniform=True,
+        )
         things.extend(_things(found.get("microdata", [])))
     except Exception as exc:
         warnings.append(f"the page's microdata could not be read ({type(exc).__name__})")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.store import open_store
 from feeds.web.app import create_app
+from feeds.web.guard import MAX_WAITING, TokenGuard
 from tests.conftest import Serve
 from tests.helpers import LOCAL, get
 
@@ -112,3 +117,45 @@ async def test_each_harvest_logs_one_structured_line(
         "site='kaiserslautern'" in records[0].getMessage()
         or "site='musterstadt'" in records[0].getMessage()
     )
+
+
+async def test_wrong_tokens_are_logged_and_slowed(
+    base: str, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A guesser gets one try at a time, each after a doubling delay (it had 6,900 a
+    second), and every wrong token is in the log."""
+    began = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="feeds.web.guard"):
+        answers = await asyncio.gather(
+            *(
+                post(http, f"{base}/admin/harvest", Authorization=f"Bearer guess{n}")
+                for n in range(6)
+            )
+        )
+    assert [status for status, _, _ in answers] == [401] * 6
+    assert time.perf_counter() - began >= 0.1 + 0.2 + 0.4 + 0.8 + 1.6
+    refused = [r for r in caplog.records if "admin token refused" in r.getMessage()]
+    assert len(refused) == 6
+    assert "guess" not in " ".join(r.getMessage() for r in refused)  # tokens are not logged
+    # The operator who knows the token still gets in (after the delay).
+    status, _, _ = await post(
+        http, f"{base}/admin/harvest?site=atlantis", Authorization=f"Bearer {TOKEN}"
+    )
+    assert status == 404
+
+
+async def test_tries_piling_up_from_one_address_are_turned_away() -> None:
+    guard = TokenGuard(first_delay=0.05, max_delay=0.05)
+    request = make_mocked_request("POST", "/admin/harvest")
+    guard.failed("203.0.113.9", request)
+
+    async def attempt() -> int:
+        try:
+            async with guard.turn("203.0.113.9"):
+                return 401
+        except web.HTTPTooManyRequests:
+            return 429
+
+    results = await asyncio.gather(*(attempt() for _ in range(MAX_WAITING + 4)))
+    assert results.count(429) == 4
+    assert guard.delay("198.51.100.1") == 0.0  # another address is not slowed

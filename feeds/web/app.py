@@ -20,6 +20,7 @@ from feeds.web.app_keys import (
     Background,
     background_key,
     cache_key,
+    guard_key,
     harvester_key,
     hot_key,
     interval_key,
@@ -32,6 +33,7 @@ from feeds.web.app_keys import (
 from feeds.web.boundary import boundary
 from feeds.web.caching import BytesMemo, RenderCache, Revision
 from feeds.web.front import install_front
+from feeds.web.guard import TokenGuard
 from feeds.web.handlers import routes
 from feeds.web.hot import HotResponses
 from feeds.web.workers import workers_ctx
@@ -64,6 +66,7 @@ def create_app(
     # One budget for rendered answers (every coding counted), shared by the two caches.
     app[cache_key] = RenderCache(max_bytes=settings.cache_bytes * 2 // 3)
     app[hot_key] = HotResponses(max_bytes=settings.cache_bytes // 3)
+    app[guard_key] = TokenGuard()
     app[vevents_key] = BytesMemo()
     app[interval_key] = _shortest_interval(config)
 

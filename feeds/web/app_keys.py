@@ -13,6 +13,7 @@ from feeds.harvest import Harvester
 from feeds.model import Network
 from feeds.store import Store
 from feeds.web.caching import BytesMemo, RenderCache, Revision
+from feeds.web.guard import TokenGuard
 from feeds.web.hot import HotResponses
 
 settings_key = web.AppKey("settings", Settings)
@@ -24,6 +25,7 @@ hot_key = web.AppKey("hot", HotResponses)  # whole responses, for requests seen 
 interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
 vevents_key = web.AppKey("vevents", BytesMemo)  # VEVENT bytes by item revision
 harvester_key = web.AppKey("harvester", Harvester)
+guard_key = web.AppKey("guard", TokenGuard)  # wrong admin tokens, per address
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,14 @@ from feeds import metrics
 from feeds.render.status import render_status_html, render_status_json
 from feeds.store import StoreError
 from feeds.web import views
-from feeds.web.app_keys import harvester_key, hot_key, network_key, settings_key, store_key
+from feeds.web.app_keys import (
+    guard_key,
+    harvester_key,
+    hot_key,
+    network_key,
+    settings_key,
+    store_key,
+)
 
 routes = web.RouteTableDef()
 NO_STORE = {"Cache-Control": "no-cache"}
@@ -73,12 +80,16 @@ async def harvest_now(request: web.Request) -> web.Response:
     token = request.app[settings_key].admin_token
     if token is None:
         raise web.HTTPForbidden(text="harvesting on demand is off: set FEEDS_ADMIN_TOKEN\n")
-    given = bearer_token(request.headers.get("Authorization", ""))
-    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-        raise web.HTTPUnauthorized(
-            text="send Authorization: Bearer <FEEDS_ADMIN_TOKEN>\n",
-            headers={"WWW-Authenticate": 'Bearer realm="admin"'},
-        )
+    guard, address = request.app[guard_key], request.remote or "unknown"
+    async with guard.turn(address):
+        given = bearer_token(request.headers.get("Authorization", ""))
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            guard.failed(address, request)
+            raise web.HTTPUnauthorized(
+                text="send Authorization: Bearer <FEEDS_ADMIN_TOKEN>\n",
+                headers={"WWW-Authenticate": 'Bearer realm="admin"'},
+            )
+        guard.succeeded(address)
     harvester = request.app[harvester_key]
     site, source = request.query.get("site"), request.query.get("source")
     keys = [

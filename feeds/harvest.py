@@ -26,6 +26,7 @@ from feeds.model import Network
 from feeds.store import HarvestRecord, Store, StoreError
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
 from sources.outbound import Outbound
+from sources.parsing import PARSE_SECONDS, parse_pool
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class Limits:
     per_host: int = 2
     connect_timeout: float = 10.0
     total_timeout: float = 60.0  # a body trickling in at one byte a second ends here
+    # Parsing runs in worker processes (sources/parsing.py), a parse within this budget.
+    parse_workers: int | None = None  # None: one per processor
+    parse_seconds: float = PARSE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +246,11 @@ class Harvester:
         """Harvest the given sources (all by default) now, side by side, due or not;
         a source another harvester is working on is left to it (ELSEWHERE)."""
         wanted = keys or list(self.sources)
-        async with self._client_session() as session:
+        limits = self.limits
+        async with (
+            parse_pool(limits.parse_workers, limits.parse_seconds),
+            self._client_session() as session,
+        ):
             done = await asyncio.gather(
                 *(
                     self._harvest(session, key, due_only=False)
@@ -260,6 +268,10 @@ class Harvester:
 
     async def run_forever(self) -> None:
         """Each source in a loop of its own; a bug in one never ends another's."""
+        async with parse_pool(self.limits.parse_workers, self.limits.parse_seconds):
+            await self._run_forever()
+
+    async def _run_forever(self) -> None:
         async with self._client_session() as session:
             loops = [
                 asyncio.create_task(self._loop(session, key), name=f"harvest {key[0]}/{key[1]}")

@@ -7,7 +7,6 @@ Feed (https://www.jsonfeed.org/version/1.1/), whose few fields are mapped here.
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import logging
 import re
@@ -41,6 +40,7 @@ from sources.base import (
     require_some,
     what_came,
 )
+from sources.parsing import parse
 
 log = logging.getLogger(__name__)
 ACCEPT = (
@@ -67,7 +67,8 @@ class FeedSource:
         if isinstance(response, NotModified):
             return response
         # Parsing is CPU work: off the event loop, so serving goes on meanwhile.
-        result = await asyncio.to_thread(
+        result = await parse(
+            response.url,
             read_feed,
             response.body,
             self.context,

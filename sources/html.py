@@ -19,7 +19,6 @@ date = ".event-date"         # German dates: "8. März 2025 - 20:00 Uhr bis 23:5
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -49,6 +48,7 @@ from sources.base import (
     reject_unknown,
 )
 from sources.german_dates import DateError, Span, parse_span
+from sources.parsing import parse
 
 log = logging.getLogger(__name__)
 POST_KEYS = {"item", "title", "link", "date", "body", "summary", "image", "image_caption"}
@@ -91,8 +91,13 @@ class HTMLSource:
             return response
         content_type = response.headers.get("Content-Type", "")
         today = datetime.now(ZoneInfo(self.context.timezone)).date()
-        result = await asyncio.to_thread(
-            self.parse, response.body, url=response.url, content_type=content_type, today=today
+        result = await parse(
+            response.url,
+            self.parse,
+            response.body,
+            url=response.url,
+            content_type=content_type,
+            today=today,
         )
         return Fetched(
             posts=result.posts,

@@ -12,7 +12,6 @@ no calendar at all.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -42,6 +41,7 @@ from sources.base import (
     reject_unknown,
     require_some,
 )
+from sources.parsing import parse
 
 log = logging.getLogger(__name__)
 STATUSES = {
@@ -74,8 +74,8 @@ class ICalSource:
         )
         if isinstance(response, NotModified):
             return response
-        result = await asyncio.to_thread(
-            parse_calendar, response.body, self.context, url=response.url
+        result = await parse(
+            response.url, parse_calendar, response.body, self.context, url=response.url
         )
         require_some(result.events, result.skipped, self.url, "event")
         return replace(result, validators=response.validators, moved_to=response.moved_to)

@@ -9,7 +9,6 @@ offset (without: the site's zone) or as a plain date (all day).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +39,7 @@ from sources.base import (
     reject_unknown,
     require_some,
 )
+from sources.parsing import parse
 
 ARTICLES = {"Article", "NewsArticle", "BlogPosting", "Report", "ScholarlyArticle"}
 STATUSES = {
@@ -68,7 +68,8 @@ class JsonLdSource:
         response = await _http.fetch(session, self.url, validators, accept="text/html")
         if isinstance(response, NotModified):
             return response
-        result = await asyncio.to_thread(
+        result = await parse(
+            response.url,
             read_page,
             response.body,
             self.context,

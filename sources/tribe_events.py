@@ -9,7 +9,6 @@ Reference: https://docs.theeventscalendar.com/apis/rest-api/ — a page holds `e
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from sources.base import (
     require_some,
     wordpress_api,
 )
+from sources.parsing import parse
 
 log = logging.getLogger(__name__)
 FIRST_PAST_DAYS = 365
@@ -101,8 +101,8 @@ class TribeEventsSource:
         seen = {url}
         whole = False  # every page read, to the last
         for number in range(1, self.options.max_pages + 1):
-            page = await asyncio.to_thread(
-                parse_events, response.body, self.context, url=response.url
+            page = await parse(
+                response.url, parse_events, response.body, self.context, url=response.url
             )
             events.extend(page.events)
             skipped.extend(page.skipped)

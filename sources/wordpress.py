@@ -7,7 +7,6 @@ author, featured image and terms under `_embedded` when `_embed` is asked for.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from sources.base import (
     require_some,
     wordpress_api,
 )
+from sources.parsing import parse
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -88,8 +88,8 @@ class WordPressSource:
         posts: list[Post] = []
         skipped: list[str] = []
         for response in pages:
-            found, bad = await asyncio.to_thread(
-                parse_posts, response.body, self.context, url=response.url
+            found, bad = await parse(
+                response.url, parse_posts, response.body, self.context, url=response.url
             )
             posts.extend(found)
             skipped.extend(bad)

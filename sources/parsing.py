@@ -1,0 +1,109 @@
+"""Where documents are parsed: in worker processes, each parse with a budget of time.
+
+A parse is pure CPU on bytes a stranger sent. In a thread it holds the interpreter's lock
+against the requests the service answers, and it cannot be stopped. In a worker process
+(pebble's ProcessPool) it runs on its own core, and a parse over its budget is stopped by
+ending its process: the source fails in words, its earlier items are kept, and the next
+parse gets a fresh worker.
+
+The harvester opens the pool (`parse_pool`) for as long as it runs; adapters call
+`parse(...)`, which uses the pool of the harvest that runs them, or a thread where there
+is none (an adapter called on its own, as the tests and `feeds discover` do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import multiprocessing
+import os
+import resource
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import ParamSpec, TypeVar
+
+from pebble import ProcessExpired, ProcessPool
+
+from sources.base import SourceError
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A group's calendar of thousands of events parses in a second or two; a minute of a
+# core is a document no one should have to read.
+PARSE_SECONDS = 60.0
+# A worker's address space: a document that needs more is no group's feed or calendar.
+WORKER_MEMORY = 2 * 1024**3
+# Modules the workers need, imported once in the fork server rather than in every worker.
+PRELOAD = [
+    "sources.feed", "sources.ical", "sources.tribe_events", "sources.wordpress",
+    "sources.html", "sources.jsonld", "sources.files",
+]  # fmt: skip
+
+_pool: contextvars.ContextVar[ProcessPool | None] = contextvars.ContextVar("pool", default=None)
+_budget: contextvars.ContextVar[float] = contextvars.ContextVar("budget", default=PARSE_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def parse_pool(
+    workers: int | None = None, budget: float = PARSE_SECONDS
+) -> AsyncIterator[None]:
+    """Parses in this context (and the tasks it starts) run in worker processes."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    pool = ProcessPool(
+        max_workers=workers or os.cpu_count() or 2,
+        initializer=_limit_memory,
+        initargs=(WORKER_MEMORY,),
+        context=context,
+    )
+    pool_token, budget_token = _pool.set(pool), _budget.set(budget)
+    try:
+        yield
+    finally:
+        _pool.reset(pool_token)
+        _budget.reset(budget_token)
+        # Workers still parsing are ended: nobody waits for them.
+        pool.stop()  # type: ignore[no-untyped-call]
+        await asyncio.to_thread(pool.join, 5)
+
+
+async def parse(where: str, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """`function(*args, **kwargs)` off the event loop: in the harvest's worker processes,
+    within the parse budget, else in a thread. `where` names the document in errors."""
+    pool = _pool.get()
+    if pool is None:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    budget = _budget.get()
+    future = pool.schedule(function, args=args, kwargs=kwargs, timeout=budget)
+    try:
+        return await asyncio.wrap_future(future)
+    except FutureTimeoutError:
+        raise SourceError(
+            f"{where}: reading it took more than {budget:.0f} s of a processor, more than any"
+            " group's feed or calendar needs: stopped; its earlier items are kept"
+        ) from None
+    except MemoryError:
+        raise SourceError(
+            f"{where}: reading it needed more than {WORKER_MEMORY // 1024**3} GB of memory,"
+            " more than any group's feed or calendar needs: stopped; its earlier items are kept"
+        ) from None
+    except ProcessExpired as exc:
+        raise SourceError(
+            f"{where}: reading it ended the process that read it ({exc});"
+            " its earlier items are kept"
+        ) from None
+    except asyncio.CancelledError:
+        # The worker is ended: a stopped harvest leaves no parse behind.
+        future.cancel()  # type: ignore[no-untyped-call]
+        raise
+
+
+def _limit_memory(limit: int) -> None:
+    """In each worker: its address space bounded, so a document that would take all the
+    machine's memory raises MemoryError there instead."""
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -1,0 +1,99 @@
+"""A document that takes too long to read costs its source, never the service (issue 18).
+
+Parsing runs in worker processes with a budget of time (sources/parsing.py): a calendar
+that takes longer is stopped, the source fails in words and keeps its earlier items, and
+meanwhile another group's requests are answered as fast as ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from feeds.config import Config, Settings
+from feeds.harvest import Harvester, Limits
+from feeds.model import Network, Site, SourceConfig
+from feeds.store import ItemQuery, open_store
+from feeds.web.app import create_app
+from sources.base import SourceContext
+from sources.ical import ICalSource
+from tests.conftest import Serve
+from tests.helpers import LOCAL, get
+from tests.upstream import Upstream
+
+VEVENT = (
+    "BEGIN:VEVENT\r\nUID:e{n}@gruppe.example\r\nDTSTAMP:20261201T100000Z\r\n"
+    "DTSTART;TZID=Europe/Berlin:2027{month:02d}{day:02d}T190000\r\n"
+    "SUMMARY:Treffen {n}\r\nLOCATION:Gemeindehaus\\, Saal {n}\r\nEND:VEVENT\r\n"
+)
+
+
+def calendar(count: int) -> bytes:
+    events = "".join(VEVENT.format(n=n, month=n % 12 + 1, day=n % 28 + 1) for n in range(count))
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//DE\r\n{events}END:VCALENDAR\r\n".encode()
+    )
+
+
+async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
+    upstream: Upstream, tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    body = {"now": calendar(3)}
+
+    async def serve_calendar(request: web.Request) -> web.Response:
+        return web.Response(body=body["now"], content_type="text/calendar")
+
+    upstream.add("/termine.ics", serve_calendar)
+    context = SourceContext(
+        site="big", source="cal", timezone="Europe/Berlin", homepage=None, config_dir=tmp_path
+    )
+    sources = {
+        ("big", "cal"): ICalSource.from_config(context, {"url": upstream.base + "/termine.ics"})
+    }
+    sites = (
+        Site(slug="big", name="Gross", sources=(SourceConfig(name="cal", kind="ical"),)),
+        Site(slug="other", name="Andere"),
+    )
+    network = Network(name="N", sites=sites)
+    database_url = f"sqlite:///{tmp_path / 'feeds.sqlite3'}"
+    store = await open_store(database_url)
+    limits = Limits(parse_seconds=1.0)
+    harvester = Harvester(store, network, sources, outbound=LOCAL, limits=limits)
+    base = await serve(
+        create_app(Settings(database_url=database_url), Config(network, sources), harvest=False)
+    )
+    try:
+        [first] = await harvester.run_once()
+        assert first.status == "ok", first.error
+        body["now"] = calendar(45_000)  # several seconds of a core to read
+        harvest = asyncio.create_task(harvester.run_once())
+        await asyncio.sleep(1.0)  # the worker is reading it now
+        cached, uncached = [], []
+        while not harvest.done():
+            began = time.perf_counter()
+            status, _, _ = await get(http, f"{base}/other/events.ics")
+            cached.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            status, _, _ = await get(http, f"{base}/other/events.ics?q=x{len(uncached)}")
+            uncached.append(time.perf_counter() - began)
+            assert status == 200
+            await asyncio.sleep(0.02)
+        [outcome] = await harvest
+    finally:
+        await store.close()
+    assert outcome.status == "failed"
+    assert "reading it took more than 1 s" in (outcome.error or "")
+    assert outcome.seconds < 5
+    store = await open_store(database_url)
+    try:  # the three events read before are still served
+        assert len(await store.events(ItemQuery(sites=["big"]))) == 3
+    finally:
+        await store.close()
+    assert len(cached) >= 3
+    assert statistics.median(cached) < 0.1
+    assert statistics.median(uncached) < 0.1
+    print(f"cached max {max(cached) * 1000:.0f} ms, uncached max {max(uncached) * 1000:.0f} ms")

@@ -94,6 +94,7 @@ async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
     finally:
         await store.close()
     assert len(cached) >= 3
-    assert statistics.median(cached) < 0.1
-    assert statistics.median(uncached) < 0.1
-    print(f"cached max {max(cached) * 1000:.0f} ms, uncached max {max(uncached) * 1000:.0f} ms")
+    # Another group's answers, cached and rendered anew, while the worker reads: 5 and 3 ms
+    # at most when this was written.
+    assert max(cached) < 0.1
+    assert max(uncached) < 0.1

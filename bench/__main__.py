@@ -7,6 +7,8 @@
    p99 while filtered requests run; peak memory with a network's feeds cached
    (bench/queries.py).
 4. The wall time of harvesting 112 simulated sources, against the slowest one (bench/harvest.py).
+5. Reading a calendar per event at 5,000, 20,000 and 40,000 events, and the refusal of
+   larger ones (bench/parsing.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import harvest, network, queries, workers
+from bench import harvest, network, parsing, queries, workers
 from bench import http as bench_http
 from bench import render as bench_render
 from bench.render import best_of
@@ -173,6 +175,7 @@ def main() -> None:
         queries.filtered(Path(tmp), args.seconds)
         queries.memory(Path(tmp))
         network.measure(Path(tmp))
+        parsing.measure()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
-from feeds.model import Coverage, Event, Network, Site, SourceConfig
+from feeds.model import Coverage, Event, Network, Post, Site, SourceConfig
 from feeds.store import ItemQuery, open_store
+from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED
 from feeds.web.app import create_app
 from sources.base import SourceContext, Validators
 from sources.ical import ICalSource
@@ -175,5 +176,60 @@ async def test_an_event_deleted_upstream_leaves_the_subscribed_calendar(
         assert parsedate_to_datetime(modified) > parsedate_to_datetime(first_modified)
         state = await store.source_state("ks", "cal")
         assert state.items == 1
+    finally:
+        await store.close()
+
+
+async def test_removed_events_are_kept_a_month_then_let_go(store_url: str) -> None:
+    store = await open_store(store_url)
+    try:
+        a, b = event("A", 0), event("B", 1)
+        for hours in (0, 1, 2):  # B is gone from the second read on: removed at the third
+            listed = [a, b] if hours == 0 else [a]
+            await store.save_batch(
+                "ks", "cal", [], listed, Validators(), NOW + timedelta(hours=hours),
+                coverage=Coverage(),
+            )  # fmt: skip
+        query = ItemQuery(sites=["ks"])
+        assert await store.latest_end(query, None) == NOW + timedelta(hours=2)
+        later = NOW + KEEP_REMOVED + timedelta(hours=3)
+        await store.save_batch("ks", "cal", [], [a], Validators(), later, coverage=Coverage())
+        assert await store.latest_end(query, None) is None  # B's row is gone
+        again = await store.save_batch(
+            "ks", "cal", [], [a, b], Validators(), later, coverage=Coverage()
+        )
+        assert again.new == 1  # listed again after that, it is new
+    finally:
+        await store.close()
+
+
+async def test_a_source_inventing_ids_keeps_its_newest_posts_only(store_url: str) -> None:
+    """An upstream that invents fresh ids at every read cannot grow the store without end."""
+    store = await open_store(store_url)
+
+    def posts(first: int, count: int) -> list[Post]:
+        return [
+            Post(
+                site="ks",
+                source="feed",
+                external_id=f"invented-{n}",
+                title=f"Beitrag {n}",
+                published=NOW - timedelta(days=20_000) + timedelta(days=n),
+            )
+            for n in range(first, first + count)
+        ]
+
+    try:
+        await store.save_batch("ks", "feed", posts(0, 6_000), [], Validators(), NOW)
+        await store.save_batch("ks", "feed", posts(6_000, 5_000), [], Validators(), NOW)
+        counts = await store.item_counts()
+        assert counts["ks", "post"] == KEEP_POSTS
+        kept = await store.posts(ItemQuery(sites=["ks"], limit=1))
+        assert kept[0].item.external_id == "invented-10999"  # the newest stay
+        # The 1,000 oldest went: nothing is left from before the 1,001st.
+        cut = NOW - timedelta(days=19_000)
+        assert await store.posts(ItemQuery(sites=["ks"], before=cut)) == []
+        [first] = await store.posts(ItemQuery(sites=["ks"], before=cut + timedelta(hours=1)))
+        assert first.item.external_id == "invented-1000"
     finally:
         await store.close()

@@ -35,8 +35,8 @@ from feeds.store.base import (
 )
 from feeds.store.columns import Columns, columns, prepare
 from feeds.store.migrations import migrations
-from feeds.store.presence import Known, decide
-from feeds.store.query import Binder, latest_end, select_items
+from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Known, decide
+from feeds.store.query import Binder, expired_items, latest_end, select_items
 from sources.base import Notes, Validators
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,13 @@ class PostgresStore:
                 await db.executemany(
                     "UPDATE items SET missing = $1, removed = $2 WHERE id = $3", counted
                 )
+                sql, params = expired_items(site, source, now - KEEP_REMOVED, KEEP_POSTS, DIALECT)
+                expired = [row[0] for row in await db.fetch(sql, *params)]
+                if expired:
+                    await db.execute("DELETE FROM items WHERE id = ANY($1::bigint[])", expired)
+                    revision += 1
                 await db.execute("UPDATE meta SET value = $1 WHERE key = 'revision'", revision)
-                if inserts or updates or shown:  # delivered at commit, to every LISTENer
+                if inserts or updates or shown or expired:  # delivered at commit, to every LISTENer
                     await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(revision))
                 await _save_source(db, site, source, validators, now, status=None)
                 await db.execute(

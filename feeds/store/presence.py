@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from feeds.model import Coverage
 
 REMOVE_AFTER = 2  # complete reads an event must be missing from before it is removed
+# What the store keeps of one source, so that no upstream can grow it without end (one
+# that invents new ids at every read grew a store from 87 to 271 MB in two harvests):
+# removed events for 30 days (listed again meanwhile, they come back as they were), and
+# a source's newest 10,000 posts (as many as one read may deliver; a group publishes a
+# few a week, so that is decades of its archive).
+KEEP_REMOVED = timedelta(days=30)
+KEEP_POSTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)

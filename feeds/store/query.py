@@ -118,3 +118,20 @@ def _conditions(
                 f" OR {alias}.sort_at >= {bind(instant(query.after))})"
             )
     return " AND ".join(parts)
+
+
+def expired_items(
+    site: str, source: str, removed_before: datetime, keep_posts: int, dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """The ids of a source's items the store no longer keeps (feeds/store/presence.py):
+    events removed before `removed_before`, and posts past its `keep_posts` newest."""
+    bind = Binder(dialect)
+    return (
+        f"SELECT id FROM items WHERE site = {bind(site)} AND source = {bind(source)}"
+        f" AND kind = 'event' AND removed < {bind(dialect.instant(removed_before))}"
+        " UNION ALL SELECT id FROM (SELECT id, row_number() OVER"
+        " (ORDER BY sort_at DESC, id DESC) AS newest FROM items"
+        f" WHERE site = {bind(site)} AND source = {bind(source)} AND kind = 'post') AS ranked"
+        f" WHERE newest > {bind(keep_posts)}",
+        bind.params,
+    )

@@ -29,8 +29,8 @@ from feeds.store.base import (
 )
 from feeds.store.columns import Columns, Prepared, columns, prepare
 from feeds.store.migrations import migrations
-from feeds.store.presence import Known, decide
-from feeds.store.query import Binder, latest_end, select_items
+from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Known, decide
+from feeds.store.query import Binder, expired_items, latest_end, select_items
 from sources.base import Notes, Validators
 
 R = TypeVar("R")
@@ -122,6 +122,8 @@ class SQLiteStore:
                             "UPDATE items SET missing = ?, removed = ? WHERE id = ?",
                             (change.missing, change.removed and _iso(change.removed), change.id),
                         )
+                if _expire(db, site, source, now):
+                    revision += 1
                 db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
                 _save_source(
                     db, site, source, validators, attempt=now, success=now, error=None, status=None
@@ -354,6 +356,16 @@ def _fill_columns(db: sqlite3.Connection) -> None:
                 _write_columns(db, row["id"], columns(codec.loads(row["data"])), new=False)
         if not rows:
             return
+
+
+def _expire(db: sqlite3.Connection, site: str, source: str, now: datetime) -> int:
+    """Delete what the store no longer keeps of a source; how many items went."""
+    sql, params = expired_items(site, source, now - KEEP_REMOVED, KEEP_POSTS, DIALECT)
+    ids = [(row[0],) for row in db.execute(sql, params)]
+    db.executemany("DELETE FROM item_categories WHERE item_id = ?", ids)
+    db.executemany("DELETE FROM item_search WHERE rowid = ?", ids)
+    db.executemany("DELETE FROM items WHERE id = ?", ids)
+    return len(ids)
 
 
 def _write_columns(db: sqlite3.Connection, item_id: int, derived: Columns, *, new: bool) -> None:

@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import ParamSpec, TypeVar
@@ -69,7 +70,9 @@ async def parse_pool(
         _budget.reset(budget_token)
         # Workers still parsing are ended: nobody waits for them.
         pool.stop()  # type: ignore[no-untyped-call]
-        await asyncio.to_thread(pool.join, 5)
+        # Its workers are ended in the background: whoever stops the harvest (a shutdown,
+        # a cancelled task) does not wait for them.
+        threading.Thread(target=pool.join, args=(5,), name="parse pool", daemon=True).start()
 
 
 async def parse(where: str, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:

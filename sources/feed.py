@@ -8,6 +8,7 @@ Feed (https://www.jsonfeed.org/version/1.1/), whose few fields are mapped here.
 from __future__ import annotations
 
 import calendar
+import codecs
 import logging
 import re
 import time
@@ -81,6 +82,7 @@ class FeedSource:
 
 def read_feed(body: bytes, context: SourceContext, *, url: str, content_type: str = "") -> Fetched:
     """Posts of a feed document, what was skipped and what was read around."""
+    body = _utf8(body)
     body = body.lstrip(b"\xef\xbb\xbf \t\r\n")  # some servers send a line before <?xml
     if "json" in content_type or body[:1] == b"{":
         return _json_feed(body, context, url)
@@ -160,6 +162,20 @@ def _entry(entry: Any, context: SourceContext, feed_url: str) -> Post:
 
 
 _TRAILER = re.compile(rb"(?:\s*<!--.*?-->|\s*<\?.*?\?>)*\s*$", re.S)
+
+
+_UTF16 = ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_DECLARED = re.compile(rb"""^(<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
+
+
+def _utf8(body: bytes) -> bytes:
+    """A UTF-16 feed (with its byte order mark, as XML requires) as UTF-8, its declaration
+    saying so: every check below looks at bytes (entities, entries, how it ends)."""
+    encoding = next((name for bom, name in _UTF16 if body.startswith(bom)), None)
+    if encoding is None:
+        return body
+    text = body.decode(encoding, "replace").encode("utf-8")
+    return _DECLARED.sub(rb"\1utf-8\2", text.lstrip(b"\xef\xbb\xbf"), count=1)
 
 
 def _ending(body: bytes) -> str:

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from sources.base import Fetched, NotModified, SourceContext, SourceError, Validators
 from sources.feed import FeedSource, read_feed
-from tests.upstream import Upstream
+from tests.helpers import CONTEXT
+from tests.upstream import DATA, Upstream
 
 NONE = Validators()
 
@@ -148,3 +149,17 @@ def test_feedparser_raising_on_a_nul_in_the_encoding_is_a_source_error() -> None
     )
     with pytest.raises(SourceError, match="not a readable feed \\(ValueError: embedded null"):
         read_feed(body, context, url="https://example.org/feed")
+
+
+@pytest.mark.parametrize("declared", ["UTF-16", "UTF-8"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_feed_is_read_whole(declared: str, encoding: str) -> None:
+    """A UTF-16 feed with its byte order mark, whatever its declaration says, read whole
+    (with a UTF-8 declaration one entry was lost, reported as "breaks off before its end")."""
+    text = (DATA / "feed/news.rss").read_text(encoding="utf-8")
+    text = text.replace('encoding="UTF-8"', f'encoding="{declared}"')
+    body = text.encode("utf-16") if encoding == "utf-16" else b"\xfe\xff" + text.encode(encoding)
+    result = read_feed(body, CONTEXT, url="https://example.org/feed")
+    assert len(result.posts) == 2
+    assert result.warnings == ()
+    assert "für Engagement" in result.posts[0].title

@@ -9,6 +9,9 @@ lease has run out, not before.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +23,7 @@ from feeds.model import Network, Site, SourceConfig
 from feeds.store import open_store
 from sources.base import Source, SourceContext
 from sources.feed import FeedSource
-from tests.helpers import LOCAL
+from tests.helpers import LOCAL, LOCAL_ENV
 from tests.upstream import DATA, Upstream
 
 LEASE = timedelta(seconds=1)
@@ -98,3 +101,61 @@ async def test_a_dead_harvesters_claim_lapses_after_its_lease(
     assert granted
     assert 0.5 < waited < 1.6
     assert not any(was for _, was in tries[:-1])
+
+
+async def test_a_killed_worker_s_source_is_taken_over_within_a_minute(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """Two `feeds harvest --forever` on one store; the one reading is killed with SIGKILL.
+    It renews nothing more, so its claim lapses within the 60 s lease and the other takes
+    the source; not before, so no source ever has two readers."""
+    asked: list[float] = []
+
+    async def calendar(request: web.Request) -> web.StreamResponse:
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            await asyncio.sleep(600)  # the first reader is killed while it waits here
+        return web.Response(body=(DATA / "ical/quirks.ics").read_bytes())
+
+    upstream.add("/termine.ics", calendar)
+    config = tmp_path / "sites.toml"
+    config.write_text(
+        '[network]\nname = "N"\n\n[[sites]]\nslug = "ks"\nname = "KS"\n\n'
+        f'[[sites.sources]]\nname = "cal"\nkind = "ical"\nurl = "{upstream.base}/termine.ics"\n',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        **LOCAL_ENV,
+        "FEEDS_CONFIG": str(config),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'feeds.sqlite3'}",
+    }
+
+    def worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "feeds.cli", "harvest", "--forever"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    first = worker()
+    second = None
+    try:
+        while not asked:  # noqa: ASYNC110 (the upstream is another party)
+            await asyncio.sleep(0.05)
+        second = worker()
+        await asyncio.sleep(2)  # both run; the first reads, the second finds it claimed
+        first.kill()
+        killed = time.monotonic()
+        while len(asked) < 2 and time.monotonic() - killed < 90:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=15)
+    assert len(asked) == 2, "the other worker never took the source over"
+    taken_after = asked[1] - killed
+    assert taken_after <= 62  # within the lease (a minute), give or take a poll
+    assert asked[1] - asked[0] >= 59  # never while the first one's claim was alive

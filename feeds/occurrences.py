@@ -30,6 +30,7 @@ from feeds.model import DEFAULT_TIMEZONE, Event
 log = logging.getLogger(__name__)
 
 MAX_STEPS = 1000  # dates looked at per expansion: a page shows 10, a feed needs the next one
+MAX_COUNT = 10_000  # a COUNT past this is no series (a daily one would run 27 years)
 TOO_OFTEN = {"SECONDLY": "every second", "MINUTELY": "every minute"}
 # Calendars repeat every 400 years (146,097 days, a whole number of weeks): a rule's dates
 # that are not found within one such cycle are never found.
@@ -75,6 +76,12 @@ def rule_problem(rule: str, start: date | datetime) -> str | None:
     often = TOO_OFTEN.get(parts.get("FREQ", ""))
     if often:
         return f"the rule repeats {often}, more often than any event: kept as a single date"
+    count = parts.get("COUNT", "")
+    if count.isdigit() and int(count) > MAX_COUNT:
+        return (
+            f"the rule counts {int(count):,} dates, more than the {MAX_COUNT:,} of any series:"
+            " kept as a single date"
+        )
     if _never(rule, start.year):
         return "the rule can yield no date at all (such as 30 February): kept as a single date"
     return None
@@ -116,11 +123,17 @@ def _rebased(rule: rrule, text: str, dtstart: datetime, target: datetime) -> rru
     `interval` periods at a time, and takes the dates the BY… parts select in each; the
     parts DTSTART stands in for when missing (the day of the month, the weekday, the time)
     are given explicitly, so a later start in step with the periods changes nothing but
-    what is skipped. COUNT counts from the first date, so such rules are not moved.
+    what is skipped. COUNT counts from the first date: such a rule ends where its last
+    date falls (found once, by walking it), and is moved as one with that UNTIL.
     """
     parts = _parts(text)
-    if "COUNT" in parts or target <= dtstart:
+    if target <= dtstart:
         return rule
+    if "COUNT" in parts:
+        last = _last_counted(text, dtstart)
+        if last is None or last < target:
+            return rule  # over before the window: dateutil stops at its last date anyway
+        rule = rule.replace(count=None, until=last)
     freq, interval = parts.get("FREQ", ""), max(1, int(parts.get("INTERVAL", "1") or 1))
     given = {key for key in parts if key.startswith("BY")}
     explicit: dict[str, int] = {}
@@ -173,6 +186,18 @@ def _period_start(
         steps = hours // interval - 1
         return dtstart + relativedelta(hours=steps * interval)
     return None
+
+
+@lru_cache(maxsize=4096)
+def _last_counted(text: str, dtstart: datetime) -> datetime | None:
+    """The last date of a COUNT rule (at most MAX_COUNT of them: rule_problem)."""
+    last = None
+    try:
+        for last in islice(rrulestr(f"RRULE:{text}", dtstart=dtstart), MAX_COUNT):  # noqa: B007
+            pass
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return last
 
 
 def _parts(rule: str) -> dict[str, str]:

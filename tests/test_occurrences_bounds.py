@@ -45,6 +45,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
         ("FREQ=YEARLY;BYWEEKNO=1;BYMONTH=7", "no date at all"),
         ("FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2", "no date at all"),
         ("FREQ=HOURLY;BYSETPOS=3", "no date at all"),
+        ("FREQ=HOURLY;COUNT=1000000000", "more than the 10,000"),
     ],
 )
 def test_rules_that_are_no_series_are_not_expanded(rule: str, words: str) -> None:
@@ -113,6 +114,8 @@ RULES = st.builds(
             ";BYDAY=2SA;BYMONTH=6",
             ";WKST=SU;BYDAY=SU,WE",
             ";UNTIL=20300101T000000Z",
+            ";COUNT=40",
+            ";COUNT=700;BYDAY=TU,SA",
         ]
     ),
 )
@@ -285,3 +288,18 @@ def test_a_feed_past_what_a_source_may_deliver_is_refused_unread() -> None:
     body = f'<?xml version="1.0"?><rss version="2.0"><channel>{item * 100_000}</channel></rss>'
     with pytest.raises(SourceError, match="100,000 entries: more than the 10,000"):
         read_feed(body.encode(), CONTEXT, url="https://x/")
+
+
+def test_an_old_counted_series_is_expanded_from_the_window() -> None:
+    """COUNT counts from the first date: the rule ends where its 9,000th hour falls, and
+    is expanded from the window like any other (not walked from 2026-01-01 each time)."""
+    start = datetime(2026, 1, 1, 0, tzinfo=BERLIN)
+    counted = Event(
+        site="s", source="t", external_id="e", title="x", start=start,
+        rrule="FREQ=HOURLY;COUNT=9000",
+    )  # fmt: skip
+    after = datetime(2026, 12, 4, 12, tzinfo=BERLIN)
+    got = list(occurrences(counted, after, after + timedelta(days=40)))
+    last = start + timedelta(hours=8999)  # wall-clock hours, as dateutil counts them
+    assert got[0][0] == after
+    assert got[-1][0].replace(tzinfo=None) == last.replace(tzinfo=None)

@@ -163,6 +163,7 @@ async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
                 on_change=publisher.changed if publisher else lambda site: None,
                 contact_url=settings.base_url,
                 outbound=settings.outbound,
+                keep=settings.keep,
             )
             return await _run(harvester, forever=forever)
     finally:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
 from feeds.sanitize import safe_url
+from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Keep
 from sources import OptionError, SourceContext, UnknownKindError, build_source
 from sources.base import Source
 from sources.outbound import Outbound
@@ -60,6 +61,8 @@ class Settings:
     # Memory for rendered answers, every coding counted: two thirds for renders, one third
     # for the replayed answers (FEEDS_CACHE_MB).
     cache_bytes: int = 192 * 1024 * 1024
+    # What the store keeps of each source (FEEDS_KEEP_POSTS, FEEDS_KEEP_REMOVED_DAYS).
+    keep: Keep = Keep()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -82,7 +85,22 @@ class Settings:
             websub_hub=_hub(environ.get("FEEDS_WEBSUB_HUB")),
             outbound=outbound_from_env(environ),
             cache_bytes=_megabytes(environ.get("FEEDS_CACHE_MB", "192"), "FEEDS_CACHE_MB"),
+            keep=Keep(
+                posts=_count(environ.get("FEEDS_KEEP_POSTS", str(KEEP_POSTS)), "FEEDS_KEEP_POSTS"),
+                removed=timedelta(
+                    days=_count(
+                        environ.get("FEEDS_KEEP_REMOVED_DAYS", str(KEEP_REMOVED.days)),
+                        "FEEDS_KEEP_REMOVED_DAYS",
+                    )
+                ),
+            ),
         )
+
+
+def _count(value: str, name: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,7}", value) or int(value) < 1:
+        raise ValueError(f"{name}: expected a whole number, 1 or more, got {value!r}")
+    return int(value)
 
 
 def _megabytes(value: str, name: str) -> int:

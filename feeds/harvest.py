@@ -24,6 +24,7 @@ import aiohttp
 from feeds import __version__, metrics
 from feeds.model import Network
 from feeds.store import HarvestRecord, Store, StoreError
+from feeds.store.presence import Keep
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
 from sources.outbound import Outbound
 from sources.parsing import PARSE_SECONDS, parse_pool
@@ -106,6 +107,7 @@ async def harvest_source(
     source: Source,
     *,
     slot: contextlib.AbstractAsyncContextManager[None] | None = None,
+    keep: Keep = Keep(),
 ) -> Outcome:
     """Fetch one source and write what it gave in one transaction; failures are recorded.
 
@@ -167,6 +169,7 @@ async def harvest_source(
             utcnow(),
             notes=result.notes,
             coverage=result.coverage,
+            keep=keep,
         )
     except StoreError:
         raise
@@ -215,6 +218,7 @@ class Harvester:
         worker: str | None = None,
         outbound: Outbound = Outbound(),
         lease: timedelta = LEASE,
+        keep: Keep = Keep(),
     ) -> None:
         self.store = store
         self.outbound = outbound
@@ -223,6 +227,7 @@ class Harvester:
         # reads; a dead harvester renews nothing, and its claim lapses after `lease`.
         self.worker = worker or worker_name()
         self.lease = lease
+        self.keep = keep  # what the store keeps of each source
         self.sources = dict(sources)
         self.intervals = {
             (site.slug, config.name): config.interval
@@ -360,7 +365,7 @@ class Harvester:
             # waiting behind two slow sources on one host is not the host being unreachable.
             slot = self._slots_for(host_of(source))
             outcome = await self._renewing(
-                key, harvest_source(self.store, session, key, source, slot=slot)
+                key, harvest_source(self.store, session, key, source, slot=slot, keep=self.keep)
             )
         except LostClaimError:
             log.error("harvest site=%s source=%s: another harvester took it over", *key)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from feeds.model import Coverage, Event, Post
+from feeds.store.presence import Keep
 from sources.base import Notes, Validators
 
 T = TypeVar("T", Post, Event)
@@ -155,12 +156,14 @@ class Store(Protocol):
         *,
         notes: Notes = Notes(),
         coverage: Coverage | None = None,
+        keep: Keep = Keep(),
     ) -> BatchResult:
         """Upsert one source's items, its success and its notes, all in one transaction.
 
         With `coverage` (the read was complete), events it should hold and does not are
         counted missing, and removed from what is served after two such reads
-        (feeds/store/presence.py); listed again, they come back."""
+        (feeds/store/presence.py); listed again, they come back. What the store no longer
+        keeps of the source (`keep`) goes."""
         ...
 
     async def save_not_modified(

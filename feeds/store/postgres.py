@@ -35,7 +35,7 @@ from feeds.store.base import (
 )
 from feeds.store.columns import Columns, columns, prepare
 from feeds.store.migrations import migrations
-from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Known, decide
+from feeds.store.presence import Keep, Known, decide
 from feeds.store.query import Binder, expired_items, latest_end, select_items
 from sources.base import Notes, Validators
 
@@ -95,6 +95,7 @@ class PostgresStore:
         *,
         notes: Notes = Notes(),
         coverage: Coverage | None = None,
+        keep: Keep = Keep(),
     ) -> BatchResult:
         items = await asyncio.to_thread(prepare, unique_items(posts, events))
         present = {event.external_id for event in events}
@@ -183,7 +184,7 @@ class PostgresStore:
                 await db.executemany(
                     "UPDATE items SET missing = $1, removed = $2 WHERE id = $3", counted
                 )
-                sql, params = expired_items(site, source, now - KEEP_REMOVED, KEEP_POSTS, DIALECT)
+                sql, params = expired_items(site, source, now - keep.removed, keep.posts, DIALECT)
                 expired = [row[0] for row in await db.fetch(sql, *params)]
                 if expired:
                     await db.execute("DELETE FROM items WHERE id = ANY($1::bigint[])", expired)

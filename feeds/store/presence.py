@@ -27,6 +27,14 @@ KEEP_POSTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
+class Keep:
+    """What the store keeps of one source (FEEDS_KEEP_POSTS, FEEDS_KEEP_REMOVED_DAYS)."""
+
+    posts: int = KEEP_POSTS  # its newest posts
+    removed: timedelta = KEEP_REMOVED  # how long removed events stay, to come back as they were
+
+
+@dataclass(frozen=True, slots=True)
 class Known:
     """A stored event of the source, as the decision needs it."""
 

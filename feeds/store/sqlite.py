@@ -29,7 +29,7 @@ from feeds.store.base import (
 )
 from feeds.store.columns import Columns, Prepared, columns, prepare
 from feeds.store.migrations import migrations
-from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Known, decide
+from feeds.store.presence import Keep, Known, decide
 from feeds.store.query import Binder, expired_items, latest_end, select_items
 from sources.base import Notes, Validators
 
@@ -87,6 +87,7 @@ class SQLiteStore:
         *,
         notes: Notes = Notes(),
         coverage: Coverage | None = None,
+        keep: Keep = Keep(),
     ) -> BatchResult:
         items = await asyncio.to_thread(prepare, unique_items(posts, events))
         present = {event.external_id for event in events}
@@ -122,7 +123,7 @@ class SQLiteStore:
                             "UPDATE items SET missing = ?, removed = ? WHERE id = ?",
                             (change.missing, change.removed and _iso(change.removed), change.id),
                         )
-                if _expire(db, site, source, now):
+                if _expire(db, site, source, now, keep):
                     revision += 1
                 db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
                 _save_source(
@@ -358,9 +359,9 @@ def _fill_columns(db: sqlite3.Connection) -> None:
             return
 
 
-def _expire(db: sqlite3.Connection, site: str, source: str, now: datetime) -> int:
+def _expire(db: sqlite3.Connection, site: str, source: str, now: datetime, keep: Keep) -> int:
     """Delete what the store no longer keeps of a source; how many items went."""
-    sql, params = expired_items(site, source, now - KEEP_REMOVED, KEEP_POSTS, DIALECT)
+    sql, params = expired_items(site, source, now - keep.removed, keep.posts, DIALECT)
     ids = [(row[0],) for row in db.execute(sql, params)]
     db.executemany("DELETE FROM item_categories WHERE item_id = ?", ids)
     db.executemany("DELETE FROM item_search WHERE rowid = ?", ids)

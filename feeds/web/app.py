@@ -89,6 +89,7 @@ def create_app(
                 on_change=publisher.changed if publisher else lambda site: None,
                 contact_url=settings.base_url,
                 outbound=settings.outbound,
+                keep=settings.keep,
             )
             # Another process may write the store too (a worker, `feeds harvest`, another
             # instance): every process follows its revision, harvesting or not.

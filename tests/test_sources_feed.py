@@ -163,3 +163,11 @@ def test_a_utf16_feed_is_read_whole(declared: str, encoding: str) -> None:
     assert len(result.posts) == 2
     assert result.warnings == ()
     assert "für Engagement" in result.posts[0].title
+
+
+def test_json_nested_100000_deep_is_refused_in_words() -> None:
+    """It was reported as "a bug in the service" (a RecursionError)."""
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "items": '
+    body += b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(SourceError, match="nested deeper than any feed or API answer"):
+        read_feed(body, CONTEXT, url="https://example.org/feed.json")

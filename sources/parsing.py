@@ -62,6 +62,9 @@ async def parse_pool(
         initargs=(WORKER_MEMORY,),
         context=context,
     )
+    # Workers start on the first task; the first start also waits for the fork server to
+    # load the readers (half a second, once per process): done here, off the event loop.
+    await asyncio.to_thread(lambda: pool.schedule(_ready).result())
     pool_token, budget_token = _pool.set(pool), _budget.set(budget)
     try:
         yield
@@ -104,6 +107,10 @@ async def parse(where: str, function: Callable[P, T], /, *args: P.args, **kwargs
         # The worker is ended: a stopped harvest leaves no parse behind.
         future.cancel()  # type: ignore[no-untyped-call]
         raise
+
+
+def _ready() -> None:
+    """A task that does nothing: it starts the workers."""
 
 
 def _limit_memory(limit: int) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from feeds.config import Config, Settings
@@ -19,8 +20,9 @@ from feeds.harvest import Harvester, Limits
 from feeds.model import Network, Site, SourceConfig
 from feeds.store import ItemQuery, open_store
 from feeds.web.app import create_app
-from sources.base import SourceContext
+from sources.base import SourceContext, SourceError
 from sources.ical import ICalSource
+from sources.parsing import parse, parse_pool
 from tests.conftest import Serve
 from tests.helpers import LOCAL, get
 from tests.upstream import Upstream
@@ -98,3 +100,16 @@ async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
     # at most when this was written.
     assert max(cached) < 0.1
     assert max(uncached) < 0.1
+
+
+def swallow_memory(gigabytes: int) -> int:
+    """A reader gone wrong: it wants more memory than any document needs."""
+    return len(bytearray(gigabytes * 1024**3))
+
+
+async def test_a_parse_over_its_memory_is_stopped_in_words() -> None:
+    async with parse_pool(workers=1):
+        with pytest.raises(SourceError, match="needed more than 2 GB of memory"):
+            await parse("https://example.org/huge.ics", swallow_memory, 3)
+        # The worker lives on (or is replaced): the next document is read as usual.
+        assert await parse("https://example.org/small.ics", swallow_memory, 0) == 0

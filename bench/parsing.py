@@ -13,30 +13,18 @@ from pathlib import Path
 
 from sources.base import MAX_EVENTS, SourceContext, SourceError
 from sources.ical import parse_calendar
+from tests.helpers import synthetic_calendar
 
 CONTEXT = SourceContext(
     site="bench", source="ics", timezone="Europe/Berlin", homepage=None, config_dir=Path()
 )
-VEVENT = (
-    "BEGIN:VEVENT\r\nUID:e{n}@bench.example\r\nDTSTAMP:20261201T100000Z\r\n"
-    "DTSTART;TZID=Europe/Berlin:2027{month:02d}{day:02d}T190000\r\n"
-    "DTEND;TZID=Europe/Berlin:2027{month:02d}{day:02d}T210000\r\n"
-    "SUMMARY:Treffen {n}\r\nLOCATION:Gemeindehaus\\, Saal {n}\r\nEND:VEVENT\r\n"
-)
-
-
-def calendar(count: int) -> bytes:
-    events = "".join(VEVENT.format(n=n, month=n % 12 + 1, day=n % 28 + 1) for n in range(count))
-    return (
-        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//b//DE\r\n{events}END:VCALENDAR\r\n".encode()
-    )
 
 
 def measure() -> None:
     print("reading a calendar, per event (goal: flat from 5,000 to 40,000 events)")
     baseline = None
     for count in (5_000, 20_000, 40_000):
-        body = calendar(count)
+        body = synthetic_calendar(count)
         began = time.perf_counter()
         result = parse_calendar(body, CONTEXT, url="bench")
         seconds = time.perf_counter() - began
@@ -47,7 +35,7 @@ def measure() -> None:
             f"  {per_event * 1e6:6.1f} µs/event  {per_event / baseline:4.2f}x"
         )
     for count in (80_000, 120_000):
-        body = calendar(count)
+        body = synthetic_calendar(count)
         began = time.perf_counter()
         with contextlib.suppress(SourceError):
             parse_calendar(body, CONTEXT, url="bench")

@@ -55,3 +55,20 @@ def decode(raw: bytes, headers: CIMultiDictProxy[str]) -> bytes:
         return decoded
     assert coding is None, coding
     return raw
+
+
+SYNTHETIC_VEVENT = (
+    "BEGIN:VEVENT\r\nUID:e{n}@gruppe.example\r\nDTSTAMP:20261201T100000Z\r\n"
+    "DTSTART;TZID=Europe/Berlin:2027{month:02d}{day:02d}T190000\r\n"
+    "DTEND;TZID=Europe/Berlin:2027{month:02d}{day:02d}T210000\r\n"
+    "SUMMARY:Treffen {n}\r\nLOCATION:Gemeindehaus\\, Saal {n}\r\nEND:VEVENT\r\n"
+)
+
+
+def synthetic_calendar(count: int) -> bytes:
+    """An ICS of `count` plain events: what parse costs and budgets are measured on."""
+    events = "".join(
+        SYNTHETIC_VEVENT.format(n=n, month=n % 12 + 1, day=n % 28 + 1) for n in range(count)
+    )
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Gruppe//DE\r\n"
+    return f"{head}{events}END:VCALENDAR\r\n".encode()

@@ -24,27 +24,14 @@ from sources.base import SourceContext, SourceError
 from sources.ical import ICalSource
 from sources.parsing import parse, parse_pool
 from tests.conftest import Serve
-from tests.helpers import LOCAL, get
+from tests.helpers import LOCAL, get, synthetic_calendar
 from tests.upstream import Upstream
-
-VEVENT = (
-    "BEGIN:VEVENT\r\nUID:e{n}@gruppe.example\r\nDTSTAMP:20261201T100000Z\r\n"
-    "DTSTART;TZID=Europe/Berlin:2027{month:02d}{day:02d}T190000\r\n"
-    "SUMMARY:Treffen {n}\r\nLOCATION:Gemeindehaus\\, Saal {n}\r\nEND:VEVENT\r\n"
-)
-
-
-def calendar(count: int) -> bytes:
-    events = "".join(VEVENT.format(n=n, month=n % 12 + 1, day=n % 28 + 1) for n in range(count))
-    return (
-        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//DE\r\n{events}END:VCALENDAR\r\n".encode()
-    )
 
 
 async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
     upstream: Upstream, tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
-    body = {"now": calendar(3)}
+    body = {"now": synthetic_calendar(3)}
 
     async def serve_calendar(request: web.Request) -> web.Response:
         return web.Response(body=body["now"], content_type="text/calendar")
@@ -71,7 +58,7 @@ async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
     try:
         [first] = await harvester.run_once()
         assert first.status == "ok", first.error
-        body["now"] = calendar(45_000)  # several seconds of a core to read
+        body["now"] = synthetic_calendar(45_000)  # several seconds of a core to read
         harvest = asyncio.create_task(harvester.run_once())
         await asyncio.sleep(1.0)  # the worker is reading it now
         cached, uncached = [], []

@@ -24,14 +24,8 @@ from aiohttp import web
 from feeds.model import Event
 from feeds.store import open_store
 from sources.base import Validators
-from tests.helpers import LOCAL_ENV
+from tests.helpers import LOCAL_ENV, synthetic_calendar
 from tests.upstream import Upstream
-
-VEVENT = (
-    "BEGIN:VEVENT\r\nUID:e{n}@gruppe.example\r\nDTSTAMP:20261201T100000Z\r\n"
-    "DTSTART;TZID=Europe/Berlin:2027{month:02d}{day:02d}T190000\r\nSUMMARY:Treffen {n}\r\n"
-    "END:VEVENT\r\n"
-)
 
 
 def config(path: Path, url: str) -> Path:
@@ -65,13 +59,12 @@ def stopped_within(process: subprocess.Popen[bytes], seconds: float) -> float:
 
 
 async def test_a_harvest_worker_stops_mid_parse(upstream: Upstream, tmp_path: Path) -> None:
-    events = "".join(VEVENT.format(n=n, month=n % 12 + 1, day=n % 28 + 1) for n in range(45_000))
-    body = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//DE\r\n{events}END:VCALENDAR\r\n"
+    body = synthetic_calendar(45_000)
     asked = asyncio.Event()
 
     async def calendar(request: web.Request) -> web.Response:
         asked.set()
-        return web.Response(text=body, content_type="text/calendar")
+        return web.Response(body=body, content_type="text/calendar")
 
     upstream.add("/termine.ics", calendar)
     env = {

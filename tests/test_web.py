@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,13 +12,17 @@ import aiohttp
 import feedparser
 import icalendar
 import pytest
+from aiohttp import web
 
 from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.model import Post
 from feeds.store import open_store
 from feeds.web.app import create_app
-from feeds.web.app_keys import hot_key
+from feeds.web.app_keys import hot_key, revision_key
+from feeds.web.caching import Revision
+from feeds.web.front import install_front
+from feeds.web.hot import HotResponses
 from sources.base import Validators
 from tests.conftest import Serve
 from tests.helpers import LOCAL, get
@@ -299,3 +304,26 @@ async def test_a_harvesting_instance_sees_what_another_process_writes(
         raise AssertionError("the harvesting instance never saw the other process's write")
     _, _, body = await get(http, f"{base}/healthz")
     assert json.loads(body)["revision"] == result.revision
+
+
+class FinalApplication:
+    """An Application as aiohttp's development branch has it: final, with __slots__."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, keys: dict[object, object]) -> None:
+        self._keys = keys
+
+    def __getitem__(self, key: object) -> object:
+        return self._keys[key]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raise AssertionError("not called here")
+
+
+def test_the_front_steps_aside_where_aiohttp_refuses_it(caplog: pytest.LogCaptureFixture) -> None:
+    app = FinalApplication({hot_key: HotResponses(), revision_key: Revision()})
+    with caplog.at_level(logging.WARNING, logger="feeds.web.front"):
+        installed = install_front(app)  # type: ignore[arg-type]
+    assert installed is False
+    assert "cached answers go through routing" in caplog.text

@@ -45,8 +45,39 @@ PRELOAD = [
     "sources.html", "sources.jsonld", "sources.files",
 ]  # fmt: skip
 
-_pool: contextvars.ContextVar[ProcessPool | None] = contextvars.ContextVar("pool", default=None)
-_budget: contextvars.ContextVar[float] = contextvars.ContextVar("budget", default=PARSE_SECONDS)
+
+class _Workers:
+    """The pool of one harvest, its processes started on its first document."""
+
+    def __init__(self, workers: int, budget: float) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        self.budget = budget
+        self.pool = ProcessPool(
+            max_workers=workers,
+            initializer=_limit_memory,
+            initargs=(WORKER_MEMORY,),
+            context=context,
+        )
+        self._started = asyncio.Lock()
+        self._ready = False
+
+    async def ready(self) -> ProcessPool:
+        """The pool, its workers running. They start on its first task, and the first
+        start in a process waits for the fork server to load the readers (half a second):
+        done once, off the event loop, and only by a harvest that has a document to read
+        (a group of local files, such as the demo, never starts them)."""
+        if not self._ready:
+            async with self._started:
+                if not self._ready:
+                    await asyncio.to_thread(lambda: self.pool.schedule(_ready).result())
+                    self._ready = True
+        return self.pool
+
+
+_workers: contextvars.ContextVar[_Workers | None] = contextvars.ContextVar(
+    "parse_workers", default=None
+)
 
 
 @contextlib.asynccontextmanager
@@ -54,37 +85,26 @@ async def parse_pool(
     workers: int | None = None, budget: float = PARSE_SECONDS
 ) -> AsyncIterator[None]:
     """Parses in this context (and the tasks it starts) run in worker processes."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    pool = ProcessPool(
-        max_workers=workers or os.cpu_count() or 2,
-        initializer=_limit_memory,
-        initargs=(WORKER_MEMORY,),
-        context=context,
-    )
-    # Workers start on the first task; the first start also waits for the fork server to
-    # load the readers (half a second, once per process): done here, off the event loop.
-    await asyncio.to_thread(lambda: pool.schedule(_ready).result())
-    pool_token, budget_token = _pool.set(pool), _budget.set(budget)
+    held = _Workers(workers or os.cpu_count() or 2, budget)
+    token = _workers.set(held)
     try:
         yield
     finally:
-        _pool.reset(pool_token)
-        _budget.reset(budget_token)
-        # Workers still parsing are ended: nobody waits for them.
-        pool.stop()  # type: ignore[no-untyped-call]
-        # Its workers are ended in the background: whoever stops the harvest (a shutdown,
-        # a cancelled task) does not wait for them.
-        threading.Thread(target=pool.join, args=(5,), name="parse pool", daemon=True).start()
+        _workers.reset(token)
+        # Workers still parsing are ended, in the background: whoever stops the harvest
+        # (a shutdown, a cancelled task) does not wait for them.
+        held.pool.stop()  # type: ignore[no-untyped-call]
+        threading.Thread(target=held.pool.join, args=(5,), name="parse pool", daemon=True).start()
 
 
 async def parse(where: str, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """`function(*args, **kwargs)` off the event loop: in the harvest's worker processes,
     within the parse budget, else in a thread. `where` names the document in errors."""
-    pool = _pool.get()
-    if pool is None:
+    held = _workers.get()
+    if held is None:
         return await asyncio.to_thread(function, *args, **kwargs)
-    budget = _budget.get()
+    pool = await held.ready()
+    budget = held.budget
     future = pool.schedule(function, args=args, kwargs=kwargs, timeout=budget)
     try:
         return await asyncio.wrap_future(future)

@@ -37,6 +37,7 @@ T = TypeVar("T")
 # A group's calendar of thousands of events parses in a second or two; a minute of a
 # core is a document no one should have to read.
 PARSE_SECONDS = 60.0
+START_SECONDS = 60.0  # for the workers to start (the fork server loads the readers)
 # A worker's address space: a document that needs more is no group's feed or calendar.
 WORKER_MEMORY = 2 * 1024**3
 # Modules the workers need, imported once in the fork server rather than in every worker.
@@ -70,9 +71,28 @@ class _Workers:
         if not self._ready:
             async with self._started:
                 if not self._ready:
-                    await asyncio.to_thread(lambda: self.pool.schedule(_ready).result())
+                    await self._start()
                     self._ready = True
         return self.pool
+
+    async def _start(self) -> None:
+        # In a thread of its own, a daemon: a harvest stopped while the workers start
+        # (SIGTERM in the first second) must not wait for them, and neither must the
+        # interpreter's exit (the loop's default executor would join the thread).
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
+
+        def start() -> None:
+            error: BaseException | None = None
+            try:
+                self.pool.schedule(_ready).result(timeout=START_SECONDS)
+            except BaseException as exc:  # handed to the harvest that waits for it
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(_settle, started, error)
+
+        threading.Thread(target=start, name="parse workers", daemon=True).start()
+        await started
 
 
 _workers: contextvars.ContextVar[_Workers | None] = contextvars.ContextVar(
@@ -127,6 +147,15 @@ async def parse(where: str, function: Callable[P, T], /, *args: P.args, **kwargs
         # The worker is ended: a stopped harvest leaves no parse behind.
         future.cancel()  # type: ignore[no-untyped-call]
         raise
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the harvest was stopped meanwhile
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def _ready() -> None:

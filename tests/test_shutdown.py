@@ -58,8 +58,15 @@ def stopped_within(process: subprocess.Popen[bytes], seconds: float) -> float:
     return time.monotonic() - began
 
 
-async def test_a_harvest_worker_stops_mid_parse(upstream: Upstream, tmp_path: Path) -> None:
-    body = synthetic_calendar(45_000)
+@pytest.mark.parametrize(
+    ("events", "after"),
+    [(3, 0.2), (45_000, 1.0)],
+    ids=["while its parse workers start", "mid-parse"],
+)
+async def test_a_harvest_worker_stops_mid_parse(
+    upstream: Upstream, tmp_path: Path, events: int, after: float
+) -> None:
+    body = synthetic_calendar(events)
     asked = asyncio.Event()
 
     async def calendar(request: web.Request) -> web.Response:
@@ -73,7 +80,8 @@ async def test_a_harvest_worker_stops_mid_parse(upstream: Upstream, tmp_path: Pa
     }
     worker = start("harvest", "--forever", env=env)
     await asyncio.wait_for(asked.wait(), 30)
-    await asyncio.sleep(1.0)  # its worker process is reading the 45,000 events now
+    # Its parse workers are starting (half a second), or one of them reads 45,000 events.
+    await asyncio.sleep(after)
     took = await asyncio.to_thread(stopped_within, worker, 10)
     assert worker.returncode == 0, worker.stderr.read() if worker.stderr else b""
     assert took < 10

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
 from feeds.harvest import Harvester, user_agent
 from feeds.onboarding import NewGroup, append, groups_from_opml
 from feeds.store import StoreError, open_store
+from feeds.web.run import run_service
 from feeds.websub import publishing
 from feeds.workers import serve_workers
 from sources.base import SourceError
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     harvest=not args.no_harvest,
                     access_log=args.access_log,
                 )
-            return _serve(
+            return run_service(
                 settings,
                 config,
                 args.host,
@@ -125,31 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"feeds: store error: {exc}", file=sys.stderr)
         return 1
-
-
-def _serve(
-    settings: Settings,
-    config: Config,
-    host: str | None,
-    port: int | None,
-    *,
-    harvest: bool,
-    access_log: bool,
-    reuse_port: bool = False,
-) -> int:
-    from feeds.web.app import create_app
-    from feeds.web.boundary import SERVER_LIMITS
-
-    web.run_app(
-        create_app(settings, config, harvest=harvest, freeze_heap=True),
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=logging.getLogger("aiohttp.access") if access_log else None,
-        access_log_format='%a "%r" %s %b %Tfs',
-        reuse_port=reuse_port,
-        **SERVER_LIMITS,
-    )
-    return 0
 
 
 async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:

@@ -92,8 +92,8 @@ def _serve_one(
     config_path: str, host: str | None, port: int | None, harvest: bool, access_log: bool
 ) -> None:
     """One process: the configuration read again here (adapters hold no state to send)."""
-    from feeds.cli import _serve
     from feeds.config import Settings, load_config
+    from feeds.web.run import run_service
 
     logging.basicConfig(
         level=os.environ.get("FEEDS_LOG_LEVEL", "INFO"),
@@ -102,7 +102,7 @@ def _serve_one(
     settings = Settings.from_env(os.environ)
     config = load_config(Path(config_path))
     sys.exit(
-        _serve(
+        run_service(
             settings, config, host, port, harvest=harvest, access_log=access_log, reuse_port=True
         )
     )

@@ -1,0 +1,35 @@
+"""Running the service: one process serving (and harvesting), for `feeds serve` and for
+each process of `feeds serve --workers N` (feeds/workers.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from feeds.config import Config, Settings
+from feeds.web.app import create_app
+from feeds.web.boundary import SERVER_LIMITS
+
+
+def run_service(
+    settings: Settings,
+    config: Config,
+    host: str | None,
+    port: int | None,
+    *,
+    harvest: bool,
+    access_log: bool,
+    reuse_port: bool = False,
+) -> int:
+    """Serve until SIGTERM or SIGINT (and harvest, with `harvest`); the exit status."""
+    web.run_app(
+        create_app(settings, config, harvest=harvest, freeze_heap=True),
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        access_log_format='%a "%r" %s %b %Tfs',
+        reuse_port=reuse_port,
+        **SERVER_LIMITS,
+    )
+    return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 
@@ -10,12 +9,9 @@ from aiohttp import web
 
 from feeds.filters import Filters
 from feeds.render.opml import render_opml
-from feeds.store import StoreError
 from feeds.web import views
 from feeds.web.app_keys import (
-    background_key,
     cache_key,
-    harvester_key,
     interval_key,
     network_key,
     revision_key,
@@ -29,8 +25,6 @@ from feeds.web.query import QueryError, excerpt, parse_filters
 
 routes = web.RouteTableDef()
 FEED_FORMATS = "atom|rss|json"
-STORE_CHECK_SECONDS = 2.0
-LATE_GRACE = timedelta(minutes=5)
 
 
 def base_url(request: web.Request) -> str:
@@ -67,45 +61,6 @@ def filters_of(request: web.Request) -> Filters:
         more = " …" if len(network.sites) > 20 else ""
         raise QueryError("site", f"no group is named {excerpt(unknown[0])}; groups: {known}{more}")
     return filters
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    """200 while this process can serve (its store answers) and its own harvesting goes
-    on; 503 otherwise. A separate harvest worker's lateness is reported, not failed on:
-    the web instances still serve the last good items, and taking them all out of a load
-    balancer for it would serve nothing."""
-    app, now = request.app, datetime.now(UTC)
-    background = app[background_key]
-    store = app[store_key]
-    report: dict[str, object] = {"revision": app[revision_key].value}
-    try:
-        async with asyncio.timeout(STORE_CHECK_SECONDS):
-            report["store"] = {"state": "ok", "revision": await store.revision()}
-            last = await store.last_harvest()
-        store_ok = True
-    except (StoreError, TimeoutError) as exc:
-        report["store"] = {"state": "failing", "error": str(exc) or "no answer in time"}
-        store_ok, last = False, None
-    if background.task.done():
-        healthy = False
-        report["harvester"] = {"state": "stopped", "task": background.task.get_name()}
-    elif background.harvesting:
-        healthy, details = app[harvester_key].liveness(now)
-        report["harvester"] = {"state": "running" if healthy else "stuck", **details}
-    else:  # a separate worker harvests; this process follows the store's revision
-        healthy = True
-        late = last is None or now - last > 3 * app[interval_key] + LATE_GRACE
-        report["harvester"] = {
-            "state": "elsewhere",
-            "last_harvest": last.isoformat() if last else None,
-            "late": late,
-        }
-    healthy = healthy and store_ok
-    report["status"] = "ok" if healthy else "failing"
-    return web.json_response(
-        report, status=200 if healthy else 503, headers={"Cache-Control": "no-store"}
-    )
 
 
 @routes.get("/opml")

@@ -1,11 +1,12 @@
-"""Routes for the people who run the service: source status, harvesting on demand."""
+"""Routes for the people who run the service: source status, health, metrics, harvesting
+on demand."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -15,16 +16,21 @@ from feeds.render.status import render_status_html, render_status_json
 from feeds.store import StoreError
 from feeds.web import views
 from feeds.web.app_keys import (
+    background_key,
     guard_key,
     harvester_key,
     hot_key,
+    interval_key,
     network_key,
+    revision_key,
     settings_key,
     store_key,
 )
 
 routes = web.RouteTableDef()
 NO_STORE = {"Cache-Control": "no-cache"}
+STORE_CHECK_SECONDS = 2.0
+LATE_GRACE = timedelta(minutes=5)
 
 
 @routes.get("/status")
@@ -112,3 +118,42 @@ async def harvest_now(request: web.Request) -> web.Response:
         for o in outcomes
     ]
     return web.Response(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """200 while this process can serve (its store answers) and its own harvesting goes
+    on; 503 otherwise. A separate harvest worker's lateness is reported, not failed on:
+    the web instances still serve the last good items, and taking them all out of a load
+    balancer for it would serve nothing."""
+    app, now = request.app, datetime.now(UTC)
+    background = app[background_key]
+    store = app[store_key]
+    report: dict[str, object] = {"revision": app[revision_key].value}
+    try:
+        async with asyncio.timeout(STORE_CHECK_SECONDS):
+            report["store"] = {"state": "ok", "revision": await store.revision()}
+            last = await store.last_harvest()
+        store_ok = True
+    except (StoreError, TimeoutError) as exc:
+        report["store"] = {"state": "failing", "error": str(exc) or "no answer in time"}
+        store_ok, last = False, None
+    if background.task.done():
+        healthy = False
+        report["harvester"] = {"state": "stopped", "task": background.task.get_name()}
+    elif background.harvesting:
+        healthy, details = app[harvester_key].liveness(now)
+        report["harvester"] = {"state": "running" if healthy else "stuck", **details}
+    else:  # a separate worker harvests; this process follows the store's revision
+        healthy = True
+        late = last is None or now - last > 3 * app[interval_key] + LATE_GRACE
+        report["harvester"] = {
+            "state": "elsewhere",
+            "last_harvest": last.isoformat() if last else None,
+            "late": late,
+        }
+    healthy = healthy and store_ok
+    report["status"] = "ok" if healthy else "failing"
+    return web.json_response(
+        report, status=200 if healthy else 503, headers={"Cache-Control": "no-store"}
+    )

@@ -15,7 +15,7 @@ from feeds.model import Event
 from feeds.render.entries import Entry, FeedInfo
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.syndication import render_atom, render_rss
-from feeds.render.text import html_to_text
+from feeds.sanitize import html_to_text
 from feeds.store import Stored
 
 GOAL = 1.2

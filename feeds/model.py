@@ -114,6 +114,22 @@ class Network:
 
 
 @dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP cache validators (or an adapter's own equivalent) from the last fetch."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notes:
+    """What a reader left out, and what it read despite a flaw: shown on /status."""
+
+    skipped: tuple[str, ...] = ()  # one line per bad item that was left out
+    warnings: tuple[str, ...] = ()  # one line per flaw read around (an item kept)
+
+
+@dataclass(frozen=True, slots=True)
 class Coverage:
     """What a complete read of a source holds: every event it has that starts at or after
     `since` (None: every event). An event of the source missing from such a read is gone

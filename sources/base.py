@@ -17,25 +17,13 @@ from aiohttp import ClientSession
 
 from feeds.model import Coverage, Event, Post
 
+# Records the store keeps too: they live in the model, and belong to the source contract.
+from feeds.model import Notes as Notes
+from feeds.model import Validators as Validators
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """HTTP cache validators (or an adapter's own equivalent) from the last fetch."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Notes:
-    """What a reader left out, and what it read despite a flaw: shown on /status."""
-
-    skipped: tuple[str, ...] = ()  # one line per bad item that was left out
-    warnings: tuple[str, ...] = ()  # one line per flaw read around (an item kept)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import icalendar
 
 from feeds import __version__
 from feeds.model import Event, EventStatus
-from feeds.render.text import html_to_text
+from feeds.sanitize import html_to_text
 from feeds.store import Stored
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from feeds.model import Event, EventStatus, Image, Location, Post
 from feeds.render.assets import asset_url
 from feeds.render.entries import UNTITLED
 from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_links
-from feeds.render.text import html_to_text
 from feeds.render.when import describe, describe_day
+from feeds.sanitize import html_to_text
 from feeds.store import Stored
 
 SUMMARY_CHARS = 240

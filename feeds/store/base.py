@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
-from feeds.model import Coverage, Event, Post
+from feeds.model import Coverage, Event, Notes, Post, Validators
 from feeds.store.presence import Keep
-from sources.base import Notes, Validators
 
 T = TypeVar("T", Post, Event)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from feeds import codec
 from feeds.model import Event, Item, Post
 from feeds.occurrences import last_end
-from feeds.render.text import html_to_text
+from feeds.sanitize import html_to_text
 
 # Fields are joined with a line break, which a search (one stripped line) never spans.
 SEPARATOR = "\n"

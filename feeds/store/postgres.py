@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from feeds import codec
-from feeds.model import Coverage, Event, Post
+from feeds.model import Coverage, Event, Notes, Post, Validators
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
@@ -37,7 +37,6 @@ from feeds.store.columns import Columns, columns, prepare
 from feeds.store.migrations import migrations
 from feeds.store.presence import Keep, Known, decide
 from feeds.store.query import Binder, expired_items, latest_end, select_items
-from sources.base import Notes, Validators
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds import codec
-from feeds.model import Coverage, Event, Post
+from feeds.model import Coverage, Event, Notes, Post, Validators
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
@@ -31,7 +31,6 @@ from feeds.store.columns import Columns, Prepared, columns, prepare
 from feeds.store.migrations import migrations
 from feeds.store.presence import Keep, Known, decide
 from feeds.store.query import Binder, expired_items, latest_end, select_items
-from sources.base import Notes, Validators
 
 R = TypeVar("R")
 log = logging.getLogger(__name__)

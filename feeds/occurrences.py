@@ -62,14 +62,6 @@ def occurrences(
             yield begin, end
 
 
-def last_start_before(event: Event, moment: datetime, since: datetime) -> datetime | None:
-    """The start of the last occurrence that began in [since, moment), if any."""
-    latest = None
-    for start, _ in occurrences(event, since, moment):
-        latest = start
-    return latest
-
-
 def rule_problem(rule: str, start: date | datetime) -> str | None:
     """Why an event's rule is not expanded (the event then counts once), or None."""
     parts = _parts(rule)

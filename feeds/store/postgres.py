@@ -103,19 +103,28 @@ class PostgresStore:
                 revision = int(
                     await db.fetchval("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
                 )
+                rows = await db.fetch(
+                    "SELECT id, kind, external_id, content_hash, first_seen, sort_at, missing,"
+                    " removed FROM items WHERE site = $1 AND source = $2",
+                    site,
+                    source,
+                )
                 known = {
                     (row["kind"], row["external_id"]): (
                         row["id"],
                         row["content_hash"],
                         row["first_seen"],
                     )
-                    for row in await db.fetch(
-                        "SELECT id, kind, external_id, content_hash, first_seen FROM items"
-                        " WHERE site = $1 AND source = $2",
-                        site,
-                        source,
-                    )
+                    for row in rows
                 }
+                # What the source had before this read is what it may now lack (the rows
+                # this read inserts are listed in it; one it updates was listed anyway).
+                listed = [
+                    Known(r["id"], r["external_id"], r["sort_at"], r["missing"], r["removed"])
+                    for r in rows
+                    if r["kind"] == "event"
+                    and (coverage is not None or r["missing"] or r["removed"] is not None)
+                ]
                 inserts: list[tuple[Any, ...]] = []
                 updates: list[tuple[Any, ...]] = []
                 unchanged = 0
@@ -153,17 +162,6 @@ class PostgresStore:
                     " WHERE id = $12",
                     updates,
                 )
-                listed = [
-                    Known(r["id"], r["external_id"], r["sort_at"], r["missing"], r["removed"])
-                    for r in await db.fetch(
-                        "SELECT id, external_id, sort_at, missing, removed FROM items"
-                        " WHERE site = $1 AND source = $2 AND kind = 'event'"
-                        " AND ($3 OR missing > 0 OR removed IS NOT NULL)",
-                        site,
-                        source,
-                        coverage is not None,
-                    )
-                ]
                 shown: list[tuple[Any, ...]] = []
                 counted: list[tuple[Any, ...]] = []
                 removed = restored = 0

@@ -112,19 +112,19 @@ class HotResponses:
         return self._bytes
 
 
-def is_fresh(request: web.Request, rendered: Stamp) -> bool:
+def is_fresh(request: web.Request, stamp: Stamp) -> bool:
     """RFC 9110 13.1: If-None-Match wins; If-Modified-Since counts only without it."""
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
         # Weak comparison (13.1.2); any coding of the same content is the same content.
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or not tags.isdisjoint(rendered.etags)
+        return "*" in tags or not tags.isdisjoint(stamp.etags)
     if_modified_since = request.headers.get("If-Modified-Since")
     if if_modified_since:
         try:
             since = parsedate_to_datetime(if_modified_since)
         except (TypeError, ValueError):
             return False
-        modified = rendered.last_modified
+        modified = stamp.last_modified
         return modified is not None and since.tzinfo is not None and modified <= since
     return False

@@ -19,13 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
 from feeds.sanitize import safe_url
 from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Keep
+from feeds.urls import RESERVED_SLUGS
 from sources import OptionError, SourceContext, UnknownKindError, build_source
 from sources.base import Source
 from sources.outbound import Outbound
 
-RESERVED_SLUGS = {
-    "network", "opml", "status", "healthz", "metrics", "admin", "static", "embed",
-}  # fmt: skip
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -17,19 +17,18 @@ from collections.abc import AsyncIterator, Iterable
 import aiohttp
 
 from feeds.config import Settings
+from feeds.urls import FEEDS, NETWORK, Urls
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("atom", "rss", "json")
-NETWORK = "network"
 BATCH = 50  # hub.url values per request
 
 
 def feed_urls(base_url: str, sites: Iterable[str]) -> list[str]:
     """The feeds that change when these groups' items do: theirs and the network's."""
-    slugs = [*sorted(set(sites)), NETWORK]
-    kinds = ("news", "events")
-    return [f"{base_url}/{s}/{what}.{fmt}" for s in slugs for what in kinds for fmt in FORMATS]
+    slugs, urls = [*sorted(set(sites)), NETWORK], Urls(base_url)
+    kinds = (urls.news, urls.events_feed)
+    return [address(s, fmt) for s in slugs for address in kinds for fmt in FEEDS]
 
 
 class Publisher:

@@ -17,6 +17,7 @@ from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
+from feeds.urls import Urls
 from feeds.web.caching import BytesMemo
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -66,7 +67,9 @@ def check_json_feed(feed: dict[str, Any]) -> None:
 
 
 def test_json_feed_follows_the_spec() -> None:
-    entry = post_entry(Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, "https://feeds.example.org"))
+    entry = post_entry(
+        Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, Urls("https://feeds.example.org"))
+    )
     feed = json.loads(render_json_feed(INFO, [entry]))
     check_json_feed(feed)
     [item] = feed["items"]
@@ -75,7 +78,9 @@ def test_json_feed_follows_the_spec() -> None:
 
 
 def test_network_entries_name_their_group() -> None:
-    entry = post_entry(Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, "https://feeds.example.org"))
+    entry = post_entry(
+        Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, Urls("https://feeds.example.org"))
+    )
     atom = ET.fromstring(render_atom(INFO, [entry]))
     ns = {"a": "http://www.w3.org/2005/Atom"}
     source = atom.find("a:entry/a:source", ns)
@@ -163,7 +168,9 @@ def test_feedgen_still_drops_entry_link_attributes() -> None:
 
 
 def test_entry_links_keep_rel_type_and_title_despite_feedgen() -> None:
-    entry = post_entry(Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, "https://feeds.example.org"))
+    entry = post_entry(
+        Stored(POST, SEEN, SEEN, 1, 0), site_ref(SITE, Urls("https://feeds.example.org"))
+    )
     links = ET.fromstring(render_atom(INFO, [entry])).findall("{*}entry/{*}link")
     found = {(link.get("rel"), link.get("type")) for link in links}
     assert ("alternate", "text/html") in found

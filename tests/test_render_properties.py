@@ -29,6 +29,7 @@ from feeds.render.syndication import render_atom, render_rss
 from feeds.render.text import xml_safe
 from feeds.sanitize import plain_text, sanitize_html
 from feeds.store import Stored
+from feeds.urls import Urls
 from tests.icaljs import parse_with_icaljs
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -200,7 +201,11 @@ PAGE_BASE = "http://127.0.0.1:8080"
 
 def page_for(title: str) -> pages.Page:
     return pages.Page(
-        base=PAGE_BASE, network="Engagierte Stadt", title=title, description=title, url=PAGE_BASE
+        urls=Urls(PAGE_BASE),
+        network="Engagierte Stadt",
+        title=title,
+        description=title,
+        url=PAGE_BASE,
     )
 
 
@@ -225,7 +230,7 @@ def test_hostile_events_on_their_pages(stored: Stored[Event]) -> None:
     event = stored.item
     scheduled = Scheduled(stored, event.start_instant(), event.end_instant())
     detail = pages.event_detail(
-        scheduled, [], BERLIN, PAGE_BASE, group="Engagierte Stadt Kaiserslautern",
+        scheduled, [], BERLIN, Urls(PAGE_BASE), group="Engagierte Stadt Kaiserslautern",
         group_homepage=None,
     )  # fmt: skip
     body = pages.render_event(page_for(event.title), detail)
@@ -240,7 +245,7 @@ def test_hostile_events_on_their_pages(stored: Stored[Event]) -> None:
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(posts(page_texts))
 def test_hostile_posts_on_their_pages(stored: Stored[Post]) -> None:
-    detail = pages.post_detail(stored, BERLIN, PAGE_BASE, group="Engagierte Stadt")
+    detail = pages.post_detail(stored, BERLIN, Urls(PAGE_BASE), group="Engagierte Stadt")
     body = pages.render_post(page_for(stored.item.title), detail)
     doc = lxml.html.fromstring(body)
     assert our_scripts_only(doc) == []

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from feeds.urls import Urls
+
 TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 
@@ -32,5 +34,5 @@ def assets() -> dict[str, Asset]:
     return found
 
 
-def asset_url(base_url: str, name: str) -> str:
-    return f"{base_url}/static/{name}?v={assets()[name].version}"
+def asset_url(urls: Urls, name: str) -> str:
+    return urls.static(name, assets()[name].version)

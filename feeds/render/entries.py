@@ -13,6 +13,7 @@ from feeds.filters import Scheduled
 from feeds.model import EventStatus, Image, Location, Post, Site
 from feeds.render.when import describe
 from feeds.store import Stored
+from feeds.urls import Urls
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,14 +87,14 @@ def feed_updated(entries: Sequence[Entry]) -> datetime:
     return max((e.updated for e in entries), default=EPOCH)
 
 
-def site_ref(site: Site, base_url: str) -> SiteRef:
+def site_ref(site: Site, urls: Urls) -> SiteRef:
     return SiteRef(
         slug=site.slug,
         name=site.name,
         url=site.homepage,
         feed_id=feed_id(site.slug, "news"),
-        feed_url=f"{base_url}/{site.slug}/news.atom",
-        rss_url=f"{base_url}/{site.slug}/news.rss",
+        feed_url=urls.news(site.slug, "atom"),
+        rss_url=urls.news(site.slug, "rss"),
     )
 
 

@@ -25,6 +25,7 @@ from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_
 from feeds.render.when import describe, describe_day
 from feeds.sanitize import html_to_text
 from feeds.store import Stored
+from feeds.urls import FEEDS, NETWORK, Urls
 
 SUMMARY_CHARS = 240
 NO_REGION = "Weitere Gruppen"
@@ -41,7 +42,7 @@ class FeedLink:
 class Page:
     """What every page's head and frame need."""
 
-    base: str  # the public address links are built from
+    urls: Urls  # every address a page links to
     network: str  # the network's name
     title: str
     description: str
@@ -148,43 +149,36 @@ class PostDetail:
 # --- building what the templates show -------------------------------------------------
 
 
-def feed_links(base: str, slug: str, title: str) -> tuple[FeedLink, ...]:
-    return (
-        FeedLink(type="application/atom+xml", title=f"{title}: Neuigkeiten (Atom)",
-                 href=f"{base}/{slug}/news.atom"),
-        FeedLink(type="application/rss+xml", title=f"{title}: Neuigkeiten (RSS)",
-                 href=f"{base}/{slug}/news.rss"),
-        FeedLink(type="application/feed+json", title=f"{title}: Neuigkeiten (JSON Feed)",
-                 href=f"{base}/{slug}/news.json"),
-        FeedLink(type="application/atom+xml", title=f"{title}: Termine (Atom)",
-                 href=f"{base}/{slug}/events.atom"),
+def feed_links(urls: Urls, slug: str, title: str) -> tuple[FeedLink, ...]:
+    """The news in every format, then the events as Atom (what `<link rel=alternate>` and
+    the subscribe box offer)."""
+    atom = FEEDS["atom"]
+    news = tuple(
+        FeedLink(type=f.media_type, title=f"{title}: Neuigkeiten ({f.label})",
+                 href=urls.news(slug, f.extension))
+        for f in FEEDS.values()
     )  # fmt: skip
+    events = FeedLink(type=atom.media_type, title=f"{title}: Termine ({atom.label})",
+                      href=urls.events_feed(slug, atom.extension))  # fmt: skip
+    return (*news, events)
 
 
-def subscription(base: str, slug: str, name: str, *, network: bool = False) -> Subscription:
+def subscription(urls: Urls, slug: str, name: str, *, network: bool = False) -> Subscription:
     return Subscription(
         name=name,
         slug=slug,
-        calendar=calendar_links(f"{base}/{slug}/events.ics", name),
-        qr=f"{base}/{slug}/qr.svg",
-        news=feed_links(base, slug, name),
-        events_feed=f"{base}/{slug}/events.atom",
-        opml=f"{base}/opml" if network else None,
+        calendar=calendar_links(urls.calendar(slug), name),
+        qr=urls.qr_code(slug),
+        news=feed_links(urls, slug, name),
+        events_feed=urls.events_feed(slug),
+        opml=urls.opml() if network else None,
     )
-
-
-def event_page_url(base: str, event: Event) -> str:
-    return f"{base}/{event.site}/events/{event.uuid}"
-
-
-def post_page_url(base: str, post: Post) -> str:
-    return f"{base}/{post.site}/posts/{post.uuid}"
 
 
 def event_card(
     scheduled: Scheduled,
     zone: ZoneInfo,
-    base: str,
+    urls: Urls,
     *,
     group: str | None = None,
     also: tuple[str, ...] = (),
@@ -192,7 +186,7 @@ def event_card(
     event = scheduled.stored.item
     return EventCard(
         title=event.title or UNTITLED,
-        url=event_page_url(base, event),
+        url=urls.event_page(event.site, event.uuid),
         when=describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone),
         start=_machine(scheduled.start, event.all_day, zone),
         where=event.location.label() if event.location else None,
@@ -202,13 +196,13 @@ def event_card(
     )
 
 
-def post_card(stored: Stored[Post], zone: ZoneInfo, base: str, *, group: str | None) -> PostCard:
+def post_card(stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str | None) -> PostCard:
     post = stored.item
     published = post.published or stored.first_seen
     summary = post.summary or (html_to_text(post.content_html) if post.content_html else None)
     return PostCard(
         title=post.title or UNTITLED,
-        url=post_page_url(base, post),
+        url=urls.post_page(post.site, post.uuid),
         day=describe_day(published, zone),
         date=published.isoformat(),
         summary=_shorten(summary, SUMMARY_CHARS) if summary else None,
@@ -232,7 +226,7 @@ def event_detail(
     scheduled: Scheduled,
     more: Sequence[tuple[datetime, datetime]],
     zone: ZoneInfo,
-    base: str,
+    urls: Urls,
     *,
     group: str,
     group_homepage: str | None,
@@ -246,7 +240,7 @@ def event_detail(
     description = Markup(event.description) if event.description else None  # sanitized at harvest
     plain = html_to_text(event.description) if event.description else None
     zone_name = event.timezone or str(zone)
-    url = event_page_url(base, event)
+    url = urls.event_page(event.site, event.uuid)
     detail = EventDetail(
         title=title,
         status=event.status.value,
@@ -267,7 +261,7 @@ def event_detail(
         image=event.image,
         categories=event.categories,
         group=group,
-        group_url=f"{base}/{event.site}/",
+        group_url=urls.group_page(event.site),
         group_homepage=group_homepage,
         also=also,
         add=event_links(
@@ -284,7 +278,7 @@ def event_detail(
     return _with_jsonld(detail, event, url, plain)
 
 
-def post_detail(stored: Stored[Post], zone: ZoneInfo, base: str, *, group: str) -> PostDetail:
+def post_detail(stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str) -> PostDetail:
     post = stored.item
     published = post.published or stored.first_seen
     content = post.content_html or (f"<p>{_escape(post.summary)}</p>" if post.summary else None)
@@ -298,7 +292,7 @@ def post_detail(stored: Stored[Post], zone: ZoneInfo, base: str, *, group: str) 
         upstream=post.url,
         categories=post.categories,
         group=group,
-        group_url=f"{base}/{post.site}/",
+        group_url=urls.group_page(post.site),
     )
 
 
@@ -340,7 +334,7 @@ def render_group(
         posts=posts,
         region=region,
         homepage=homepage,
-        snippet=embed_snippet(page.base, subscribe.slug),
+        snippet=embed_snippet(page.urls, subscribe.slug),
     )
 
 
@@ -357,13 +351,13 @@ def render_widget(page: Page, events: Sequence[EventCard], *, more_url: str) -> 
 
 
 def render_embed_guide(page: Page, regions: Sequence[str], example_region: str | None) -> bytes:
-    examples = [("Alle Termine des Netzwerks", embed_snippet(page.base, "network"))]
+    examples = [("Alle Termine des Netzwerks", embed_snippet(page.urls, NETWORK))]
     if example_region:
         examples.append(
-            (f"Nur {example_region}", embed_snippet(page.base, "network", region=example_region))
+            (f"Nur {example_region}", embed_snippet(page.urls, NETWORK, region=example_region))
         )
     iframe = (
-        f'<iframe src="{_escape(page.base)}/network/widget?limit=5"'
+        f'<iframe src="{_escape(page.urls.widget(NETWORK, limit=5))}"'
         f' title="Termine: {_escape(page.network)}" width="100%" height="420"'
         ' loading="lazy"></iframe>'
     )
@@ -382,14 +376,14 @@ def render_missing(page: Page, reason: str) -> bytes:
     return _render("missing.html", page, reason=reason)
 
 
-def embed_snippet(base: str, slug: str, **data: str) -> str:
+def embed_snippet(urls: Urls, slug: str, **data: str) -> str:
     """The one line a web editor pastes: our script, which group or region, loaded async."""
     attributes = "".join(
         f' data-{name}="{_escape(value)}"'
         for name, value in [("site", slug), *data.items()]
-        if not (name == "site" and value == "network")
+        if not (name == "site" and value == NETWORK)
     )
-    return f'<script src="{_escape(base)}/embed.js"{attributes} async></script>'
+    return f'<script src="{_escape(urls.embed_script())}"{attributes} async></script>'
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -412,7 +406,7 @@ def load_templates() -> None:
 
 def _render(template: str, page: Page, **context: Any) -> bytes:
     html = _ENV.get_template(template).render(
-        page=page, asset=lambda name: asset_url(page.base, name), **context
+        page=page, asset=lambda name: asset_url(page.urls, name), **context
     )
     return html.encode()
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from feeds.filters import Filters
 from feeds.render.opml import render_opml
+from feeds.urls import Urls
 from feeds.web import views
 from feeds.web.app_keys import (
     cache_key,
@@ -68,7 +69,7 @@ async def opml(request: web.Request) -> web.Response:
     app, base = request.app, base_url(request)
 
     async def render(revision: int) -> Rendered:
-        body = render_opml(app[network_key], base)
+        body = render_opml(app[network_key], Urls(base))
         # No date: the list changes with the configuration, which has none we could give
         # alike on every instance; the ETag validates it.
         return make_rendered(body, "text/x-opml", None, revision)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from feeds.render.assets import assets
 from feeds.render.pages import Page, render_missing
+from feeds.urls import NETWORK, Urls
 from feeds.web import views
 from feeds.web.app_keys import network_key, store_key
 from feeds.web.caching import Rendered, make_rendered
@@ -26,7 +27,7 @@ QR_MAX_AGE = 24 * 3600
 
 @routes.get("/")
 async def network_page(request: web.Request) -> web.Response:
-    scope = views.resolve_scope(request.app[network_key], views.NETWORK)
+    scope = views.resolve_scope(request.app[network_key], NETWORK)
     assert scope is not None
     return await _home(request, scope)
 
@@ -55,7 +56,7 @@ def missing(request: web.Request, scope: views.Scope | None, reason: str) -> web
     network, base = request.app[network_key], base_url(request)
     group = None if scope is None or scope.is_network else (scope.slug, scope.title)
     page = Page(
-        base=base, network=network.name, title=f"Nicht gefunden – {network.name}",
+        urls=Urls(base), network=network.name, title=f"Nicht gefunden – {network.name}",
         description=reason, url=f"{base}{request.path}", group=group,
     )  # fmt: skip
     return web.HTTPNotFound(

@@ -40,16 +40,16 @@ from feeds.render.qr import qr_svg
 from feeds.render.status import SourceRow
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import ItemQuery, SourceState, Store, Stored
+from feeds.urls import FEEDS, NETWORK, Urls
 from feeds.web.caching import Rendered, make_rendered
 
 NEWS_LIMIT = 50
 EVENTS_LIMIT = 50
-FEED_RENDERERS: dict[str, tuple[Callable[[FeedInfo, Sequence[Entry]], bytes], str]] = {
-    "atom": (render_atom, "application/atom+xml"),
-    "rss": (render_rss, "application/rss+xml"),
-    "json": (render_json_feed, "application/feed+json"),
+FEED_RENDERERS: dict[str, Callable[[FeedInfo, Sequence[Entry]], bytes]] = {
+    "atom": render_atom,
+    "rss": render_rss,
+    "json": render_json_feed,
 }
-NETWORK = "network"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SERIES_HORIZON = timedelta(days=366)
 
@@ -87,7 +87,8 @@ def _sites(scope: Scope, filters: Filters) -> list[str]:
 
 
 def _refs(scope: Scope, base_url: str) -> dict[str, SiteRef]:
-    return {s.slug: site_ref(s, base_url) for s in scope.sites} if scope.is_network else {}
+    urls = Urls(base_url)
+    return {s.slug: site_ref(s, urls) for s in scope.sites} if scope.is_network else {}
 
 
 def _info(
@@ -97,8 +98,10 @@ def _info(
         id=feed_id(scope.slug, what),
         title=f"{scope.title}: {label}",
         subtitle=None,
-        self_url=f"{base_url}/{scope.slug}/{what}.{fmt}",
-        alternate_url=scope.homepage or f"{base_url}/{scope.slug}/",
+        self_url=(Urls.news if what == "news" else Urls.events_feed)(
+            Urls(base_url), scope.slug, fmt
+        ),
+        alternate_url=scope.homepage or Urls(base_url).group_page(scope.slug),
         author=None if scope.is_network else scope.title,
         hub_url=hub,
     )
@@ -117,14 +120,17 @@ async def news(
     query = item_query(filters, _sites(scope, filters), scope.zone, limit=NEWS_LIMIT)
     chosen = await store.posts(query)
     refs = _refs(scope, base_url)
-    render, content_type = FEED_RENDERERS[fmt]
+    render, content_type = FEED_RENDERERS[fmt], FEEDS[fmt].media_type
+    urls = Urls(base_url)
     info = _info(scope, "news", "Neuigkeiten", fmt, base_url, hub)
 
     def build() -> bytes:  # all of it in a worker: the loop keeps answering meanwhile
         return render(
             info,
             [
-                post_entry(p, refs.get(p.item.site), page_url=pages.post_page_url(base_url, p.item))
+                post_entry(
+                    p, refs.get(p.item.site), page_url=urls.post_page(p.item.site, p.item.uuid)
+                )
                 for p in chosen
             ],
         )
@@ -149,7 +155,8 @@ async def events_feed(
     query = item_query(filters, _sites(scope, filters), scope.zone, after=now, limit=EVENTS_LIMIT)
     candidates = await store.events(query)
     refs = _refs(scope, base_url)
-    render, content_type = FEED_RENDERERS[fmt]
+    render, content_type = FEED_RENDERERS[fmt], FEEDS[fmt].media_type
+    urls = Urls(base_url)
     info = _info(scope, "events", "Termine", fmt, base_url, hub)
 
     def build() -> tuple[list[Scheduled], bytes, datetime | None]:
@@ -160,9 +167,9 @@ async def events_feed(
                 s,
                 refs.get(s.stored.item.site),
                 scope.zone,
-                f"{base_url}/{s.stored.item.site}/events/{s.stored.item.uuid}.ics",
+                urls.event_calendar(s.stored.item.site, s.stored.item.uuid),
                 also=also(s.stored.item),
-                page_url=pages.event_page_url(base_url, s.stored.item),
+                page_url=urls.event_page(s.stored.item.site, s.stored.item.uuid),
             )
             for s in chosen
         ]
@@ -392,7 +399,7 @@ def _origin(url: str) -> str:
 
 def _page(scope: Scope, network: Network, base_url: str, **fields: Any) -> pages.Page:
     fields.setdefault("group", None if scope.is_network else (scope.slug, scope.title))
-    return pages.Page(base=base_url, network=network.name, **fields)
+    return pages.Page(urls=Urls(base_url), network=network.name, **fields)
 
 
 async def _upcoming_cards(
@@ -409,7 +416,7 @@ async def _upcoming_cards(
             pages.event_card(
                 s,
                 scope.zone,
-                base_url,
+                Urls(base_url),
                 group=names.get(s.stored.item.site) if scope.is_network else None,
                 also=also(s.stored.item),
             )
@@ -436,11 +443,15 @@ async def home_page(
     names = {s.slug: s.name for s in scope.sites}
     cards = [
         pages.post_card(
-            p, scope.zone, base_url, group=names.get(p.item.site) if scope.is_network else None
+            p,
+            scope.zone,
+            Urls(base_url),
+            group=names.get(p.item.site) if scope.is_network else None,
         )
         for p in posts
     ]
-    subscribe = pages.subscription(base_url, scope.slug, scope.title, network=scope.is_network)
+    urls = Urls(base_url)
+    subscribe = pages.subscription(urls, scope.slug, scope.title, network=scope.is_network)
     if scope.is_network:
         counts = await store.item_counts()
         regions = pages.regions_of(
@@ -448,7 +459,7 @@ async def home_page(
                 site.region,
                 pages.GroupLink(
                     name=site.name,
-                    url=f"{base_url}/{site.slug}/",
+                    url=urls.group_page(site.slug),
                     posts=counts.get((site.slug, "post"), 0),
                     events=counts.get((site.slug, "event"), 0),
                 ),
@@ -462,8 +473,8 @@ async def home_page(
             title=f"{network.name}: Neuigkeiten und Termine",
             description=f"Neuigkeiten und Termine der {len(network.sites)} Gruppen von"
             f" {network.name}, zum Lesen und Abonnieren.",
-            url=f"{base_url}/",
-            feeds=pages.feed_links(base_url, scope.slug, scope.title),
+            url=urls.network_page(),
+            feeds=pages.feed_links(urls, scope.slug, scope.title),
         )
         # Templates in a worker, like every render: 112 groups make a long page.
         body = await asyncio.to_thread(pages.render_home, page, subscribe, events, cards, regions)
@@ -478,8 +489,8 @@ async def home_page(
             base_url,
             title=f"{site.name}: Neuigkeiten und Termine",
             description=f"Neuigkeiten und Termine von {site.name}, zum Lesen und Abonnieren.",
-            url=f"{base_url}/{site.slug}/",
-            feeds=pages.feed_links(base_url, scope.slug, scope.title),
+            url=urls.group_page(site.slug),
+            feeds=pages.feed_links(urls, scope.slug, scope.title),
         )
         body = await asyncio.to_thread(
             partial(pages.render_group, region=site.region, homepage=site.homepage),
@@ -522,7 +533,7 @@ async def event_page(
         scheduled,
         coming[1:],
         zone,
-        base_url,
+        Urls(base_url),
         group=group,
         group_homepage=homepage,
     )
@@ -537,8 +548,8 @@ async def event_page(
                 [detail.when, event.location.label() if event.location else None, group],
             )
         ),
-        url=pages.event_page_url(base_url, event),
-        feeds=pages.feed_links(base_url, event.site, group),
+        url=Urls(base_url).event_page(event.site, event.uuid),
+        feeds=pages.feed_links(Urls(base_url), event.site, group),
         image=event.image,
         group=(event.site, group),
     )
@@ -576,17 +587,18 @@ async def post_page(
     stored = found[0]
     post = stored.item
     group, _, zone = _group_of(network, scope, post.site)
-    detail = pages.post_detail(stored, zone, base_url, group=group)
+    urls = Urls(base_url)
+    detail = pages.post_detail(stored, zone, urls, group=group)
     page = _page(
         scope,
         network,
         base_url,
         title=f"{detail.title} – {group}",
-        description=pages.post_card(stored, zone, base_url, group=None).summary or detail.title,
-        url=pages.post_page_url(base_url, post),
+        description=pages.post_card(stored, zone, urls, group=None).summary or detail.title,
+        url=urls.post_page(post.site, post.uuid),
         # The group's own article is the original: search engines should list that one.
         canonical=post.url,
-        feeds=pages.feed_links(base_url, post.site, group),
+        feeds=pages.feed_links(urls, post.site, group),
         image=post.image,
         og_type="article",
         group=(post.site, group),
@@ -618,9 +630,10 @@ async def widget_page(
         base_url,
         title=f"Termine: {title}",
         description=f"Die nächsten Termine: {title}",
-        url=f"{base_url}/{scope.slug}/widget",
+        url=Urls(base_url).widget(scope.slug),
     )
-    more = f"{base_url}/" if scope.is_network else f"{base_url}/{scope.slug}/"
+    urls = Urls(base_url)
+    more = urls.network_page() if scope.is_network else urls.group_page(scope.slug)
     body = await asyncio.to_thread(partial(pages.render_widget, more_url=more), page, events)
     return make_rendered(
         body,
@@ -642,14 +655,14 @@ def embed_guide(network: Network, base_url: str, revision: int) -> Rendered:
         base_url,
         title=f"Termine von {network.name} auf der eigenen Website zeigen",
         description="Eine Zeile Code zeigt die nächsten Termine auf Ihrer Website.",
-        url=f"{base_url}/embed",
-        feeds=pages.feed_links(base_url, NETWORK, network.name),
+        url=Urls(base_url).embed_guide(),
+        feeds=pages.feed_links(Urls(base_url), NETWORK, network.name),
     )
     body = pages.render_embed_guide(page, regions, regions[0] if regions else None)
     return make_rendered(body, "text/html", None, revision, headers=page_headers(base_url))
 
 
 def qr_code(scope: Scope, base_url: str, revision: int) -> Rendered:
-    calendar = webcal(f"{base_url}/{scope.slug}/events.ics")
+    calendar = webcal(Urls(base_url).calendar(scope.slug))
     body = qr_svg(calendar, f"Kalender abonnieren: {scope.title}")
     return make_rendered(body, "image/svg+xml", None, revision)

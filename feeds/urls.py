@@ -1,0 +1,155 @@
+"""Every address the service answers and every address it writes, in one place.
+
+A path is written once, as a template: the web layer registers its route with it
+(`NEWS.route`), and the builders fill it in (`Urls(base).news("kaiserslautern")`). Renderers
+receive a `Urls` and never spell a path; the slugs no group may take follow from the
+fixed paths here. Below web and render: it imports nothing of the service.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from urllib.parse import urlencode
+from uuid import UUID
+
+NETWORK = "network"  # the scope of every group at once: /network/events.ics
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A format a feed is served in: its extension, media type and name for people."""
+
+    extension: str
+    media_type: str
+    label: str
+
+
+# Feed formats, in the order pages offer them.
+FEEDS = MappingProxyType(
+    {
+        "atom": Format("atom", "application/atom+xml", "Atom"),
+        "rss": Format("rss", "application/rss+xml", "RSS"),
+        "json": Format("json", "application/feed+json", "JSON Feed"),
+    }
+)
+CALENDAR = Format("ics", "text/calendar", "iCalendar")
+OPML = Format("opml", "text/x-opml", "OPML")
+
+# What a placeholder may match, where a path must tell one route from another.
+_PATTERNS = {
+    "fmt": "|".join(FEEDS),
+    "item_id": "[0-9a-f-]{36}",
+    "event_id": "[0-9a-f-]{36}",
+}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A path template such as `/{site}/news.{fmt}`."""
+
+    template: str
+
+    @property
+    def route(self) -> str:
+        """The template as aiohttp registers it, each placeholder with what it matches."""
+        return _PLACEHOLDER.sub(
+            lambda m: f"{{{m[1]}:{_PATTERNS[m[1]]}}}" if m[1] in _PATTERNS else m[0],
+            self.template,
+        )
+
+    def __call__(self, **parts: str) -> str:
+        return self.template.format(**parts)
+
+
+# --- what the service answers -----------------------------------------------------------
+
+NETWORK_PAGE = Path("/")
+OPML_FILE = Path("/opml")
+EMBED_GUIDE = Path("/embed")
+EMBED_SCRIPT = Path("/embed.js")
+STATIC = Path("/static/{name}")
+STATUS = Path("/status")
+STATUS_JSON = Path("/status.json")
+HEALTHZ = Path("/healthz")
+METRICS = Path("/metrics")
+ADMIN_HARVEST = Path("/admin/harvest")
+# A group's (or, as `network`, every group's); after the fixed paths, which they would match.
+GROUP_PAGE = Path("/{site}/")
+GROUP_WITHOUT_SLASH = Path("/{site}")
+NEWS = Path("/{site}/news.{fmt}")
+EVENTS_FEED = Path("/{site}/events.{fmt}")
+EVENTS_CALENDAR = Path("/{site}/events.ics")
+EVENT_CALENDAR = Path("/{site}/events/{event_id}.ics")
+EVENT_PAGE = Path("/{site}/events/{item_id}")
+POST_PAGE = Path("/{site}/posts/{item_id}")
+WIDGET = Path("/{site}/widget")
+QR_CODE = Path("/{site}/qr.svg")
+
+FIXED = (
+    NETWORK_PAGE, OPML_FILE, EMBED_GUIDE, EMBED_SCRIPT, STATIC, STATUS, STATUS_JSON, HEALTHZ,
+    METRICS, ADMIN_HARVEST,
+)  # fmt: skip
+# A group named like a fixed path's first segment would be unreachable; `network` is taken.
+RESERVED_SLUGS = frozenset(
+    {NETWORK} | {p.template.split("/")[1].split(".")[0] for p in FIXED if p.template.split("/")[1]}
+)
+
+
+# --- what the service writes ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    """Absolute addresses under the service's public address (`base`, no slash at the end)."""
+
+    base: str
+
+    def network_page(self) -> str:
+        return self.base + NETWORK_PAGE()
+
+    def group_page(self, site: str) -> str:
+        return self.base + GROUP_PAGE(site=site)
+
+    def news(self, site: str, fmt: str = "atom") -> str:
+        return self.base + NEWS(site=site, fmt=fmt)
+
+    def events_feed(self, site: str, fmt: str = "atom") -> str:
+        return self.base + EVENTS_FEED(site=site, fmt=fmt)
+
+    def calendar(self, site: str) -> str:
+        return self.base + EVENTS_CALENDAR(site=site)
+
+    def event_calendar(self, site: str, event_id: UUID) -> str:
+        return self.base + EVENT_CALENDAR(site=site, event_id=str(event_id))
+
+    def event_page(self, site: str, item_id: UUID) -> str:
+        return self.base + EVENT_PAGE(site=site, item_id=str(item_id))
+
+    def post_page(self, site: str, item_id: UUID) -> str:
+        return self.base + POST_PAGE(site=site, item_id=str(item_id))
+
+    def widget(self, site: str, **query: str | int) -> str:
+        address = self.base + WIDGET(site=site)
+        return f"{address}?{urlencode(query)}" if query else address
+
+    def qr_code(self, site: str) -> str:
+        return self.base + QR_CODE(site=site)
+
+    def opml(self) -> str:
+        return self.base + OPML_FILE()
+
+    def embed_guide(self) -> str:
+        return self.base + EMBED_GUIDE()
+
+    def embed_script(self) -> str:
+        return self.base + EMBED_SCRIPT()
+
+    def static(self, name: str, version: str) -> str:
+        # The version is in the address: a changed file has a new one, and may be kept long.
+        return f"{self.base}{STATIC(name=name)}?v={version}"
+
+    def status(self) -> str:
+        return self.base + STATUS()

@@ -31,7 +31,7 @@ from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import ItemQuery, Stored, open_store
-from feeds.web.caching import BytesMemo
+from feeds.web.cache import BytesMemo
 from sources.base import Validators
 
 BERLIN = ZoneInfo("Europe/Berlin")

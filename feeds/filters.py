@@ -28,19 +28,6 @@ class Filters:
     near: tuple[float, float] | None = None  # groups within `radius_km` of this point
     radius_km: float = 25.0
 
-    def cache_key(self) -> tuple[object, ...]:
-        return (
-            self.categories,
-            self.regions,
-            self.start,
-            self.end,
-            self.limit,
-            self.text,
-            self.sites,
-            self.near,
-            self.radius_km if self.near else None,
-        )
-
     def window(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """`from`/`to` as instants: from local midnight to the midnight after `to`."""
         low = datetime.combine(self.start, time(), zone) if self.start else None

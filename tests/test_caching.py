@@ -14,9 +14,8 @@ from feeds.config import Config, Settings
 from feeds.model import Event, Network, Site
 from feeds.store import open_store
 from feeds.web.app import create_app
-from feeds.web.app_keys import cache_key, hot_key
-from feeds.web.caching import RenderCache, Rendered, make_rendered
-from feeds.web.hot import Hot, HotResponses
+from feeds.web.cache import Hot, HotResponses, RenderCache, answers_key
+from feeds.web.rendered import Rendered, make_rendered
 from sources.base import Validators
 from tests.conftest import Serve
 from tests.helpers import get
@@ -136,6 +135,6 @@ async def test_distinct_queries_stay_within_the_cache_budget(
             **{"Accept-Encoding": "br"},
         )
         assert (status, headers["Content-Encoding"]) == (200, "br")
-        held = app[cache_key].size + app[hot_key].size
+        held = app[answers_key].renders.size + app[answers_key].replays.size
         assert held <= budget, n
     assert rss_mb() - before < budget / 1024 / 1024 + 48

@@ -15,7 +15,7 @@ import pytest
 from feeds.config import Config, Settings
 from feeds.model import Event, Location, Network, Post
 from feeds.web.app import create_app
-from feeds.web.http import negotiate
+from feeds.web.rendered import negotiate
 from tests.conftest import SITES, Serve, Service
 from tests.feed_rules import atom_problems, rss_problems
 from tests.helpers import LOCAL, get

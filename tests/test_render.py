@@ -18,7 +18,7 @@ from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.store import Stored
 from feeds.urls import Urls
-from feeds.web.caching import BytesMemo
+from feeds.web.cache import BytesMemo
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SEEN = datetime(2026, 1, 1, tzinfo=UTC)

@@ -19,10 +19,8 @@ from feeds.harvest import Harvester
 from feeds.model import Post
 from feeds.store import open_store
 from feeds.web.app import create_app
-from feeds.web.app_keys import hot_key, revision_key
-from feeds.web.caching import Revision
+from feeds.web.cache import Answers, answers_key
 from feeds.web.front import install_front
-from feeds.web.hot import HotResponses
 from sources.base import Validators
 from tests.conftest import Serve
 from tests.helpers import LOCAL, get
@@ -255,7 +253,7 @@ async def test_answers_served_before_are_replayed_ahead_of_routing(
     base = await serve(app)
     url = f"{base}/kaiserslautern/news.atom"
     answers = [await get(http, url, **{"Accept-Encoding": "gzip"}) for _ in range(3)]
-    assert len(app[hot_key]) == 1
+    assert len(app[answers_key].replays) == 1
     (status, headers, body), *replays = answers
     assert status == 200
     assert feedparser.parse(body).entries
@@ -322,7 +320,7 @@ class FinalApplication:
 
 
 def test_the_front_steps_aside_where_aiohttp_refuses_it(caplog: pytest.LogCaptureFixture) -> None:
-    app = FinalApplication({hot_key: HotResponses(), revision_key: Revision()})
+    app = FinalApplication({answers_key: Answers(1024 * 1024)})
     with caplog.at_level(logging.WARNING, logger="feeds.web.front"):
         installed = install_front(app)  # type: ignore[arg-type]
     assert installed is False

@@ -15,28 +15,22 @@ from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.render.pages import load_templates
 from feeds.store import open_store
-from feeds.web import operations, pages
+from feeds.web import assets, calendars, operations, pages, syndication, widget
 from feeds.web.app_keys import (
     Background,
     background_key,
-    cache_key,
     guard_key,
     harvester_key,
-    hot_key,
     interval_key,
     network_key,
-    revision_key,
     settings_key,
     store_key,
-    vevents_key,
 )
 from feeds.web.boundary import boundary
-from feeds.web.caching import BytesMemo, RenderCache, Revision
+from feeds.web.cache import Answers, answers_key
 from feeds.web.front import install_front
 from feeds.web.guard import TokenGuard
-from feeds.web.handlers import routes
-from feeds.web.hot import HotResponses
-from feeds.web.workers import workers_ctx
+from feeds.web.render_pool import workers_ctx
 from feeds.websub import publishing
 
 log = logging.getLogger(__name__)
@@ -62,23 +56,20 @@ def create_app(
     app = web.Application(middlewares=[boundary])
     app[settings_key] = settings
     app[network_key] = config.network
-    app[revision_key] = Revision()
-    # One budget for rendered answers (every coding counted), shared by the two caches.
-    app[cache_key] = RenderCache(max_bytes=settings.cache_bytes * 2 // 3)
-    app[hot_key] = HotResponses(max_bytes=settings.cache_bytes // 3)
+    # One budget for rendered answers (every coding counted), renders and replays.
+    answers = app[answers_key] = Answers(settings.cache_bytes)
     app[guard_key] = TokenGuard()
-    app[vevents_key] = BytesMemo()
     app[interval_key] = _shortest_interval(config)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url)
         app[store_key] = store
-        app[revision_key].bump(await store.revision())
+        answers.revision.bump(await store.revision())
         yield
         await store.close()
 
     async def harvest_ctx(app: web.Application) -> AsyncIterator[None]:
-        revision = app[revision_key]
+        revision = answers.revision
         async with publishing(settings) as publisher:
             # Built either way: POST /admin/harvest uses it even when a worker harvests.
             harvester = app[harvester_key] = Harvester(
@@ -116,22 +107,21 @@ def create_app(
         async def flush() -> None:
             while True:
                 await asyncio.sleep(COUNTS_FLUSH_SECONDS)
-                app[hot_key].flush_counts()
+                answers.replays.flush_counts()
 
         task = asyncio.create_task(flush(), name="metrics")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        app[hot_key].flush_counts()
+        answers.replays.flush_counts()
 
     app.cleanup_ctx.extend([workers_ctx, templates_ctx, store_ctx, harvest_ctx, counts_ctx])
     if freeze_heap:
         app.on_startup.append(_freeze_heap)  # after the contexts above have started
     # Fixed paths before /{site}, which would match /status or /embed.
-    app.add_routes(operations.routes)
-    app.add_routes(pages.routes)
-    app.add_routes(routes)
+    for resource in (operations, assets, widget, syndication, calendars, pages):
+        app.add_routes(resource.routes)
     install_front(app)
     return app
 

@@ -1,4 +1,5 @@
-"""Typed keys for what the application holds; no module-level singletons."""
+"""Typed keys for what the application holds; no module-level singletons. (What it keeps
+of its answers is `answers_key`, in feeds/web/cache.py.)"""
 
 from __future__ import annotations
 
@@ -12,18 +13,12 @@ from feeds.config import Settings
 from feeds.harvest import Harvester
 from feeds.model import Network
 from feeds.store import Store
-from feeds.web.caching import BytesMemo, RenderCache, Revision
 from feeds.web.guard import TokenGuard
-from feeds.web.hot import HotResponses
 
 settings_key = web.AppKey("settings", Settings)
 network_key = web.AppKey("network", Network)
 store_key = web.AppKey("store", Store)
-revision_key = web.AppKey("revision", Revision)
-cache_key = web.AppKey("cache", RenderCache)
-hot_key = web.AppKey("hot", HotResponses)  # whole responses, for requests seen before
 interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
-vevents_key = web.AppKey("vevents", BytesMemo)  # VEVENT bytes by item revision
 harvester_key = web.AppKey("harvester", Harvester)
 guard_key = web.AppKey("guard", TokenGuard)  # wrong admin tokens, per address
 

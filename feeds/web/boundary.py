@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from feeds.web.query import QueryError, excerpt
+from feeds.web.parameters import QueryError, excerpt
 
 MAX_TARGET = 4096  # characters of path and query: no feed URL of ours is near it
 # aiohttp's own limit on a request line, raised above MAX_TARGET so that a long URL meets

@@ -1,6 +1,6 @@
 """Replayed answers served in front of aiohttp's routing and middleware.
 
-A cached answer needs no route: it is found by the request target alone (feeds/web/hot.py).
+A cached answer needs no route: it is found by the request target alone (feeds/web/cache.py).
 aiohttp's router and middleware chain cost about a quarter of such a request (measured
 with ../shared/tools/service-vs-bare: 0.73-0.82x of a bare aiohttp handler behind them,
 1.03-1.05x in front of them). aiohttp has no public hook before routing, so the front
@@ -21,8 +21,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from feeds import metrics
-from feeds.web.app_keys import hot_key, revision_key
-from feeds.web.hot import route_of
+from feeds.web.cache import answers_key, route_of
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +34,13 @@ def install_front(app: web.Application) -> bool:
     if routed is None:
         log.warning("aiohttp has no Application._handle: cached answers go through routing")
         return False
-    hot, revision = app[hot_key], app[revision_key]
+    answers = app[answers_key]
 
     async def front(request: web.Request) -> web.StreamResponse:
         # Keyed by target, Host and coding: a key was stored only after the request had
         # passed the boundary (feeds/web/boundary.py) once.
         try:
-            replay = hot.answer(request, revision.value)
+            replay = answers.replay(request)
         except Exception:  # a bug in the replay: the routed way still answers
             log.exception("replaying %s failed; answered through routing", request.path)
             replay = None

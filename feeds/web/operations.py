@@ -11,21 +11,20 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from feeds import metrics
-from feeds.render.status import render_status_html, render_status_json
-from feeds.store import StoreError
-from feeds.web import views
+from feeds import metrics, urls
+from feeds.model import Network
+from feeds.render.status import SourceRow, render_status_html, render_status_json
+from feeds.store import SourceState, Store, StoreError
 from feeds.web.app_keys import (
     background_key,
     guard_key,
     harvester_key,
-    hot_key,
     interval_key,
     network_key,
-    revision_key,
     settings_key,
     store_key,
 )
+from feeds.web.cache import answers_key
 
 routes = web.RouteTableDef()
 NO_STORE = {"Cache-Control": "no-cache"}
@@ -33,19 +32,19 @@ STORE_CHECK_SECONDS = 2.0
 LATE_GRACE = timedelta(minutes=5)
 
 
-@routes.get("/status")
+@routes.get(urls.STATUS.route)
 async def status(request: web.Request) -> web.Response:
     if "application/json" in request.headers.get("Accept", ""):
         return await _status_json(request)
     network = request.app[network_key]
-    rows = await views.status_rows(request.app[store_key], network)
+    rows = await status_rows(request.app[store_key], network)
     body = render_status_html(rows, network.name, datetime.now(UTC), ZoneInfo(network.timezone))
     return web.Response(body=body, content_type="text/html", charset="utf-8", headers=NO_STORE)
 
 
-@routes.get("/metrics")
+@routes.get(urls.METRICS.route)
 async def metrics_text(request: web.Request) -> web.Response:
-    request.app[hot_key].flush_counts()  # this process's replays, up to now
+    request.app[answers_key].replays.flush_counts()  # this process's replays, up to now
     store = request.app[store_key]
     try:
         states, revision = await store.source_states(), await store.revision()
@@ -57,13 +56,13 @@ async def metrics_text(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/status.json")
+@routes.get(urls.STATUS_JSON.route)
 async def status_json(request: web.Request) -> web.Response:
     return await _status_json(request)
 
 
 async def _status_json(request: web.Request) -> web.Response:
-    rows = await views.status_rows(request.app[store_key], request.app[network_key])
+    rows = await status_rows(request.app[store_key], request.app[network_key])
     body = render_status_json(rows, datetime.now(UTC))
     return web.Response(
         body=body, content_type="application/json", charset="utf-8", headers=NO_STORE
@@ -80,7 +79,7 @@ def bearer_token(header: str) -> str | None:
     return token
 
 
-@routes.post("/admin/harvest")
+@routes.post(urls.ADMIN_HARVEST.route)
 async def harvest_now(request: web.Request) -> web.Response:
     """Harvest all sources, a site's (?site=…) or one (?site=…&source=…) now."""
     token = request.app[settings_key].admin_token
@@ -120,7 +119,7 @@ async def harvest_now(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
 
 
-@routes.get("/healthz")
+@routes.get(urls.HEALTHZ.route)
 async def healthz(request: web.Request) -> web.Response:
     """200 while this process can serve (its store answers) and its own harvesting goes
     on; 503 otherwise. A separate harvest worker's lateness is reported, not failed on:
@@ -129,7 +128,7 @@ async def healthz(request: web.Request) -> web.Response:
     app, now = request.app, datetime.now(UTC)
     background = app[background_key]
     store = app[store_key]
-    report: dict[str, object] = {"revision": app[revision_key].value}
+    report: dict[str, object] = {"revision": app[answers_key].revision.value}
     try:
         async with asyncio.timeout(STORE_CHECK_SECONDS):
             report["store"] = {"state": "ok", "revision": await store.revision()}
@@ -157,3 +156,42 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(
         report, status=200 if healthy else 503, headers={"Cache-Control": "no-store"}
     )
+
+
+async def status_rows(store: Store, network: Network) -> list[SourceRow]:
+    """Every configured source with what the store knows of it."""
+    states = {(s.site, s.source): s for s in await store.source_states()}
+    rows = []
+    for site in network.sites:
+        for config in site.sources:
+            state = states.get((site.slug, config.name))
+            rows.append(
+                SourceRow(
+                    site=site.slug,
+                    site_name=site.name,
+                    source=config.name,
+                    kind=config.kind,
+                    interval_seconds=int(config.interval.total_seconds()),
+                    health=_health(state),
+                    last_attempt=state.last_attempt if state else None,
+                    last_success=state.last_success if state else None,
+                    last_error=state.last_error if state else None,
+                    http_status=state.last_status if state else None,
+                    failures=state.failures if state else 0,
+                    items=state.items if state else 0,
+                    upstream_items=state.upstream_items if state else None,
+                    next_run=state.next_run if state else None,
+                    moved_to=state.moved_to if state else None,
+                    skipped=state.notes.skipped if state else (),
+                    warnings=state.notes.warnings if state else (),
+                )
+            )
+    return rows
+
+
+def _health(state: SourceState | None) -> str:
+    if state is None or state.last_attempt is None:
+        return "waiting"
+    if state.gone:
+        return "gone"
+    return "failing" if state.failures else "ok"

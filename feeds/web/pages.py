@@ -1,50 +1,108 @@
-"""Routes of the pages for people: the network, a group, an event, a post, the widget,
-and the files they use. Cached like the feeds: a repeated request is a look-up."""
+"""Pages for people: the network's, a group's, an event's, a post's, and the page that says
+something is not here. Cached like the feeds: a repeated request is a look-up. What every
+page shares (its frame, its headers, the cards of what is to come) is here too, for the
+widget (feeds/web/widget.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from feeds.render.assets import assets
-from feeds.render.pages import Page, render_missing
+from feeds import urls
+from feeds.filters import Filters, Scheduled, item_query, last_departure
+from feeds.model import Network
+from feeds.occurrences import occurrences
+from feeds.render import pages
+from feeds.scope import EPOCH, Scope, newest_change, resolve_scope, upcoming, valid_until
+from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
-from feeds.web import views
 from feeds.web.app_keys import network_key, store_key
-from feeds.web.caching import Rendered, make_rendered
-from feeds.web.handlers import base_url, cached, filters_of, scope_of
-from feeds.web.http import respond
+from feeds.web.cache import answers_key
+from feeds.web.rendered import Rendered, make_rendered
+from feeds.web.request import Asked, urls_of
 
 routes = web.RouteTableDef()
-UUID = "[0-9a-f-]{36}"
 PAGE_MAX_AGE = 60  # people reload pages; a minute keeps them close to the feeds
-ASSET_MAX_AGE = 365 * 24 * 3600  # versioned addresses: a new version has a new address
-EMBED_MAX_AGE = 3600  # embed.js is pasted into other sites with no version in its address
-QR_MAX_AGE = 24 * 3600
+PAGE_EVENTS = 8
+PAGE_POSTS = 8
+SERIES_DATES = 10  # further dates of a series on its page
+SERIES_HORIZON = timedelta(days=366)
+NO_EVENT = "Diesen Termin gibt es hier nicht (mehr). Vielleicht wurde er verschoben."
+NO_POST = "Diesen Beitrag gibt es hier nicht."
 
 
-@routes.get("/")
+class NoSuchItemError(LookupError):
+    """No item of the scope has that id."""
+
+
+@routes.get(urls.NETWORK_PAGE.route)
 async def network_page(request: web.Request) -> web.Response:
-    scope = views.resolve_scope(request.app[network_key], NETWORK)
-    assert scope is not None
+    scope = resolve_scope(request.app[network_key], NETWORK)
+    assert scope is not None  # the network is always there
     return await _home(request, scope)
 
 
-@routes.get("/{site}/")
+@routes.get(urls.GROUP_PAGE.route)
 async def group_page(request: web.Request) -> web.Response:
     return await _home(request, page_scope(request))
 
 
-@routes.get("/{site}")
+@routes.get(urls.GROUP_WITHOUT_SLASH.route)
 async def group_without_slash(request: web.Request) -> web.Response:
-    raise web.HTTPPermanentRedirect(f"/{page_scope(request).slug}/")
+    raise web.HTTPPermanentRedirect(urls.GROUP_PAGE(site=page_scope(request).slug))
 
 
-def page_scope(request: web.Request) -> views.Scope:
+@routes.get(urls.EVENT_PAGE.route)
+async def event_page(request: web.Request) -> web.Response:
+    scope, links, event_id = page_scope(request), urls_of(request), request.match_info["item_id"]
+    app, now = request.app, datetime.now(UTC)
+    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    try:
+        rendered = await answers.rendered(
+            Asked("event-page", scope, urls=links, item_id=event_id).key,
+            lambda rev: _event_page(store, network, scope, links, event_id, now, rev),
+        )
+    except NoSuchItemError:
+        raise missing(request, scope, NO_EVENT) from None
+    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get(urls.POST_PAGE.route)
+async def post_page(request: web.Request) -> web.Response:
+    scope, links, post_id = page_scope(request), urls_of(request), request.match_info["item_id"]
+    app = request.app
+    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    try:
+        rendered = await answers.rendered(
+            Asked("post-page", scope, urls=links, item_id=post_id).key,
+            lambda rev: _post_page(store, network, scope, links, post_id, rev),
+        )
+    except NoSuchItemError:
+        raise missing(request, scope, NO_POST) from None
+    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+async def _home(request: web.Request, scope: Scope) -> web.Response:
+    links, app, now = urls_of(request), request.app, datetime.now(UTC)
+    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    rendered = await answers.rendered(
+        Asked("page", scope, urls=links).key,
+        lambda rev: _home_page(store, network, scope, links, now, rev),
+    )
+    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+def page_scope(request: web.Request) -> Scope:
     """The group a page is of; a person who mistyped it gets a page that says so."""
-    scope = views.resolve_scope(request.app[network_key], request.match_info["site"])
+    scope = resolve_scope(request.app[network_key], request.match_info["site"])
     if scope is None:
         slug = request.match_info["site"]
         name = slug if len(slug) <= 40 else slug[:39] + "…"
@@ -52,126 +110,218 @@ def page_scope(request: web.Request) -> views.Scope:
     return scope
 
 
-def missing(request: web.Request, scope: views.Scope | None, reason: str) -> web.HTTPNotFound:
-    network, base = request.app[network_key], base_url(request)
+def missing(request: web.Request, scope: Scope | None, reason: str) -> web.HTTPNotFound:
+    network, links = request.app[network_key], urls_of(request)
     group = None if scope is None or scope.is_network else (scope.slug, scope.title)
-    page = Page(
-        urls=Urls(base), network=network.name, title=f"Nicht gefunden – {network.name}",
-        description=reason, url=f"{base}{request.path}", group=group,
+    page = pages.Page(
+        urls=links, network=network.name, title=f"Nicht gefunden – {network.name}",
+        description=reason, url=links.base + request.path, group=group,
     )  # fmt: skip
     return web.HTTPNotFound(
-        text=render_missing(page, reason).decode(),
+        text=pages.render_missing(page, reason).decode(),
         content_type="text/html",
-        headers=dict(views.page_headers(base)),
+        headers=dict(page_headers(links)),
     )
 
 
-async def _home(request: web.Request, scope: views.Scope) -> web.Response:
-    app, base = request.app, base_url(request)
-    rendered = await cached(
-        request,
-        ("page", scope.slug, base),
-        lambda rev: views.home_page(
-            app[store_key], app[network_key], scope, base, rev, datetime.now(UTC)
-        ),
+# --- what every page shares --------------------------------------------------------------
+
+
+def page_headers(links: Urls, *, framed: bool = False) -> tuple[tuple[str, str], ...]:
+    """Our pages run only our own scripts and styles; upstream images may come from
+    anywhere. The widget's page may be framed by any website, the others by none."""
+    parts = urlsplit(links.base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    policy = (
+        "default-src 'none'; "
+        f"script-src 'self' {origin}; style-src 'self' {origin}; "
+        f"connect-src 'self' {origin}; img-src 'self' {origin} https: http: data:; "
+        "base-uri 'none'; form-action 'none'" + ("" if framed else "; frame-ancestors 'none'")
     )
-    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
+    return (
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    )
 
 
-@routes.get(f"/{{site}}/events/{{item_id:{UUID}}}")
-async def event_page(request: web.Request) -> web.Response:
-    def render(scope: views.Scope, item_id: str, base: str, rev: int) -> Awaitable[Rendered]:
-        app = request.app
-        now = datetime.now(UTC)
-        return views.event_page(app[store_key], app[network_key], scope, item_id, base, rev, now)
-
-    reason = "Diesen Termin gibt es hier nicht (mehr). Vielleicht wurde er verschoben."
-    return await _item_page(request, "event-page", render, views.NoSuchEventError, reason)
+def frame(scope: Scope, network: Network, links: Urls, **fields: Any) -> pages.Page:
+    """The page's head and frame: the network's name, the way back to the group."""
+    fields.setdefault("group", None if scope.is_network else (scope.slug, scope.title))
+    return pages.Page(urls=links, network=network.name, **fields)
 
 
-@routes.get(f"/{{site}}/posts/{{item_id:{UUID}}}")
-async def post_page(request: web.Request) -> web.Response:
-    def render(scope: views.Scope, item_id: str, base: str, rev: int) -> Awaitable[Rendered]:
-        app = request.app
-        return views.post_page(app[store_key], app[network_key], scope, item_id, base, rev)
+async def upcoming_cards(
+    store: Store, scope: Scope, filters: Filters, links: Urls, now: datetime, limit: int
+) -> tuple[list[pages.EventCard], datetime, datetime]:
+    """Cards of what is to come, the newest change among them and until when they hold."""
+    query = item_query(filters, scope.site_slugs(filters), scope.zone, after=now, limit=limit)
+    candidates = await store.events(query)
+    names = scope.names()
 
-    reason = "Diesen Beitrag gibt es hier nicht."
-    return await _item_page(request, "post-page", render, views.NoSuchPostError, reason)
+    def build() -> tuple[list[Scheduled], list[pages.EventCard], datetime | None]:
+        chosen, also = upcoming(scope, candidates, filters, now, limit)
+        cards = [
+            pages.event_card(
+                s,
+                scope.zone,
+                links,
+                group=names.get(s.stored.item.site) if scope.is_network else None,
+                also=also(s.stored.item),
+            )
+            for s in chosen
+        ]
+        return chosen, cards, last_departure(candidates, now)
+
+    chosen, cards, departed = await asyncio.to_thread(build)
+    ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
+    changed = max(newest_change(s.stored for s in chosen), ended or EPOCH, departed or EPOCH)
+    return cards, changed, valid_until(chosen, now)
 
 
-async def _item_page(
-    request: web.Request,
-    view: str,
-    render: Callable[[views.Scope, str, str, int], Awaitable[Rendered]],
-    missing_error: type[LookupError],
-    reason: str,
-) -> web.Response:
-    scope, item_id, base = page_scope(request), request.match_info["item_id"], base_url(request)
-    try:
-        rendered = await cached(
-            request,
-            (view, scope.slug, item_id, base),
-            lambda rev: render(scope, item_id, base, rev),
+# --- renders, on a cache miss ---------------------------------------------------------
+
+
+async def _home_page(
+    store: Store, network: Network, scope: Scope, links: Urls, now: datetime, revision: int
+) -> Rendered:
+    """The network's page (`/`) or a group's (`/{group}/`)."""
+    events, changed, until = await upcoming_cards(store, scope, Filters(), links, now, PAGE_EVENTS)
+    posts = await store.posts(ItemQuery(sites=scope.site_slugs(), limit=PAGE_POSTS))
+    names = scope.names()
+    cards = [
+        pages.post_card(
+            p, scope.zone, links, group=names.get(p.item.site) if scope.is_network else None
         )
-    except missing_error:
-        raise missing(request, scope, reason) from None
-    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
-
-
-@routes.get("/{site}/widget")
-async def widget(request: web.Request) -> web.Response:
-    scope, filters, base = scope_of(request), filters_of(request), base_url(request)
-    app = request.app
-    rendered = await cached(
-        request,
-        ("widget", scope.slug, filters.cache_key(), base),
-        lambda rev: views.widget_page(
-            app[store_key], app[network_key], scope, filters, base, rev, datetime.now(UTC)
-        ),
+        for p in posts
+    ]
+    subscribe = pages.subscription(links, scope.slug, scope.title, network=scope.is_network)
+    feeds = pages.feed_links(links, scope.slug, scope.title)
+    if scope.is_network:
+        counts = await store.item_counts()
+        regions = pages.regions_of(
+            (
+                site.region,
+                pages.GroupLink(
+                    name=site.name,
+                    url=links.group_page(site.slug),
+                    posts=counts.get((site.slug, "post"), 0),
+                    events=counts.get((site.slug, "event"), 0),
+                ),
+            )
+            for site in network.sites
+        )
+        page = frame(
+            scope,
+            network,
+            links,
+            title=f"{network.name}: Neuigkeiten und Termine",
+            description=f"Neuigkeiten und Termine der {len(network.sites)} Gruppen von"
+            f" {network.name}, zum Lesen und Abonnieren.",
+            url=links.network_page(),
+            feeds=feeds,
+        )
+        # Templates in a worker, like every render: 112 groups make a long page.
+        body = await asyncio.to_thread(pages.render_home, page, subscribe, events, cards, regions)
+        # The groups' counts change with any harvest: the page is as new as the store
+        # (read from the store, so every instance gives the same date).
+        changed = max(changed, newest_change(posts), await store.last_change() or EPOCH)
+    else:
+        site = scope.sites[0]
+        page = frame(
+            scope,
+            network,
+            links,
+            title=f"{site.name}: Neuigkeiten und Termine",
+            description=f"Neuigkeiten und Termine von {site.name}, zum Lesen und Abonnieren.",
+            url=links.group_page(site.slug),
+            feeds=feeds,
+        )
+        body = await asyncio.to_thread(
+            partial(pages.render_group, region=site.region, homepage=site.homepage),
+            page,
+            subscribe,
+            events,
+            cards,
+        )
+        changed = max(changed, newest_change(posts))
+    return make_rendered(
+        body, "text/html", changed, revision, valid_until=until, headers=page_headers(links)
     )
-    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
 
 
-@routes.get("/{site}/qr.svg")
-async def qr_code(request: web.Request) -> web.Response:
-    scope, base = scope_of(request), base_url(request)
+async def _event_page(
+    store: Store,
+    network: Network,
+    scope: Scope,
+    links: Urls,
+    event_id: str,
+    now: datetime,
+    revision: int,
+) -> Rendered:
+    found = await store.events(ItemQuery(sites=scope.site_slugs(), ids=(event_id,)))
+    if not found:
+        raise NoSuchItemError(event_id)
+    stored = found[0]
+    event = stored.item
+    group, homepage, zone = _group_of(network, scope, event.site)
+    # A series shows its next date (or the one going on) and lists the following ones.
+    coming = list(islice(occurrences(event, now, now + SERIES_HORIZON), SERIES_DATES + 1))
+    first = coming[0] if coming else (event.start_instant(), event.end_instant())
+    detail = pages.event_detail(
+        Scheduled(stored, *first), coming[1:], zone, links, group=group, group_homepage=homepage
+    )
+    place = event.location.label() if event.location else None
+    page = frame(
+        scope,
+        network,
+        links,
+        title=f"{detail.title} – {detail.when}",
+        description=" · ".join(filter(None, [detail.when, place, group])),
+        url=links.event_page(event.site, event.uuid),
+        feeds=pages.feed_links(links, event.site, group),
+        image=event.image,
+        group=(event.site, group),
+    )
+    body = await asyncio.to_thread(pages.render_event, page, detail)
+    until = first[1] if len(coming) > 1 else None
+    return make_rendered(
+        body, "text/html", stored.changed, revision, valid_until=until, headers=page_headers(links)
+    )
 
-    async def render(revision: int) -> Rendered:
-        return views.qr_code(scope, base, revision)
 
-    rendered = await cached(request, ("qr", scope.slug, base), render)
-    return await respond(request, rendered, max_age=QR_MAX_AGE)
+async def _post_page(
+    store: Store, network: Network, scope: Scope, links: Urls, post_id: str, revision: int
+) -> Rendered:
+    found = await store.posts(ItemQuery(sites=scope.site_slugs(), ids=(post_id,)))
+    if not found:
+        raise NoSuchItemError(post_id)
+    stored = found[0]
+    post = stored.item
+    group, _, zone = _group_of(network, scope, post.site)
+    detail = pages.post_detail(stored, zone, links, group=group)
+    page = frame(
+        scope,
+        network,
+        links,
+        title=f"{detail.title} – {group}",
+        description=pages.post_card(stored, zone, links, group=None).summary or detail.title,
+        url=links.post_page(post.site, post.uuid),
+        # The group's own article is the original: search engines should list that one.
+        canonical=post.url,
+        feeds=pages.feed_links(links, post.site, group),
+        image=post.image,
+        og_type="article",
+        group=(post.site, group),
+    )
+    body = await asyncio.to_thread(pages.render_post, page, detail)
+    return make_rendered(body, "text/html", stored.changed, revision, headers=page_headers(links))
 
 
-@routes.get("/embed")
-async def embed_guide(request: web.Request) -> web.Response:
-    network, base = request.app[network_key], base_url(request)
-
-    async def render(revision: int) -> Rendered:
-        return views.embed_guide(network, base, revision)
-
-    rendered = await cached(request, ("embed-guide", base), render)
-    return await respond(request, rendered, max_age=PAGE_MAX_AGE)
-
-
-@routes.get("/embed.js")
-async def embed_script(request: web.Request) -> web.Response:
-    return await _asset(request, "embed.js", max_age=EMBED_MAX_AGE)
-
-
-@routes.get("/static/{name}")
-async def static(request: web.Request) -> web.Response:
-    return await _asset(request, request.match_info["name"], max_age=ASSET_MAX_AGE)
-
-
-async def _asset(request: web.Request, name: str, *, max_age: int) -> web.Response:
-    asset = assets().get(name)
-    if asset is None:
-        raise web.HTTPNotFound(text=f"no file named {name[:80]}\n")
-
-    async def render(revision: int) -> Rendered:
-        # No date: the file came with the release; its ETag is the same on every instance.
-        return make_rendered(asset.body, asset.content_type, None, revision)
-
-    rendered = await cached(request, ("asset", name), render)
-    return await respond(request, rendered, max_age=max_age)
+def _group_of(network: Network, scope: Scope, slug: str) -> tuple[str, str | None, ZoneInfo]:
+    """An item's group: its name, website and zone (of a group no longer configured: its
+    slug, none, and the scope's zone)."""
+    site = network.site(slug)
+    if site is None:
+        return slug, None, scope.zone
+    return site.name, site.homepage, site.zone

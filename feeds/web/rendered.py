@@ -1,28 +1,19 @@
-"""Rendered bytes kept per (route, query, store revision): a repeated request is a look-up."""
+"""A rendered answer: its bytes, its validators and its codings, made once and kept
+(feeds/web/cache.py). Views make one with `make_rendered`."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import hashlib
-import logging
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import quote
 
 import brotli
-
-from feeds import metrics
-from feeds.store import Store
-
-log = logging.getLogger(__name__)
-
 
 COMPRESS_MIN_BYTES = 860  # below about one packet, compression saves nothing
 CODINGS = ("br", "gzip")
@@ -145,108 +136,27 @@ def _compress_all(body: bytes) -> dict[str, bytes]:
     return {coding: _compress(body, coding) for coding in CODINGS}
 
 
-class Revision:
-    """The store's current revision, held in memory: bumped by an in-process harvester,
-    followed from the store when another process harvests."""
-
-    def __init__(self, value: int = 0) -> None:
-        self.value = value
-
-    def bump(self, value: int) -> None:
-        self.value = max(self.value, value)
-
-    async def follow(self, store: Store, every: float) -> None:
-        """Follow another process's harvests: PostgreSQL tells at once (NOTIFY), SQLite
-        is polled every `every` seconds."""
-        async for revision in store.revisions(every):
-            self.bump(revision)
-
-
-class RenderCache:
-    """Rendered responses by key, least recently used out first, bounded in count and size.
-
-    Sizes count every byte an entry holds (the body and its compressed forms, all made
-    before it is kept). Bounding bytes matters: distinct queries (?q=…, ?to=…) on a big
-    calendar would otherwise fill memory.
-    """
-
-    def __init__(self, max_entries: int = 1024, max_bytes: int = 128 * 1024 * 1024) -> None:
-        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
-        self._locks: dict[Hashable, asyncio.Lock] = {}
-        self._bytes = 0
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-
-    def get(self, key: Hashable, revision: int) -> Rendered | None:
-        hit = self._entries.get(key)
-        if hit is None or not hit.fresh(revision, datetime.now(UTC)):
-            return None
-        self._entries.move_to_end(key)
-        return hit
-
-    async def get_or_render(
-        self, key: Hashable, revision: int, render: Callable[[], Awaitable[Rendered]]
-    ) -> Rendered:
-        hit = self.get(key, revision)
-        if hit is not None:
-            metrics.RENDER_CACHE.labels("hit").inc()
-            return hit
-        metrics.RENDER_CACHE.labels("miss").inc()
-        # One render per key at a time: a burst of pollers after a harvest waits for it.
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                hit = self.get(key, revision)
-                if hit is None:
-                    view = key[0] if isinstance(key, tuple) and key else "other"
-                    with metrics.RENDERS.labels(str(view)).time():
-                        hit = await render()
-                        await hit.precompress()
-                    self._put(key, hit)
-        finally:
-            # Only a key being rendered needs a lock; keep none for keys that failed (404s).
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
-        return hit
-
-    def _put(self, key: Hashable, rendered: Rendered) -> None:
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old.size
-        self._entries[key] = rendered
-        self._bytes += rendered.size
-        while len(self._entries) > 1 and (
-            len(self._entries) > self.max_entries or self._bytes > self.max_bytes
-        ):
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.size
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def size(self) -> int:
-        return self._bytes
-
-
-class BytesMemo:
-    """Bounded, thread-safe bytes by key: per-event VEVENTs for calendar renders in threads."""
-
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: bytes) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+def negotiate(accept_encoding: str) -> str:
+    """The best coding we have that the client accepts (RFC 9110 12.5.3); ties go to br."""
+    weights: dict[str, float] = {}
+    for part in accept_encoding.split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        if not name:
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[name] = weight
+    star = weights.get("*", 0.0)
+    best, best_weight = "identity", 0.0
+    for coding in CODINGS:
+        weight = weights.get(coding, star)
+        if weight > best_weight:
+            best, best_weight = coding, weight
+    return best

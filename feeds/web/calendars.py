@@ -1,0 +1,179 @@
+"""Calendars to subscribe to: a group's or the network's events as iCalendar, one event
+(with its series) to add, and the QR code a phone subscribes with. Each route parses its
+request, asks the render cache (feeds/web/cache.py), which on a miss runs the render
+below it: store, then bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+from aiohttp import web
+
+from feeds import urls
+from feeds.filters import Filters, item_query, select_events
+from feeds.model import Event
+from feeds.render.ics import CalendarInfo, Credit, Memo, render_calendar
+from feeds.render.links import webcal
+from feeds.render.qr import qr_svg
+from feeds.scope import EPOCH, Scope, carried_also, merged_of, newest_change
+from feeds.store import ItemQuery, Store, Stored
+from feeds.urls import Urls
+from feeds.web.app_keys import settings_key, store_key
+from feeds.web.cache import Answers, answers_key
+from feeds.web.rendered import Rendered, make_rendered
+from feeds.web.request import Asked, filters_of, harvest_interval, max_age, scope_of, urls_of
+
+routes = web.RouteTableDef()
+QR_MAX_AGE = 24 * 3600
+
+
+class NoSuchEventError(LookupError):
+    """No event of the scope has that id."""
+
+
+@routes.get(urls.EVENTS_CALENDAR.route)
+async def calendar(request: web.Request) -> web.Response:
+    scope, filters = scope_of(request), filters_of(request)
+    app, now = request.app, datetime.now(UTC)
+    answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
+    past_days = app[settings_key].network_calendar_days
+    rendered = await answers.rendered(
+        Asked("calendar", scope, filters).key,
+        lambda rev: _calendar(store, scope, filters, refresh, answers, now, past_days, rev),
+    )
+    return await answers.respond(request, rendered, max_age=max_age(request))
+
+
+@routes.get(urls.EVENT_CALENDAR.route)
+async def event_calendar(request: web.Request) -> web.Response:
+    scope, event_id = scope_of(request), request.match_info["event_id"]
+    app = request.app
+    answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
+    try:
+        rendered = await answers.rendered(
+            Asked("event", scope, item_id=event_id).key,
+            lambda rev: _event(store, scope, event_id, refresh, answers, rev),
+        )
+    except NoSuchEventError:
+        raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
+    return await answers.respond(request, rendered, max_age=max_age(request))
+
+
+@routes.get(urls.QR_CODE.route)
+async def qr_code(request: web.Request) -> web.Response:
+    scope, links = scope_of(request), urls_of(request)
+    answers = request.app[answers_key]
+    rendered = await answers.rendered(
+        Asked("qr", scope, urls=links).key, lambda rev: _qr_code(scope, links, rev)
+    )
+    return await answers.respond(request, rendered, max_age=QR_MAX_AGE)
+
+
+# --- renders, on a cache miss ---------------------------------------------------------
+
+
+async def _calendar(
+    store: Store,
+    scope: Scope,
+    filters: Filters,
+    refresh: timedelta,
+    answers: Answers,
+    now: datetime,
+    past_days: int,
+    revision: int,
+) -> Rendered:
+    sites = scope.site_slugs(filters)
+    valid_until = None
+    if scope.is_network and filters.start is None:
+        # The network's calendar starts `past_days` back unless `from` says otherwise,
+        # and moves on at local midnight.
+        today = now.astimezone(scope.zone).date()
+        filters = replace(filters, start=today - timedelta(days=past_days))
+        valid_until = datetime.combine(today + timedelta(days=1), time(), scope.zone)
+    if filters == Filters():
+        stored = await store.events(ItemQuery(sites=sites))
+    else:
+        candidates = await store.events(item_query(filters, sites, scope.zone))
+        chosen = await asyncio.to_thread(select_events, candidates, filters, scope.zone)
+        # A calendar must not split a series from its overrides: every part of a chosen UID.
+        series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
+        stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
+    # An event its upstream stopped listing left the calendar then: Last-Modified says so.
+    removed = await store.latest_end(
+        replace(item_query(filters, sites, scope.zone), after=None, before=None, limit=None), None
+    )
+    return await _ics(
+        scope,
+        stored,
+        refresh,
+        revision,
+        answers.vevents,
+        name=f"{scope.title}: Termine",
+        valid_until=valid_until,
+        departed=removed,
+    )
+
+
+async def _event(
+    store: Store, scope: Scope, event_id: str, refresh: timedelta, answers: Answers, revision: int
+) -> Rendered:
+    sites = scope.site_slugs()
+    found = await store.events(ItemQuery(sites=sites, ids=(event_id,)))
+    if not found:
+        raise NoSuchEventError(event_id)
+    wanted = found[0]
+    series = await store.events(ItemQuery(sites=sites, series=(wanted.item.ical_uid,)))
+    return await _ics(
+        scope,
+        series,
+        refresh,
+        revision,
+        answers.vevents,
+        name=wanted.item.title,
+        filename=f"{wanted.item.title}.ics",  # "add to calendar" saves a file: name it
+    )
+
+
+async def _ics(
+    scope: Scope,
+    events: list[Stored[Event]],
+    refresh: timedelta,
+    revision: int,
+    memo: Memo,
+    *,
+    name: str,
+    filename: str | None = None,
+    valid_until: datetime | None = None,
+    departed: datetime | None = None,
+) -> Rendered:
+    info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
+
+    def build() -> bytes:
+        if not scope.is_network:
+            return render_calendar(info, events, memo=memo)
+        merged = merged_of(scope, events)
+        kept = [e for e in events if merged.kept(e.item)]
+        names, also = scope.names(), carried_also(scope, merged)
+
+        def credit(event: Event) -> Credit:
+            return names[event.site], also(event)
+
+        return render_calendar(info, kept, attribution=credit, memo=memo)
+
+    body = await asyncio.to_thread(build)
+    return make_rendered(
+        body,
+        urls.CALENDAR.media_type,
+        max(newest_change(events), departed or EPOCH),
+        revision,
+        filename=filename,
+        valid_until=valid_until,
+    )
+
+
+async def _qr_code(scope: Scope, links: Urls, revision: int) -> Rendered:
+    calendar = webcal(links.calendar(scope.slug))
+    body = qr_svg(calendar, f"Kalender abonnieren: {scope.title}")
+    return make_rendered(body, "image/svg+xml", None, revision)

@@ -1,0 +1,69 @@
+"""A request as one value: what it asks for, parsed once; its answer is kept by it."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiohttp import web
+
+from feeds.filters import Filters
+from feeds.scope import Scope, resolve_scope
+from feeds.urls import Urls
+from feeds.web.app_keys import interval_key, network_key, settings_key
+from feeds.web.parameters import QueryError, excerpt, parse_filters
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a route was asked for. Answers without links (calendars) have no `urls`."""
+
+    view: str  # names the render in the cache and in the metrics
+    scope: Scope | None = field(default=None, compare=False)  # known by `site` in the key
+    filters: Filters = field(default_factory=Filters)
+    urls: Urls | None = None
+    fmt: str | None = None
+    item_id: str | None = None
+
+    @property
+    def key(self) -> tuple[Hashable, ...]:
+        """Everything the answer depends on besides the store's revision."""
+        site = self.scope.slug if self.scope else None
+        return (self.view, site, self.filters, self.urls, self.fmt, self.item_id)
+
+
+def urls_of(request: web.Request) -> Urls:
+    """Addresses under the public address: FEEDS_BASE_URL wins over what the request says."""
+    return Urls(request.app[settings_key].base_url or f"{request.scheme}://{request.host}")
+
+
+def scope_of(request: web.Request) -> Scope:
+    """The group (or the network) in the path; a name no group has is a 404."""
+    scope = resolve_scope(request.app[network_key], request.match_info["site"])
+    if scope is None:
+        raise web.HTTPNotFound(text=f"no group named {excerpt(request.match_info['site'])}\n")
+    return scope
+
+
+def filters_of(request: web.Request) -> Filters:
+    """The query's filters; a `site` that names no group is a 400 that lists them."""
+    filters = parse_filters(request.query)
+    network = request.app[network_key]
+    unknown = [slug for slug in filters.sites if network.site(slug) is None]
+    if unknown:
+        known = ", ".join(s.slug for s in network.sites[:20])
+        more = " …" if len(network.sites) > 20 else ""
+        raise QueryError("site", f"no group is named {excerpt(unknown[0])}; groups: {known}{more}")
+    return filters
+
+
+def harvest_interval(request: web.Request) -> timedelta:
+    """The shortest harvest interval: how often calendars ask again."""
+    interval: timedelta = request.app[interval_key]
+    return interval
+
+
+def max_age(request: web.Request) -> int:
+    # Half the harvest interval: a reader sees a change within one interval at worst.
+    return max(60, int(harvest_interval(request).total_seconds() // 2))

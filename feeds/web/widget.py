@@ -1,0 +1,101 @@
+"""The widget: upcoming events for a frame on another website, and the page that tells a
+web editor how to embed them (the script, /embed.js, is one of feeds/web/assets.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from functools import partial
+
+from aiohttp import web
+
+from feeds import urls
+from feeds.filters import Filters
+from feeds.model import Network
+from feeds.render import pages
+from feeds.scope import Scope, resolve_scope
+from feeds.store import Store
+from feeds.urls import NETWORK, Urls
+from feeds.web.app_keys import network_key, store_key
+from feeds.web.cache import answers_key
+from feeds.web.pages import PAGE_MAX_AGE, frame, page_headers, upcoming_cards
+from feeds.web.rendered import Rendered, make_rendered
+from feeds.web.request import Asked, filters_of, scope_of, urls_of
+
+routes = web.RouteTableDef()
+WIDGET_EVENTS = 5
+
+
+@routes.get(urls.WIDGET.route)
+async def widget(request: web.Request) -> web.Response:
+    scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
+    app, now = request.app, datetime.now(UTC)
+    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    rendered = await answers.rendered(
+        Asked("widget", scope, filters, links).key,
+        lambda rev: _widget(store, network, scope, filters, links, now, rev),
+    )
+    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+@routes.get(urls.EMBED_GUIDE.route)
+async def embed_guide(request: web.Request) -> web.Response:
+    links = urls_of(request)
+    answers, network = request.app[answers_key], request.app[network_key]
+    rendered = await answers.rendered(
+        Asked("embed-guide", urls=links).key, lambda rev: _embed_guide(network, links, rev)
+    )
+    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+
+
+# --- renders, on a cache miss ---------------------------------------------------------
+
+
+async def _widget(
+    store: Store,
+    network: Network,
+    scope: Scope,
+    filters: Filters,
+    links: Urls,
+    now: datetime,
+    revision: int,
+) -> Rendered:
+    """Upcoming events for a frame on another website (the script's alternative)."""
+    limit = filters.limit or WIDGET_EVENTS
+    events, changed, until = await upcoming_cards(store, scope, filters, links, now, limit)
+    title = " – ".join([scope.title, *filters.regions])
+    page = frame(
+        scope,
+        network,
+        links,
+        title=f"Termine: {title}",
+        description=f"Die nächsten Termine: {title}",
+        url=links.widget(scope.slug),
+    )
+    more = links.network_page() if scope.is_network else links.group_page(scope.slug)
+    body = await asyncio.to_thread(partial(pages.render_widget, more_url=more), page, events)
+    return make_rendered(
+        body,
+        "text/html",
+        changed,
+        revision,
+        valid_until=until,
+        headers=page_headers(links, framed=True),
+    )
+
+
+async def _embed_guide(network: Network, links: Urls, revision: int) -> Rendered:
+    regions = sorted({s.region for s in network.sites if s.region})
+    scope = resolve_scope(network, NETWORK)
+    assert scope is not None
+    page = frame(
+        scope,
+        network,
+        links,
+        title=f"Termine von {network.name} auf der eigenen Website zeigen",
+        description="Eine Zeile Code zeigt die nächsten Termine auf Ihrer Website.",
+        url=links.embed_guide(),
+        feeds=pages.feed_links(links, NETWORK, network.name),
+    )
+    body = pages.render_embed_guide(page, regions, regions[0] if regions else None)
+    return make_rendered(body, "text/html", None, revision, headers=page_headers(links))

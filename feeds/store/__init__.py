@@ -6,23 +6,27 @@ from feeds.store.base import (
     BatchResult,
     HarvestRecord,
     ItemQuery,
+    Offload,
     SourceState,
     Store,
     Stored,
     StoreError,
+    in_a_thread,
 )
 
 
-async def open_store(url: str) -> Store:
-    """Open (and migrate) the store named by a DATABASE_URL."""
+async def open_store(url: str, *, offload: Offload = in_a_thread) -> Store:
+    """Open (and migrate) the store named by a DATABASE_URL; rows it reads are decoded by
+    `offload`."""
     if url.startswith("sqlite://"):
         from feeds.store.sqlite import SQLiteStore
 
-        return await SQLiteStore.open(url.removeprefix("sqlite://").removeprefix("/") or ":memory:")
+        path = url.removeprefix("sqlite://").removeprefix("/") or ":memory:"
+        return await SQLiteStore.open(path, offload)
     if url.startswith(("postgresql://", "postgres://")):
         from feeds.store.postgres import PostgresStore
 
-        return await PostgresStore.open(url)
+        return await PostgresStore.open(url, offload)
     scheme = url.split(":", 1)[0]
     raise StoreError(
         f"DATABASE_URL: unsupported scheme {scheme!r}"
@@ -34,6 +38,7 @@ __all__ = [
     "BatchResult",
     "HarvestRecord",
     "ItemQuery",
+    "Offload",
     "SourceState",
     "Store",
     "StoreError",

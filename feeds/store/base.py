@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
@@ -11,7 +12,22 @@ from typing import Generic, Protocol, TypeVar
 from feeds.model import Coverage, Event, Notes, Post, Validators
 from feeds.store.presence import Keep
 
+
+class Offload(Protocol):
+    """Runs CPU work (decoding what was read) off the event loop. The service hands its
+    render threads, so that decoding rows for a render waits like the render does; the
+    reads themselves keep normal priority (see feeds/web/render_pool.py)."""
+
+    def __call__(self, fn: Callable[[], R], /) -> Awaitable[R]: ...
+
+
+async def in_a_thread(fn: Callable[[], R], /) -> R:
+    """The default Offload: the loop's default executor."""
+    return await asyncio.to_thread(fn)
+
+
 T = TypeVar("T", Post, Event)
+R = TypeVar("R")
 
 
 def sort_time(item: Post | Event, first_seen: datetime) -> datetime:

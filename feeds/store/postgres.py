@@ -25,10 +25,12 @@ from feeds.store.base import (
     Claim,
     HarvestRecord,
     ItemQuery,
+    Offload,
     SourceState,
     Stored,
     StoreError,
     dump_notes,
+    in_a_thread,
     load_notes,
     sort_time,
     unique_items,
@@ -45,17 +47,18 @@ CHANNEL = "feeds_revision"  # NOTIFY'd with the new revision when a harvest chan
 
 
 class PostgresStore:
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, offload: Offload = in_a_thread) -> None:
         self._pool = pool
+        self._offload = offload  # decodes rows read
         self._url = url  # for the LISTEN connection, which lives outside the pool
 
     @classmethod
-    async def open(cls, url: str) -> PostgresStore:
+    async def open(cls, url: str, offload: Offload = in_a_thread) -> PostgresStore:
         try:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-        store = cls(pool, url)
+        store = cls(pool, url, offload)
         try:
             await store._migrate()
         except asyncpg.PostgresError as exc:
@@ -373,11 +376,11 @@ class PostgresStore:
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
         rows = await self._fetch(*_unpack(select_items("post", query, DIALECT)))
         # Decoding is CPU work: off the event loop, so serving goes on meanwhile.
-        return await asyncio.to_thread(lambda: [_stored(row, Post) for row in rows])
+        return await self._offload(lambda: [_stored(row, Post) for row in rows])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
         rows = await self._fetch(*_unpack(select_items("event", query, DIALECT)))
-        return await asyncio.to_thread(lambda: [_stored(row, Event) for row in rows])
+        return await self._offload(lambda: [_stored(row, Event) for row in rows])
 
     async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
         sql, params = latest_end(query, until, DIALECT)

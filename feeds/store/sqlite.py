@@ -19,10 +19,12 @@ from feeds.store.base import (
     Claim,
     HarvestRecord,
     ItemQuery,
+    Offload,
     SourceState,
     Stored,
     StoreError,
     dump_notes,
+    in_a_thread,
     load_notes,
     sort_time,
     unique_items,
@@ -37,13 +39,14 @@ log = logging.getLogger(__name__)
 
 
 class SQLiteStore:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, offload: Offload = in_a_thread) -> None:
         self._db = connection
+        self._offload = offload  # decodes rows read, outside the lock
         # One connection, one writer at a time; the lock keeps worker threads apart.
         self._lock = threading.Lock()
 
     @classmethod
-    async def open(cls, path: str) -> SQLiteStore:
+    async def open(cls, path: str, offload: Offload = in_a_thread) -> SQLiteStore:
         def connect() -> sqlite3.Connection:
             db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             db.row_factory = sqlite3.Row
@@ -55,7 +58,7 @@ class SQLiteStore:
             return db
 
         try:
-            return cls(await asyncio.to_thread(connect))
+            return cls(await asyncio.to_thread(connect), offload)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
 
@@ -287,13 +290,15 @@ class SQLiteStore:
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
-        # Decoded in the worker thread too: thousands of JSON rows would stall serving.
+        # Read under the lock, decoded outside it: thousands of JSON rows are CPU work.
         sql, params = select_items("post", query, DIALECT)
-        return await self._run(lambda db: [_stored(r, Post) for r in db.execute(sql, params)])
+        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
+        return await self._offload(lambda: [_stored(r, Post) for r in rows])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
         sql, params = select_items("event", query, DIALECT)
-        return await self._run(lambda db: [_stored(r, Event) for r in db.execute(sql, params)])
+        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
+        return await self._offload(lambda: [_stored(r, Event) for r in rows])
 
     async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
         sql, params = latest_end(query, until, DIALECT)

@@ -30,7 +30,7 @@ from feeds.web.boundary import boundary
 from feeds.web.cache import Answers, answers_key
 from feeds.web.front import install_front
 from feeds.web.guard import TokenGuard
-from feeds.web.render_pool import workers_ctx
+from feeds.web.render_pool import RenderPool, pool_ctx
 from feeds.websub import publishing
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,13 @@ def create_app(
     app[settings_key] = settings
     app[network_key] = config.network
     # One budget for rendered answers (every coding counted), renders and replays.
-    answers = app[answers_key] = Answers(settings.cache_bytes)
+    pool = RenderPool()
+    answers = app[answers_key] = Answers(settings.cache_bytes, pool)
     app[guard_key] = TokenGuard()
     app[interval_key] = _shortest_interval(config)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(settings.database_url)
+        store = await open_store(settings.database_url, offload=pool.run)
         app[store_key] = store
         answers.revision.bump(await store.revision())
         yield
@@ -116,7 +117,7 @@ def create_app(
             await task
         answers.replays.flush_counts()
 
-    app.cleanup_ctx.extend([workers_ctx, templates_ctx, store_ctx, harvest_ctx, counts_ctx])
+    app.cleanup_ctx.extend([pool_ctx(pool), templates_ctx, store_ctx, harvest_ctx, counts_ctx])
     if freeze_heap:
         app.on_startup.append(_freeze_heap)  # after the contexts above have started
     # Fixed paths before /{site}, which would match /status or /embed.

@@ -29,6 +29,7 @@ from aiohttp import web
 from feeds import metrics
 from feeds.store import Store
 from feeds.web.boundary import CORS
+from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, Stamp, negotiate
 
 
@@ -64,7 +65,13 @@ class RenderCache:
     calendar would otherwise fill memory.
     """
 
-    def __init__(self, max_entries: int = 1024, max_bytes: int = 128 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        max_entries: int = 1024,
+        max_bytes: int = 128 * 1024 * 1024,
+        pool: RenderPool | None = None,
+    ) -> None:
+        self.pool = pool or RenderPool()  # where codings are made with each render
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._bytes = 0
@@ -95,7 +102,7 @@ class RenderCache:
                     view = key[0] if isinstance(key, tuple) and key else "other"
                     with metrics.RENDERS.labels(str(view)).time():
                         hit = await render()
-                        await hit.precompress()
+                        await hit.precompress(self.pool)
                     self._put(key, hit)
         finally:
             # Only a key being rendered needs a lock; keep none for keys that failed (404s).
@@ -264,9 +271,10 @@ class Answers:
     """The render cache, the replays and the VEVENT memo of one application, with the
     revision they are valid for; one budget of bytes for the first two."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, pool: RenderPool | None = None) -> None:
+        self.pool = pool or RenderPool()  # renders run there, handed it by name
         self.revision = Revision()
-        self.renders = RenderCache(max_bytes=max_bytes * 2 // 3)
+        self.renders = RenderCache(max_bytes=max_bytes * 2 // 3, pool=self.pool)
         self.replays = HotResponses(max_bytes=max_bytes // 3)
         self.vevents = BytesMemo()
 
@@ -299,7 +307,7 @@ class Answers:
         headers["Content-Type"] = _content_type(rendered.content_type)
         if coding != "identity":
             headers["Content-Encoding"] = coding
-        body = await rendered.body_for(coding)
+        body = await rendered.body_for(coding, self.pool)
         hot = Hot(rendered.stamp, body, headers, common, route_of(request))
         self.replays.keep(request, hot)
         if is_fresh(request, rendered.stamp):

@@ -5,7 +5,6 @@ below it: store, then bytes."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -21,7 +20,8 @@ from feeds.scope import EPOCH, Scope, carried_also, merged_of, newest_change
 from feeds.store import ItemQuery, Store, Stored
 from feeds.urls import Urls
 from feeds.web.app_keys import settings_key, store_key
-from feeds.web.cache import Answers, answers_key
+from feeds.web.cache import answers_key
+from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, filters_of, harvest_interval, max_age, scope_of, urls_of
 
@@ -41,7 +41,9 @@ async def calendar(request: web.Request) -> web.Response:
     past_days = app[settings_key].network_calendar_days
     rendered = await answers.rendered(
         Asked("calendar", scope, filters).key,
-        lambda rev: _calendar(store, scope, filters, refresh, answers, now, past_days, rev),
+        lambda rev: _calendar(
+            store, scope, filters, refresh, answers.vevents, now, past_days, answers.pool, rev
+        ),
     )
     return await answers.respond(request, rendered, max_age=max_age(request))
 
@@ -54,7 +56,7 @@ async def event_calendar(request: web.Request) -> web.Response:
     try:
         rendered = await answers.rendered(
             Asked("event", scope, item_id=event_id).key,
-            lambda rev: _event(store, scope, event_id, refresh, answers, rev),
+            lambda rev: _event(store, scope, event_id, refresh, answers.vevents, answers.pool, rev),
         )
     except NoSuchEventError:
         raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
@@ -79,9 +81,10 @@ async def _calendar(
     scope: Scope,
     filters: Filters,
     refresh: timedelta,
-    answers: Answers,
+    memo: Memo,
     now: datetime,
     past_days: int,
+    pool: RenderPool,
     revision: int,
 ) -> Rendered:
     sites = scope.site_slugs(filters)
@@ -96,7 +99,7 @@ async def _calendar(
         stored = await store.events(ItemQuery(sites=sites))
     else:
         candidates = await store.events(item_query(filters, sites, scope.zone))
-        chosen = await asyncio.to_thread(select_events, candidates, filters, scope.zone)
+        chosen = await pool.run(select_events, candidates, filters, scope.zone)
         # A calendar must not split a series from its overrides: every part of a chosen UID.
         series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
         stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
@@ -109,7 +112,8 @@ async def _calendar(
         stored,
         refresh,
         revision,
-        answers.vevents,
+        memo,
+        pool,
         name=f"{scope.title}: Termine",
         valid_until=valid_until,
         departed=removed,
@@ -117,7 +121,13 @@ async def _calendar(
 
 
 async def _event(
-    store: Store, scope: Scope, event_id: str, refresh: timedelta, answers: Answers, revision: int
+    store: Store,
+    scope: Scope,
+    event_id: str,
+    refresh: timedelta,
+    memo: Memo,
+    pool: RenderPool,
+    revision: int,
 ) -> Rendered:
     sites = scope.site_slugs()
     found = await store.events(ItemQuery(sites=sites, ids=(event_id,)))
@@ -130,7 +140,8 @@ async def _event(
         series,
         refresh,
         revision,
-        answers.vevents,
+        memo,
+        pool,
         name=wanted.item.title,
         filename=f"{wanted.item.title}.ics",  # "add to calendar" saves a file: name it
     )
@@ -142,6 +153,7 @@ async def _ics(
     refresh: timedelta,
     revision: int,
     memo: Memo,
+    pool: RenderPool,
     *,
     name: str,
     filename: str | None = None,
@@ -162,7 +174,7 @@ async def _ics(
 
         return render_calendar(info, kept, attribution=credit, memo=memo)
 
-    body = await asyncio.to_thread(build)
+    body = await pool.run(build)
     return make_rendered(
         body,
         urls.CALENDAR.media_type,

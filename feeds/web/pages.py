@@ -5,7 +5,6 @@ widget (feeds/web/widget.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -26,6 +25,7 @@ from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
 from feeds.web.app_keys import network_key, store_key
 from feeds.web.cache import answers_key
+from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, urls_of
 
@@ -68,7 +68,7 @@ async def event_page(request: web.Request) -> web.Response:
     try:
         rendered = await answers.rendered(
             Asked("event-page", scope, urls=links, item_id=event_id).key,
-            lambda rev: _event_page(store, network, scope, links, event_id, now, rev),
+            lambda rev: _event_page(store, network, scope, links, event_id, now, answers.pool, rev),
         )
     except NoSuchItemError:
         raise missing(request, scope, NO_EVENT) from None
@@ -83,7 +83,7 @@ async def post_page(request: web.Request) -> web.Response:
     try:
         rendered = await answers.rendered(
             Asked("post-page", scope, urls=links, item_id=post_id).key,
-            lambda rev: _post_page(store, network, scope, links, post_id, rev),
+            lambda rev: _post_page(store, network, scope, links, post_id, answers.pool, rev),
         )
     except NoSuchItemError:
         raise missing(request, scope, NO_POST) from None
@@ -95,7 +95,7 @@ async def _home(request: web.Request, scope: Scope) -> web.Response:
     answers, network, store = app[answers_key], app[network_key], app[store_key]
     rendered = await answers.rendered(
         Asked("page", scope, urls=links).key,
-        lambda rev: _home_page(store, network, scope, links, now, rev),
+        lambda rev: _home_page(store, network, scope, links, now, answers.pool, rev),
     )
     return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
 
@@ -152,7 +152,13 @@ def frame(scope: Scope, network: Network, links: Urls, **fields: Any) -> pages.P
 
 
 async def upcoming_cards(
-    store: Store, scope: Scope, filters: Filters, links: Urls, now: datetime, limit: int
+    store: Store,
+    scope: Scope,
+    filters: Filters,
+    links: Urls,
+    now: datetime,
+    limit: int,
+    pool: RenderPool,
 ) -> tuple[list[pages.EventCard], datetime, datetime]:
     """Cards of what is to come, the newest change among them and until when they hold."""
     query = item_query(filters, scope.site_slugs(filters), scope.zone, after=now, limit=limit)
@@ -173,7 +179,7 @@ async def upcoming_cards(
         ]
         return chosen, cards, last_departure(candidates, now)
 
-    chosen, cards, departed = await asyncio.to_thread(build)
+    chosen, cards, departed = await pool.run(build)
     ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
     changed = max(newest_change(s.stored for s in chosen), ended or EPOCH, departed or EPOCH)
     return cards, changed, valid_until(chosen, now)
@@ -183,10 +189,18 @@ async def upcoming_cards(
 
 
 async def _home_page(
-    store: Store, network: Network, scope: Scope, links: Urls, now: datetime, revision: int
+    store: Store,
+    network: Network,
+    scope: Scope,
+    links: Urls,
+    now: datetime,
+    pool: RenderPool,
+    revision: int,
 ) -> Rendered:
     """The network's page (`/`) or a group's (`/{group}/`)."""
-    events, changed, until = await upcoming_cards(store, scope, Filters(), links, now, PAGE_EVENTS)
+    events, changed, until = await upcoming_cards(
+        store, scope, Filters(), links, now, PAGE_EVENTS, pool
+    )
     posts = await store.posts(ItemQuery(sites=scope.site_slugs(), limit=PAGE_POSTS))
     names = scope.names()
     cards = [
@@ -222,7 +236,7 @@ async def _home_page(
             feeds=feeds,
         )
         # Templates in a worker, like every render: 112 groups make a long page.
-        body = await asyncio.to_thread(pages.render_home, page, subscribe, events, cards, regions)
+        body = await pool.run(pages.render_home, page, subscribe, events, cards, regions)
         # The groups' counts change with any harvest: the page is as new as the store
         # (read from the store, so every instance gives the same date).
         changed = max(changed, newest_change(posts), await store.last_change() or EPOCH)
@@ -237,7 +251,7 @@ async def _home_page(
             url=links.group_page(site.slug),
             feeds=feeds,
         )
-        body = await asyncio.to_thread(
+        body = await pool.run(
             partial(pages.render_group, region=site.region, homepage=site.homepage),
             page,
             subscribe,
@@ -257,6 +271,7 @@ async def _event_page(
     links: Urls,
     event_id: str,
     now: datetime,
+    pool: RenderPool,
     revision: int,
 ) -> Rendered:
     found = await store.events(ItemQuery(sites=scope.site_slugs(), ids=(event_id,)))
@@ -283,7 +298,7 @@ async def _event_page(
         image=event.image,
         group=(event.site, group),
     )
-    body = await asyncio.to_thread(pages.render_event, page, detail)
+    body = await pool.run(pages.render_event, page, detail)
     until = first[1] if len(coming) > 1 else None
     return make_rendered(
         body, "text/html", stored.changed, revision, valid_until=until, headers=page_headers(links)
@@ -291,7 +306,13 @@ async def _event_page(
 
 
 async def _post_page(
-    store: Store, network: Network, scope: Scope, links: Urls, post_id: str, revision: int
+    store: Store,
+    network: Network,
+    scope: Scope,
+    links: Urls,
+    post_id: str,
+    pool: RenderPool,
+    revision: int,
 ) -> Rendered:
     found = await store.posts(ItemQuery(sites=scope.site_slugs(), ids=(post_id,)))
     if not found:
@@ -314,7 +335,7 @@ async def _post_page(
         og_type="article",
         group=(post.site, group),
     )
-    body = await asyncio.to_thread(pages.render_post, page, detail)
+    body = await pool.run(pages.render_post, page, detail)
     return make_rendered(body, "text/html", stored.changed, revision, headers=page_headers(links))
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import re
@@ -14,6 +13,8 @@ from email.utils import format_datetime
 from urllib.parse import quote
 
 import brotli
+
+from feeds.web.render_pool import RenderPool
 
 COMPRESS_MIN_BYTES = 860  # below about one packet, compression saves nothing
 CODINGS = ("br", "gzip")
@@ -41,23 +42,23 @@ class Rendered:
     def etag_for(self, coding: str) -> str:
         return self.etag if coding == "identity" else f'{self.etag[:-1]}-{coding}"'
 
-    async def body_for(self, coding: str) -> bytes:
+    async def body_for(self, coding: str, pool: RenderPool) -> bytes:
         """The body in a content coding; compressed off the event loop, then kept."""
         if coding == "identity":
             return self.body
         packed = self.compressed.get(coding)
         if packed is None:
-            packed = self.compressed[coding] = await asyncio.to_thread(_compress, self.body, coding)
+            packed = self.compressed[coding] = await pool.run(_compress, self.body, coding)
         return packed
 
     def worth_compressing(self) -> bool:
         return len(self.body) >= COMPRESS_MIN_BYTES
 
-    async def precompress(self) -> None:
+    async def precompress(self, pool: RenderPool) -> None:
         """Every coding made now, in one trip off the event loop: then `size` is what is
         held, and no later request makes the service compress."""
         if self.worth_compressing() and len(self.compressed) < len(CODINGS):
-            self.compressed.update(await asyncio.to_thread(_compress_all, self.body))
+            self.compressed.update(await pool.run(_compress_all, self.body))
 
     @property
     def size(self) -> int:

@@ -4,7 +4,6 @@ cache (feeds/web/cache.py), which on a miss runs the render below it: store, the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from feeds.scope import EPOCH, Scope, newest_change, upcoming, valid_until
 from feeds.store import Store
 from feeds.web.app_keys import network_key, settings_key, store_key
 from feeds.web.cache import answers_key
+from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, filters_of, max_age, scope_of, urls_of
 
@@ -59,7 +59,9 @@ async def opml(request: web.Request) -> web.Response:
 @routes.get(urls.NEWS.route)
 async def news(request: web.Request) -> web.Response:
     feed, answers, store = Feed.of(request), request.app[answers_key], request.app[store_key]
-    rendered = await answers.rendered(feed.key("news"), lambda rev: _news(store, feed, rev))
+    rendered = await answers.rendered(
+        feed.key("news"), lambda rev: _news(store, feed, answers.pool, rev)
+    )
     return await answers.respond(request, rendered, max_age=max_age(request))
 
 
@@ -68,7 +70,7 @@ async def events(request: web.Request) -> web.Response:
     feed, answers, store = Feed.of(request), request.app[answers_key], request.app[store_key]
     now = datetime.now(UTC)
     rendered = await answers.rendered(
-        feed.key("events"), lambda rev: _events(store, feed, now, rev)
+        feed.key("events"), lambda rev: _events(store, feed, now, answers.pool, rev)
     )
     return await answers.respond(request, rendered, max_age=max_age(request))
 
@@ -102,7 +104,7 @@ async def _opml(network: Network, links: urls.Urls, revision: int) -> Rendered:
     return make_rendered(body, urls.OPML.media_type, None, revision)
 
 
-async def _news(store: Store, feed: Feed, revision: int) -> Rendered:
+async def _news(store: Store, feed: Feed, pool: RenderPool, revision: int) -> Rendered:
     scope, filters, links, fmt, hub = feed
     query = item_query(filters, scope.site_slugs(filters), scope.zone, limit=NEWS_LIMIT)
     chosen = await store.posts(query)
@@ -121,13 +123,15 @@ async def _news(store: Store, feed: Feed, revision: int) -> Rendered:
             ],
         )
 
-    body = await asyncio.to_thread(build)
+    body = await pool.run(build)
     # Last-Modified is when the store last changed what was selected, not an upstream date:
     # a post dated before the newest one still changes the feed (RFC 9110 8.8.2).
     return make_rendered(body, urls.FEEDS[fmt].media_type, newest_change(chosen), revision)
 
 
-async def _events(store: Store, feed: Feed, now: datetime, revision: int) -> Rendered:
+async def _events(
+    store: Store, feed: Feed, now: datetime, pool: RenderPool, revision: int
+) -> Rendered:
     scope, filters, links, fmt, hub = feed
     query = item_query(
         filters, scope.site_slugs(filters), scope.zone, after=now, limit=EVENTS_LIMIT
@@ -153,7 +157,7 @@ async def _events(store: Store, feed: Feed, now: datetime, revision: int) -> Ren
         ]
         return chosen, render(info, entries), last_departure(candidates, now)
 
-    chosen, body, departed = await asyncio.to_thread(build)
+    chosen, body, departed = await pool.run(build)
     ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
     changed = max(
         newest_change(s.stored for s in chosen),

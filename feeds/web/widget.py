@@ -3,7 +3,6 @@ web editor how to embed them (the script, /embed.js, is one of feeds/web/assets.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from functools import partial
 
@@ -19,6 +18,7 @@ from feeds.urls import NETWORK, Urls
 from feeds.web.app_keys import network_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.pages import PAGE_MAX_AGE, frame, page_headers, upcoming_cards
+from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, filters_of, scope_of, urls_of
 
@@ -33,7 +33,7 @@ async def widget(request: web.Request) -> web.Response:
     answers, network, store = app[answers_key], app[network_key], app[store_key]
     rendered = await answers.rendered(
         Asked("widget", scope, filters, links).key,
-        lambda rev: _widget(store, network, scope, filters, links, now, rev),
+        lambda rev: _widget(store, network, scope, filters, links, now, answers.pool, rev),
     )
     return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
 
@@ -58,11 +58,12 @@ async def _widget(
     filters: Filters,
     links: Urls,
     now: datetime,
+    pool: RenderPool,
     revision: int,
 ) -> Rendered:
     """Upcoming events for a frame on another website (the script's alternative)."""
     limit = filters.limit or WIDGET_EVENTS
-    events, changed, until = await upcoming_cards(store, scope, filters, links, now, limit)
+    events, changed, until = await upcoming_cards(store, scope, filters, links, now, limit, pool)
     title = " – ".join([scope.title, *filters.regions])
     page = frame(
         scope,
@@ -73,7 +74,7 @@ async def _widget(
         url=links.widget(scope.slug),
     )
     more = links.network_page() if scope.is_network else links.group_page(scope.slug)
-    body = await asyncio.to_thread(partial(pages.render_widget, more_url=more), page, events)
+    body = await pool.run(partial(pages.render_widget, more_url=more), page, events)
     return make_rendered(
         body,
         "text/html",

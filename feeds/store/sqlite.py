@@ -1,4 +1,10 @@
-"""The embedded store: one SQLite file in WAL mode, driven from a worker thread."""
+"""The embedded store: one SQLite file in WAL mode, driven from worker threads.
+
+One connection writes (and answers what the harvester and the health check read), one
+thread at a time under a lock. What views read (items, counts, dates) is read through a
+connection of the reading thread's own, in the threads `offload` gives: the service's
+idle-priority render threads. WAL lets those readers and the writer go on side by side,
+so a write never waits for a render thread the scheduler has set aside."""
 
 from __future__ import annotations
 
@@ -39,11 +45,17 @@ log = logging.getLogger(__name__)
 
 
 class SQLiteStore:
-    def __init__(self, connection: sqlite3.Connection, offload: Offload = in_a_thread) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: str, offload: Offload = in_a_thread
+    ) -> None:
         self._db = connection
-        self._offload = offload  # decodes rows read, outside the lock
         # One connection, one writer at a time; the lock keeps worker threads apart.
         self._lock = threading.Lock()
+        self._path = path
+        self._offload = offload  # where views' reads run
+        self._readers = threading.local()  # each reading thread's connection
+        self._opened: list[sqlite3.Connection] = []  # closed with the store
+        self._opened_lock = threading.Lock()
 
     @classmethod
     async def open(cls, path: str, offload: Offload = in_a_thread) -> SQLiteStore:
@@ -58,7 +70,7 @@ class SQLiteStore:
             return db
 
         try:
-            return cls(await asyncio.to_thread(connect), offload)
+            return cls(await asyncio.to_thread(connect), path, offload)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
 
@@ -72,7 +84,36 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
+    async def _read(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """`fn` with this thread's reading connection, in the threads views read in."""
+        if self._path == ":memory:":  # one connection is the whole database
+            return await self._run(fn)
+
+        def read() -> R:
+            return fn(self._reader())
+
+        try:
+            return await self._offload(read)
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA query_only=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            with self._opened_lock:
+                self._opened.append(db)
+            self._readers.db = db
+        return db
+
     async def close(self) -> None:
+        with self._opened_lock:
+            readers, self._opened = self._opened, []
+        for reader in readers:
+            reader.close()
         await self._run(lambda db: db.close())
 
     async def revision(self) -> int:
@@ -262,7 +303,7 @@ class SQLiteStore:
 
     async def last_change(self) -> datetime | None:
         return _parse(
-            await self._run(lambda db: db.execute("SELECT max(changed) FROM items").fetchone()[0])
+            await self._read(lambda db: db.execute("SELECT max(changed) FROM items").fetchone()[0])
         )
 
     async def revisions(self, poll: float) -> AsyncIterator[int]:
@@ -282,7 +323,7 @@ class SQLiteStore:
         return await self._run(lambda db: _states(db, None, None))
 
     async def item_counts(self) -> dict[tuple[str, str], int]:
-        rows = await self._run(
+        rows = await self._read(
             lambda db: db.execute(
                 "SELECT site, kind, count(*) FROM items WHERE removed IS NULL GROUP BY site, kind"
             ).fetchall()
@@ -290,19 +331,17 @@ class SQLiteStore:
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
-        # Read under the lock, decoded outside it: thousands of JSON rows are CPU work.
+        # Decoded where read: thousands of JSON rows are CPU work, off the event loop.
         sql, params = select_items("post", query, DIALECT)
-        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
-        return await self._offload(lambda: [_stored(r, Post) for r in rows])
+        return await self._read(lambda db: [_stored(r, Post) for r in db.execute(sql, params)])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
         sql, params = select_items("event", query, DIALECT)
-        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
-        return await self._offload(lambda: [_stored(r, Event) for r in rows])
+        return await self._read(lambda db: [_stored(r, Event) for r in db.execute(sql, params)])
 
     async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
         sql, params = latest_end(query, until, DIALECT)
-        return _parse(await self._run(lambda db: db.execute(sql, params).fetchone()[0]))
+        return _parse(await self._read(lambda db: db.execute(sql, params).fetchone()[0]))
 
 
 class _Dialect:

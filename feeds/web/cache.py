@@ -314,9 +314,6 @@ class Answers:
             return web.Response(status=304, headers=hot.not_modified)
         return web.Response(body=hot.body, headers=hot.headers)
 
-    def replay(self, request: web.Request) -> web.Response | None:
-        return self.replays.answer(request, self.revision.value)
-
 
 def _content_type(media_type: str) -> str:
     # Text says its charset; an SVG is XML and says it in its own declaration.

@@ -34,13 +34,14 @@ def install_front(app: web.Application) -> bool:
     if routed is None:
         log.warning("aiohttp has no Application._handle: cached answers go through routing")
         return False
-    answers = app[answers_key]
+    # Looked up once: a replay is a few attribute reads and one dictionary look-up.
+    replays, revision = app[answers_key].replays, app[answers_key].revision
 
     async def front(request: web.Request) -> web.StreamResponse:
         # Keyed by target, Host and coding: a key was stored only after the request had
         # passed the boundary (feeds/web/boundary.py) once.
         try:
-            replay = answers.replay(request)
+            replay = replays.answer(request, revision.value)
         except Exception:  # a bug in the replay: the routed way still answers
             log.exception("replaying %s failed; answered through routing", request.path)
             replay = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,16 @@ def rendered(body: bytes, revision: int = 1) -> Rendered:
     return make_rendered(body, "text/plain", NOW, revision)
 
 
+async def answer(
+    cache: RenderCache, key: Hashable, revision: int, render: Callable[[], Awaitable[Rendered]]
+) -> Rendered:
+    """What a route does: the kept answer, or its render kept."""
+    async with cache.slot(key, revision) as slot:
+        if slot.found is None:
+            slot.keep(await render())
+    return slot.rendered
+
+
 async def test_concurrent_requests_share_one_render() -> None:
     cache = RenderCache()
     calls = 0
@@ -37,10 +48,10 @@ async def test_concurrent_requests_share_one_render() -> None:
         await asyncio.sleep(0.01)
         return rendered(b"x")
 
-    results = await asyncio.gather(*(cache.get_or_render("k", 1, render) for _ in range(20)))
+    results = await asyncio.gather(*(answer(cache, "k", 1, render) for _ in range(20)))
     assert calls == 1
     assert {r.etag for r in results} == {results[0].etag}
-    assert await cache.get_or_render("k", 2, render) is not results[0]  # a new revision renders
+    assert await answer(cache, "k", 2, render) is not results[0]  # a new revision renders
     assert calls == 2
 
 
@@ -51,7 +62,7 @@ async def test_bounded_by_bytes_and_count() -> None:
         return rendered(b"x" * size)
 
     for n in range(5):
-        await cache.get_or_render(n, 1, lambda n=n: render_size(100 + n))
+        await answer(cache, n, 1, lambda n=n: render_size(100 + n))
     assert len(cache) == 2
     assert cache.size <= 250
     assert cache.get(4, 1) is not None
@@ -66,9 +77,18 @@ async def test_failed_renders_leave_nothing_behind() -> None:
 
     for n in range(100):
         with pytest.raises(LookupError):
-            await cache.get_or_render(("event", n), 1, missing)
+            await answer(cache, ("event", n), 1, missing)
     assert len(cache) == 0
     assert not cache._locks  # no lock kept per 404
+
+
+async def test_a_route_that_keeps_nothing_is_an_error_not_an_empty_answer() -> None:
+    cache = RenderCache()
+    with pytest.raises(LookupError, match="kept no render"):
+        async with cache.slot("k", 1):
+            pass
+    assert len(cache) == 0
+    assert not cache._locks
 
 
 def _hot(revision: int, size: int) -> Hot:

@@ -8,7 +8,7 @@ from aiohttp import web
 from feeds import urls
 from feeds.render.assets import assets
 from feeds.web.cache import answers_key
-from feeds.web.rendered import Rendered, make_rendered
+from feeds.web.rendered import make_rendered
 from feeds.web.request import Asked
 
 routes = web.RouteTableDef()
@@ -31,10 +31,9 @@ async def _asset(request: web.Request, name: str, *, max_age: int) -> web.Respon
     if asset is None:
         raise web.HTTPNotFound(text=f"no file named {name[:80]}\n")
 
-    async def render(revision: int) -> Rendered:
-        # No date: the file came with the release; its ETag is the same on every instance.
-        return make_rendered(asset.body, asset.content_type, None, revision)
-
     answers = request.app[answers_key]
-    rendered = await answers.rendered(Asked("asset", item_id=name).key, render)
-    return await answers.respond(request, rendered, max_age=max_age)
+    async with answers.slot(Asked("asset", item_id=name).key) as slot:
+        if slot.found is None:
+            # No date: the file came with the release; its ETag is the same on every instance.
+            slot.keep(make_rendered(asset.body, asset.content_type, None, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=max_age)

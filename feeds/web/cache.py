@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -57,6 +58,25 @@ def current(stamp: Stamp, revision: int) -> bool:
     )
 
 
+@dataclass(slots=True)
+class Slot:
+    """A render's place in the cache: what was found there, or what the route made."""
+
+    revision: int  # the store's revision the answer is for
+    found: Rendered | None
+    made: Rendered | None = None
+
+    def keep(self, rendered: Rendered) -> None:
+        self.made = rendered
+
+    @property
+    def rendered(self) -> Rendered:
+        answer = self.found or self.made
+        if answer is None:
+            raise LookupError("the route kept no render in its slot")
+        return answer
+
+
 class RenderCache:
     """Rendered responses by key, least recently used out first, bounded in count and size.
 
@@ -85,30 +105,33 @@ class RenderCache:
         self._entries.move_to_end(key)
         return hit
 
-    async def get_or_render(
-        self, key: Hashable, revision: int, render: Callable[[], Awaitable[Rendered]]
-    ) -> Rendered:
+    @asynccontextmanager
+    async def slot(self, key: Hashable, revision: int) -> AsyncIterator[Slot]:
+        """The answer kept under `key` for `revision`, as `slot.found`; or, if there is
+        none, the place the route keeps its render in (`slot.keep`), kept on leaving.
+        One render per key at a time: a burst of pollers after a harvest waits for it."""
         hit = self.get(key, revision)
         if hit is not None:
             metrics.RENDER_CACHE.labels("hit").inc()
-            return hit
+            yield Slot(revision, hit)
+            return
         metrics.RENDER_CACHE.labels("miss").inc()
-        # One render per key at a time: a burst of pollers after a harvest waits for it.
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                hit = self.get(key, revision)
-                if hit is None:
-                    view = key[0] if isinstance(key, tuple) and key else "other"
-                    with metrics.RENDERS.labels(str(view)).time():
-                        hit = await render()
-                        await hit.precompress(self.pool)
-                    self._put(key, hit)
+                slot = Slot(revision, self.get(key, revision))
+                if slot.found is not None:  # rendered while this request waited
+                    yield slot
+                    return
+                view = key[0] if isinstance(key, tuple) and key else "other"
+                with metrics.RENDERS.labels(str(view)).time():
+                    yield slot
+                    await slot.rendered.precompress(self.pool)
+                self._put(key, slot.rendered)
         finally:
             # Only a key being rendered needs a lock; keep none for keys that failed (404s).
             if not lock.locked() and self._locks.get(key) is lock:
                 del self._locks[key]
-        return hit
 
     def _put(self, key: Hashable, rendered: Rendered) -> None:
         old = self._entries.pop(key, None)
@@ -278,12 +301,10 @@ class Answers:
         self.replays = HotResponses(max_bytes=max_bytes // 3)
         self.vevents = BytesMemo()
 
-    async def rendered(
-        self, key: tuple[Hashable, ...], render: Callable[[int], Awaitable[Rendered]]
-    ) -> Rendered:
-        """The answer kept under `key` for the current revision, or `render`'s, kept."""
-        revision = self.revision.value
-        return await self.renders.get_or_render(key, revision, lambda: render(revision))
+    def slot(self, key: tuple[Hashable, ...]) -> AbstractAsyncContextManager[Slot]:
+        """The render kept under `key` for the current revision, or the place for one
+        (RenderCache.slot)."""
+        return self.renders.slot(key, self.revision.value)
 
     async def respond(
         self, request: web.Request, rendered: Rendered, *, max_age: int

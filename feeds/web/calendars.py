@@ -39,13 +39,22 @@ async def calendar(request: web.Request) -> web.Response:
     app, now = request.app, datetime.now(UTC)
     answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
     past_days = app[settings_key].network_calendar_days
-    rendered = await answers.rendered(
-        Asked("calendar", scope, filters).key,
-        lambda rev: _calendar(
-            store, scope, filters, refresh, answers.vevents, now, past_days, answers.pool, rev
-        ),
-    )
-    return await answers.respond(request, rendered, max_age=max_age(request))
+    async with answers.slot(Asked("calendar", scope, filters).key) as slot:
+        if slot.found is None:
+            slot.keep(
+                await _calendar(
+                    store,
+                    scope,
+                    filters,
+                    refresh,
+                    answers.vevents,
+                    now,
+                    past_days,
+                    answers.pool,
+                    slot.revision,
+                )
+            )
+    return await answers.respond(request, slot.rendered, max_age=max_age(request))
 
 
 @routes.get(urls.EVENT_CALENDAR.route)
@@ -54,23 +63,32 @@ async def event_calendar(request: web.Request) -> web.Response:
     app = request.app
     answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
     try:
-        rendered = await answers.rendered(
-            Asked("event", scope, item_id=event_id).key,
-            lambda rev: _event(store, scope, event_id, refresh, answers.vevents, answers.pool, rev),
-        )
+        async with answers.slot(Asked("event", scope, item_id=event_id).key) as slot:
+            if slot.found is None:
+                slot.keep(
+                    await _event(
+                        store,
+                        scope,
+                        event_id,
+                        refresh,
+                        answers.vevents,
+                        answers.pool,
+                        slot.revision,
+                    )
+                )
     except NoSuchEventError:
         raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
-    return await answers.respond(request, rendered, max_age=max_age(request))
+    return await answers.respond(request, slot.rendered, max_age=max_age(request))
 
 
 @routes.get(urls.QR_CODE.route)
 async def qr_code(request: web.Request) -> web.Response:
     scope, links = scope_of(request), urls_of(request)
     answers = request.app[answers_key]
-    rendered = await answers.rendered(
-        Asked("qr", scope, urls=links).key, lambda rev: _qr_code(scope, links, rev)
-    )
-    return await answers.respond(request, rendered, max_age=QR_MAX_AGE)
+    async with answers.slot(Asked("qr", scope, urls=links).key) as slot:
+        if slot.found is None:
+            slot.keep(await _qr_code(scope, links, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=QR_MAX_AGE)
 
 
 # --- renders, on a cache miss ---------------------------------------------------------

@@ -66,13 +66,18 @@ async def event_page(request: web.Request) -> web.Response:
     app, now = request.app, datetime.now(UTC)
     answers, network, store = app[answers_key], app[network_key], app[store_key]
     try:
-        rendered = await answers.rendered(
-            Asked("event-page", scope, urls=links, item_id=event_id).key,
-            lambda rev: _event_page(store, network, scope, links, event_id, now, answers.pool, rev),
-        )
+        async with answers.slot(
+            Asked("event-page", scope, urls=links, item_id=event_id).key
+        ) as slot:
+            if slot.found is None:
+                slot.keep(
+                    await _event_page(
+                        store, network, scope, links, event_id, now, answers.pool, slot.revision
+                    )
+                )
     except NoSuchItemError:
         raise missing(request, scope, NO_EVENT) from None
-    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+    return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
 @routes.get(urls.POST_PAGE.route)
@@ -81,23 +86,27 @@ async def post_page(request: web.Request) -> web.Response:
     app = request.app
     answers, network, store = app[answers_key], app[network_key], app[store_key]
     try:
-        rendered = await answers.rendered(
-            Asked("post-page", scope, urls=links, item_id=post_id).key,
-            lambda rev: _post_page(store, network, scope, links, post_id, answers.pool, rev),
-        )
+        async with answers.slot(Asked("post-page", scope, urls=links, item_id=post_id).key) as slot:
+            if slot.found is None:
+                slot.keep(
+                    await _post_page(
+                        store, network, scope, links, post_id, answers.pool, slot.revision
+                    )
+                )
     except NoSuchItemError:
         raise missing(request, scope, NO_POST) from None
-    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+    return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
 async def _home(request: web.Request, scope: Scope) -> web.Response:
     links, app, now = urls_of(request), request.app, datetime.now(UTC)
     answers, network, store = app[answers_key], app[network_key], app[store_key]
-    rendered = await answers.rendered(
-        Asked("page", scope, urls=links).key,
-        lambda rev: _home_page(store, network, scope, links, now, answers.pool, rev),
-    )
-    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+    async with answers.slot(Asked("page", scope, urls=links).key) as slot:
+        if slot.found is None:
+            slot.keep(
+                await _home_page(store, network, scope, links, now, answers.pool, slot.revision)
+            )
+    return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
 def page_scope(request: web.Request) -> Scope:

@@ -50,29 +50,29 @@ OPML_MAX_AGE = 3600
 async def opml(request: web.Request) -> web.Response:
     links = urls_of(request)
     answers, network = request.app[answers_key], request.app[network_key]
-    rendered = await answers.rendered(
-        Asked("opml", urls=links).key, lambda rev: _opml(network, links, rev)
-    )
-    return await answers.respond(request, rendered, max_age=OPML_MAX_AGE)
+    async with answers.slot(Asked("opml", urls=links).key) as slot:
+        if slot.found is None:
+            slot.keep(await _opml(network, links, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=OPML_MAX_AGE)
 
 
 @routes.get(urls.NEWS.route)
 async def news(request: web.Request) -> web.Response:
     feed, answers, store = Feed.of(request), request.app[answers_key], request.app[store_key]
-    rendered = await answers.rendered(
-        feed.key("news"), lambda rev: _news(store, feed, answers.pool, rev)
-    )
-    return await answers.respond(request, rendered, max_age=max_age(request))
+    async with answers.slot(feed.key("news")) as slot:
+        if slot.found is None:
+            slot.keep(await _news(store, feed, answers.pool, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=max_age(request))
 
 
 @routes.get(urls.EVENTS_FEED.route)
 async def events(request: web.Request) -> web.Response:
     feed, answers, store = Feed.of(request), request.app[answers_key], request.app[store_key]
     now = datetime.now(UTC)
-    rendered = await answers.rendered(
-        feed.key("events"), lambda rev: _events(store, feed, now, answers.pool, rev)
-    )
-    return await answers.respond(request, rendered, max_age=max_age(request))
+    async with answers.slot(feed.key("events")) as slot:
+        if slot.found is None:
+            slot.keep(await _events(store, feed, now, answers.pool, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=max_age(request))
 
 
 class Feed(NamedTuple):

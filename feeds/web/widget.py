@@ -31,21 +31,24 @@ async def widget(request: web.Request) -> web.Response:
     scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
     app, now = request.app, datetime.now(UTC)
     answers, network, store = app[answers_key], app[network_key], app[store_key]
-    rendered = await answers.rendered(
-        Asked("widget", scope, filters, links).key,
-        lambda rev: _widget(store, network, scope, filters, links, now, answers.pool, rev),
-    )
-    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+    async with answers.slot(Asked("widget", scope, filters, links).key) as slot:
+        if slot.found is None:
+            slot.keep(
+                await _widget(
+                    store, network, scope, filters, links, now, answers.pool, slot.revision
+                )
+            )
+    return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
 @routes.get(urls.EMBED_GUIDE.route)
 async def embed_guide(request: web.Request) -> web.Response:
     links = urls_of(request)
     answers, network = request.app[answers_key], request.app[network_key]
-    rendered = await answers.rendered(
-        Asked("embed-guide", urls=links).key, lambda rev: _embed_guide(network, links, rev)
-    )
-    return await answers.respond(request, rendered, max_age=PAGE_MAX_AGE)
+    async with answers.slot(Asked("embed-guide", urls=links).key) as slot:
+        if slot.found is None:
+            slot.keep(await _embed_guide(network, links, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
 # --- renders, on a cache miss ---------------------------------------------------------

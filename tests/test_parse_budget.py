@@ -32,8 +32,11 @@ async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
     upstream: Upstream, tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     body = {"now": synthetic_calendar(3)}
+    served_big = asyncio.Event()
 
     async def serve_calendar(request: web.Request) -> web.Response:
+        if len(body["now"]) > 1_000_000:
+            served_big.set()
         return web.Response(body=body["now"], content_type="text/calendar")
 
     upstream.add("/termine.ics", serve_calendar)
@@ -60,7 +63,11 @@ async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
         assert first.status == "ok", first.error
         body["now"] = synthetic_calendar(45_000)  # several seconds of a core to read
         harvest = asyncio.create_task(harvester.run_once())
-        await asyncio.sleep(1.0)  # the worker is reading it now
+        # Asked for again, and a moment to hand it to the worker: the worker is reading it
+        # now, for about the 1 s of its budget (not a fixed wait: on a fast machine the
+        # whole harvest is over soon after 1 s, and a 1 s wait left nothing to measure).
+        await asyncio.wait_for(served_big.wait(), 10)
+        await asyncio.sleep(0.2)
         cached, uncached = [], []
         while not harvest.done():
             began = time.perf_counter()

@@ -36,9 +36,6 @@ class Rendered:
     etags: frozenset[str] = frozenset()  # of every coding: If-None-Match matches any
     headers: tuple[tuple[str, str], ...] = ()  # more for a 200, e.g. a page's CSP
 
-    def fresh(self, revision: int, now: datetime) -> bool:
-        return self.revision == revision and (self.valid_until is None or now < self.valid_until)
-
     def etag_for(self, coding: str) -> str:
         return self.etag if coding == "identity" else f'{self.etag[:-1]}-{coding}"'
 

@@ -25,12 +25,12 @@ from bench import harvest, network, parsing, queries, workers
 from bench import http as bench_http
 from bench import render as bench_render
 from bench.render import best_of
-from feeds.model import Event, Location, Post
+from feeds.model import Event, Location, Post, Stored
 from feeds.render.entries import FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
-from feeds.store import ItemQuery, Stored, open_store
+from feeds.store import ItemQuery, open_store
 from feeds.web.cache import BytesMemo
 from sources.base import Validators
 

@@ -11,12 +11,11 @@ from datetime import timedelta
 import icalendar
 from feedgen.feed import FeedGenerator
 
-from feeds.model import Event
+from feeds.model import Event, Stored
 from feeds.render.entries import Entry, FeedInfo
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.syndication import render_atom, render_rss
 from feeds.sanitize import html_to_text
-from feeds.store import Stored
 
 GOAL = 1.2
 

@@ -20,8 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from feeds.model import Event
-from feeds.store import Stored
+from feeds.model import Event, Stored
 
 _NOT_WORD = re.compile(r"[\W_]+")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from feeds.model import Event, Site
+from feeds.model import Event, Site, Stored
 from feeds.occurrences import occurrences
-from feeds.store import ItemQuery, Stored
+from feeds.store import ItemQuery
 
 MAX_LIMIT = 1000
 FAR = timedelta(days=3660)  # how far ahead "upcoming" looks for the next occurrence

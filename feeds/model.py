@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from feeds.sanitize import safe_url
@@ -234,6 +234,19 @@ class Event:
 
 
 Item = Post | Event
+T = TypeVar("T", Post, Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """An item as the store keeps it: its own facts beside the upstream content (what
+    feeds, calendars and pages are rendered from)."""
+
+    item: T
+    first_seen: datetime
+    changed: datetime  # when the content last changed here
+    revision: int  # the store revision of that change
+    sequence: int  # iCalendar SEQUENCE: 0, then +1 per change
 
 
 def _is_date(value: date | datetime) -> bool:

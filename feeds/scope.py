@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from feeds.duplicates import Merged, merge
 from feeds.filters import Filters, Scheduled, select_events, select_sites
-from feeds.model import Event, Network, Post, Site
-from feeds.store import Stored
+from feeds.model import Event, Network, Post, Site, Stored
 from feeds.urls import NETWORK
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "never changed": validators of an empty list

@@ -13,8 +13,8 @@ import pytest
 
 from feeds.config import Config, Settings
 from feeds.duplicates import merge
-from feeds.model import Event, Location, Network, Site
-from feeds.store import Stored, open_store
+from feeds.model import Event, Location, Network, Site, Stored
+from feeds.store import open_store
 from feeds.web.app import create_app
 from sources.base import Validators
 from tests.conftest import Serve

@@ -15,12 +15,11 @@ import icalendar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.model import Event, Post
+from feeds.model import Event, Post, Stored
 from feeds.render.entries import post_entry
 from feeds.render.ics import render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
-from feeds.store import Stored
 from sources.base import SourceError
 from sources.feed import read_feed
 from sources.html import HTMLSource

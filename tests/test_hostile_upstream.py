@@ -9,11 +9,11 @@ from xml.etree import ElementTree as ET
 
 import icalendar
 
+from feeds.model import Stored
 from feeds.render.entries import post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
-from feeds.store import Stored
 from sources.ical import parse_calendar
 from sources.tribe_events import parse_events as parse_tribe_page
 from sources.wordpress import parse_posts

@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 import feedparser
 from feedgen.feed import FeedGenerator
 
-from feeds.model import Event, Image, Post, Site
+from feeds.model import Event, Image, Post, Site, Stored
 from feeds.render.entries import FeedInfo, post_entry, site_ref
 from feeds.render.ics import CalendarInfo, render_calendar
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
-from feeds.store import Stored
 from feeds.urls import Urls
 from feeds.web.cache import BytesMemo
 

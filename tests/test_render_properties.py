@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.filters import Scheduled
-from feeds.model import Event, Location, Post
+from feeds.model import Event, Location, Post, Stored
 from feeds.render import pages
 from feeds.render.entries import UNTITLED, FeedInfo, post_entry
 from feeds.render.ics import CalendarInfo, render_calendar
@@ -28,7 +28,6 @@ from feeds.render.jsonfeed import render_json_feed
 from feeds.render.syndication import render_atom, render_rss
 from feeds.render.text import xml_safe
 from feeds.sanitize import plain_text, sanitize_html
-from feeds.store import Stored
 from feeds.urls import Urls
 from tests.icaljs import parse_with_icaljs
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+from feeds.model import Stored
 from feeds.occurrences import occurrences
 from feeds.render.ics import CalendarInfo, render_calendar
-from feeds.store import Stored
 from sources.base import SourceContext, SourceError
 from sources.ical import parse_calendar
 from tests.icaljs import parse_with_icaljs

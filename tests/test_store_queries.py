@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from feeds import codec
 from feeds.filters import Filters, Scheduled, item_query, select_events
-from feeds.model import Event, Location, Post
+from feeds.model import Event, Location, Post, Stored
 from feeds.sanitize import html_to_text
-from feeds.store import ItemQuery, Store, Stored, open_store
+from feeds.store import ItemQuery, Store, open_store
 from feeds.store.migrations import migrations
 from sources.base import Validators
 from tests.conftest import fresh_postgres_schema

@@ -10,9 +10,8 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from feeds.filters import Scheduled
-from feeds.model import EventStatus, Image, Location, Post, Site
+from feeds.model import EventStatus, Image, Location, Post, Site, Stored
 from feeds.render.when import describe
-from feeds.store import Stored
 from feeds.urls import Urls
 
 

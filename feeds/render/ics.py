@@ -12,9 +12,8 @@ from typing import Protocol
 import icalendar
 
 from feeds import __version__
-from feeds.model import Event, EventStatus
+from feeds.model import Event, EventStatus, Stored
 from feeds.sanitize import html_to_text
-from feeds.store import Stored
 
 log = logging.getLogger(__name__)
 PRODID = f"-//engagement-feeds//engagement-feeds {__version__}//DE"

@@ -18,13 +18,12 @@ import jinja2
 from markupsafe import Markup, escape
 
 from feeds.filters import Scheduled
-from feeds.model import Event, EventStatus, Image, Location, Post
+from feeds.model import Event, EventStatus, Image, Location, Post, Stored
 from feeds.render.assets import asset_url
 from feeds.render.entries import UNTITLED
 from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_links
 from feeds.render.when import describe, describe_day
 from feeds.sanitize import html_to_text
-from feeds.store import Stored
 from feeds.urls import FEEDS, NETWORK, Urls
 
 SUMMARY_CHARS = 240

@@ -9,7 +9,6 @@ from feeds.store.base import (
     Offload,
     SourceState,
     Store,
-    Stored,
     StoreError,
     in_a_thread,
 )
@@ -42,6 +41,5 @@ __all__ = [
     "SourceState",
     "Store",
     "StoreError",
-    "Stored",
     "open_store",
 ]

@@ -7,9 +7,9 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from feeds.model import Coverage, Event, Notes, Post, Validators
+from feeds.model import Coverage, Event, Notes, Post, Stored, Validators
 from feeds.store.presence import Keep
 
 
@@ -26,7 +26,6 @@ async def in_a_thread(fn: Callable[[], R], /) -> R:
     return await asyncio.to_thread(fn)
 
 
-T = TypeVar("T", Post, Event)
 R = TypeVar("R")
 
 
@@ -50,17 +49,6 @@ def unique_items(posts: Sequence[Post], events: Sequence[Event]) -> list[Post | 
 
 class StoreError(Exception):
     """The database failed; the driver's error is chained."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stored(Generic[T]):
-    """An item as kept: the store's own facts beside the upstream content."""
-
-    item: T
-    first_seen: datetime
-    changed: datetime  # when the content last changed here
-    revision: int  # the store revision of that change
-    sequence: int  # iCalendar SEQUENCE: 0, then +1 per change
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds import codec
-from feeds.model import Coverage, Event, Notes, Post, Validators
+from feeds.model import Coverage, Event, Notes, Post, Stored, Validators
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
@@ -27,7 +27,6 @@ from feeds.store.base import (
     ItemQuery,
     Offload,
     SourceState,
-    Stored,
     StoreError,
     dump_notes,
     in_a_thread,

@@ -12,12 +12,12 @@ from aiohttp import web
 
 from feeds import urls
 from feeds.filters import Filters, item_query, select_events
-from feeds.model import Event
+from feeds.model import Event, Stored
 from feeds.render.ics import CalendarInfo, Credit, Memo, render_calendar
 from feeds.render.links import webcal
 from feeds.render.qr import qr_svg
 from feeds.scope import EPOCH, Scope, carried_also, merged_of, newest_change
-from feeds.store import ItemQuery, Store, Stored
+from feeds.store import ItemQuery, Store
 from feeds.urls import Urls
 from feeds.web.app_keys import settings_key, store_key
 from feeds.web.cache import answers_key

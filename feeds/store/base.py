@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Stored, Validators
 from feeds.store.presence import Keep
@@ -27,6 +28,7 @@ async def in_a_thread(fn: Callable[[], R], /) -> R:
 
 
 R = TypeVar("R")
+P = ParamSpec("P")
 
 
 def sort_time(item: Post | Event, first_seen: datetime) -> datetime:
@@ -49,6 +51,25 @@ def unique_items(posts: Sequence[Post], events: Sequence[Event]) -> list[Post | 
 
 class StoreError(Exception):
     """The database failed; the driver's error is chained."""
+
+
+def store_errors(
+    *errors: type[BaseException],
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]:
+    """Decorates what a store runs its statements through: the driver's `errors` become
+    StoreError, the one error type callers handle."""
+
+    def decorate(run: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        @functools.wraps(run)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await run(*args, **kwargs)
+            except errors as exc:
+                raise StoreError(str(exc) or type(exc).__name__) from exc
+
+        return guarded
+
+    return decorate
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,47 +1,17 @@
-"""An `ItemQuery` as SQL, written once for both stores; each dialect says only how it
-spells a parameter, a time, a set of categories and a substring search."""
+"""An `ItemQuery` as SQL, written once for both stores (feeds/store/dialect.py says how
+each spells what differs)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from feeds.store.base import ItemQuery
 from feeds.store.columns import fold
+from feeds.store.dialect import Binder, Dialect
 
 # What every read returns; the stores decode these into `Stored` items.
 ITEM_COLUMNS = "items.data, items.first_seen, items.changed, items.revision, items.sequence"
-
-
-class Dialect(Protocol):
-    def placeholder(self, position: int) -> str: ...
-
-    def instant(self, value: datetime) -> Any: ...
-
-    def in_categories(self, alias: str, bind: Binder, categories: Sequence[str]) -> str:
-        """A condition: the item has one of these (folded) categories."""
-        ...
-
-    def contains(self, alias: str, bind: Binder, needle: str) -> str:
-        """A condition: the item's folded search text contains `needle` (already folded)."""
-        ...
-
-
-@dataclass
-class Binder:
-    """Collects parameters in order and hands out their placeholders."""
-
-    dialect: Dialect
-    params: list[Any] = field(default_factory=list)
-
-    def __call__(self, value: Any) -> str:
-        self.params.append(value)
-        return self.dialect.placeholder(len(self.params))
-
-    def each(self, values: Sequence[Any]) -> str:
-        return ", ".join(self(v) for v in values)
 
 
 def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, list[Any]]:

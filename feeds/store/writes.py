@@ -1,0 +1,388 @@
+"""Every write the store makes, written once for both databases.
+
+Each write is a plan (feeds/store/dialect.py): its statements in order, deciding from
+the rows it reads what to write next. `Writes` gives both stores the same methods over
+their own `_transact`, which runs one plan in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from feeds.model import Coverage, Event, Notes, Post, Validators
+from feeds.store.base import (
+    HARVESTS_KEPT,
+    BatchResult,
+    Claim,
+    HarvestRecord,
+    dump_notes,
+    unique_items,
+)
+from feeds.store.changes import Previous, Write, decide_items
+from feeds.store.columns import Prepared, prepare
+from feeds.store.dialect import Binder, Dialect, Many, One, Plan, Written, marks
+from feeds.store.presence import Keep, Known, decide
+from feeds.store.query import expired_items
+
+R = TypeVar("R")
+
+
+class Writes:
+    """The store's writes; a store gives its `dialect` and runs plans in `_transact`."""
+
+    @property
+    def dialect(self) -> Dialect:
+        raise NotImplementedError
+
+    async def _transact(self, plan: Plan[R]) -> R:
+        """Run `plan` in one transaction: all of it is kept, or none (StoreError)."""
+        raise NotImplementedError
+
+    async def save_batch(
+        self,
+        site: str,
+        source: str,
+        posts: Sequence[Post],
+        events: Sequence[Event],
+        validators: Validators,
+        now: datetime,
+        *,
+        notes: Notes = Notes(),
+        coverage: Coverage | None = None,
+        keep: Keep = Keep(),
+    ) -> BatchResult:
+        # JSON, hashes and search text are made before the transaction, off the loop.
+        items = await asyncio.to_thread(prepare, unique_items(posts, events))
+        present = {event.external_id for event in events}
+        batch = Batch(site, source, items, present, validators, now, notes, coverage, keep)
+        return await self._transact(save_batch(self.dialect, batch))
+
+    async def save_not_modified(
+        self, site: str, source: str, validators: Validators, now: datetime
+    ) -> None:
+        await self._transact(save_success(self.dialect, site, source, validators, now, 304))
+
+    async def save_failure(
+        self, site: str, source: str, error: str, status: int | None, now: datetime
+    ) -> None:
+        await self._transact(save_failure(self.dialect, site, source, error, status, now))
+
+    async def save_schedule(
+        self,
+        site: str,
+        source: str,
+        next_run: datetime,
+        *,
+        gone: bool = False,
+        moved_to: str | None = None,
+        worker: str | None = None,
+        record: HarvestRecord | None = None,
+    ) -> None:
+        await self._transact(
+            save_schedule(self.dialect, site, source, next_run, gone, moved_to, worker, record)
+        )
+
+    async def claim(
+        self, site: str, source: str, worker: str, now: datetime, lease: timedelta, *, due: bool
+    ) -> Claim:
+        return await self._transact(claim(self.dialect, site, source, worker, now, lease, due))
+
+    async def record_harvest(self, record: HarvestRecord) -> None:
+        await self._transact(record_harvest(self.dialect, record))
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One successful read of a source, as `save_batch` writes it."""
+
+    site: str
+    source: str
+    items: list[Prepared]  # each once, in the source's order
+    present: set[str]  # the external ids of the events it listed
+    validators: Validators
+    now: datetime
+    notes: Notes
+    coverage: Coverage | None
+    keep: Keep
+
+
+def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
+    """A source's items, what it no longer lists, what the store no longer keeps of it,
+    its success and its notes; the store's revision moves once per change readers see."""
+    site, source, now = batch.site, batch.source, batch.now
+    # The revision row is locked (PostgreSQL) or the database is (SQLite's BEGIN
+    # IMMEDIATE) until commit, so revisions stay in order across writers.
+    [row] = yield One(f"SELECT value FROM meta WHERE key = 'revision'{d.for_update}")
+    base = int(row["value"])
+    # Only the rows the decisions need: those of the items read (a feed lists its newest
+    # ten, the store may keep thousands), and the events that may have gone missing.
+    stored: dict[tuple[str, str], Previous] = {}
+    for kind in ("post", "event"):
+        ids = [prepared.item.external_id for prepared in batch.items if prepared.kind == kind]
+        for chunk in _chunks(ids):
+            bind = Binder(d)
+            rows = yield bind.one(
+                "SELECT id, external_id, content_hash, first_seen FROM items"
+                f" WHERE site = {bind(site)} AND source = {bind(source)} AND kind = {bind(kind)}"
+                f" AND external_id {d.one_of(bind, chunk)}"
+            )
+            for r in rows:
+                stored[kind, r["external_id"]] = Previous(
+                    r["id"], r["content_hash"], d.moment(r["first_seen"])
+                )
+    bind = Binder(d)
+    events = yield bind.one(
+        "SELECT id, external_id, sort_at, missing, removed FROM items"
+        f" WHERE site = {bind(site)} AND source = {bind(source)} AND kind = 'event'"
+        # Without a complete read, only what was counted missing before can change.
+        + ("" if batch.coverage is not None else " AND (missing > 0 OR removed IS NOT NULL)")
+    )
+    # What the source had before this read is what it may now lack (the rows this read
+    # inserts are listed in it).
+    listed = [
+        Known(r["id"], r["external_id"], d.moment(r["sort_at"]), r["missing"], _at(d, r["removed"]))
+        for r in events
+    ]
+
+    items = decide_items(batch.items, stored, now, base)
+    revision = items.revision
+    yield from _insert_items(d, items.new, now)
+    yield from _update_items(d, items.changed, now)
+    written = [
+        Written(w.prepared.kind, w.prepared.item.external_id, w.prepared.columns, w.id)
+        for w in (*items.new, *items.changed)
+    ]
+    if written:
+        yield from d.index_items(site, source, base, written)
+
+    shown: list[tuple[Any, ...]] = []
+    counted: list[tuple[Any, ...]] = []
+    removed = restored = 0
+    for change in decide(listed, batch.present, batch.coverage, now):
+        when = None if change.removed is None else d.instant(change.removed)
+        if change.shown:
+            revision += 1
+            removed += change.removed is not None
+            restored += change.removed is None
+            shown.append((change.missing, when, revision, d.instant(now), change.id))
+        else:
+            counted.append((change.missing, when, change.id))
+    if shown:
+        p = marks(d, 5)
+        yield Many(
+            f"UPDATE items SET missing = {p[0]}, removed = {p[1]}, revision = {p[2]},"
+            f" changed = {p[3]} WHERE id = {p[4]}",
+            shown,
+        )
+    if counted:
+        p = marks(d, 3)
+        yield Many(
+            f"UPDATE items SET missing = {p[0]}, removed = {p[1]} WHERE id = {p[2]}", counted
+        )
+
+    sql, params = expired_items(site, source, now - batch.keep.removed, batch.keep.posts, d)
+    expired = [r["id"] for r in (yield One(sql, params))]
+    if expired:
+        yield from d.forget_items(expired)
+        yield Many(f"DELETE FROM items WHERE id = {d.placeholder(1)}", [(i,) for i in expired])
+        revision += 1
+
+    bind = Binder(d)
+    yield bind.one(f"UPDATE meta SET value = {bind(revision)} WHERE key = 'revision'")
+    if revision != base:
+        yield from d.announce(revision)
+    yield from save_success(d, site, source, batch.validators, now, None)
+    bind = Binder(d)
+    yield bind.one(
+        f"UPDATE sources SET upstream_items = {bind(len(batch.items))},"
+        f" skipped = {bind(dump_notes(batch.notes.skipped))},"
+        f" warnings = {bind(dump_notes(batch.notes.warnings))}"
+        f" WHERE site = {bind(site)} AND source = {bind(source)}"
+    )
+    return BatchResult(
+        new=len(items.new),
+        changed=len(items.changed) + restored,
+        unchanged=items.unchanged,
+        revision=revision,
+        removed=removed,
+    )
+
+
+# Written with every item row; the dialect adds its own query columns after these.
+ITEM_VALUES = ("data", "content_hash", "sort_at", "changed", "revision")
+
+
+def _insert_items(d: Dialect, writes: Sequence[Write], now: datetime) -> Plan[None]:
+    if not writes:
+        return
+    extra = list(d.item_columns(writes[0].prepared.columns))
+    names = ["kind", "site", "source", "external_id", *ITEM_VALUES, "first_seen", "sequence"]
+    names += extra
+    p = marks(d, len(names))
+    p[names.index("data")] = d.json(p[names.index("data")])
+    rows = [
+        (
+            w.prepared.kind,
+            w.prepared.item.site,
+            w.prepared.item.source,
+            w.prepared.item.external_id,
+            *_item_values(d, w, now),
+            d.instant(w.first_seen),
+            0,
+            *d.item_columns(w.prepared.columns).values(),
+        )
+        for w in writes
+    ]
+    yield Many(f"INSERT INTO items ({', '.join(names)}) VALUES ({', '.join(p)})", rows)
+
+
+def _update_items(d: Dialect, writes: Sequence[Write], now: datetime) -> Plan[None]:
+    if not writes:
+        return
+    names = [*ITEM_VALUES, *d.item_columns(writes[0].prepared.columns)]
+    p = marks(d, len(names) + 1)
+    p[0] = d.json(p[0])
+    assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(names, p, strict=False))
+    rows = [
+        (*_item_values(d, w, now), *d.item_columns(w.prepared.columns).values(), w.id)
+        for w in writes
+    ]
+    yield Many(f"UPDATE items SET {assignments}, sequence = sequence + 1 WHERE id = {p[-1]}", rows)
+
+
+def _item_values(d: Dialect, write: Write, now: datetime) -> tuple[Any, ...]:
+    prepared = write.prepared
+    return (
+        prepared.data,
+        prepared.digest,
+        d.instant(write.sort_at),
+        d.instant(now),
+        write.revision,
+    )
+
+
+def save_success(
+    d: Dialect,
+    site: str,
+    source: str,
+    validators: Validators,
+    now: datetime,
+    status: int | None,
+) -> Plan[None]:
+    """The source answered (with `status` 304: nothing new): its failures end."""
+    bind = Binder(d)
+    yield bind.one(
+        "INSERT INTO sources (site, source, etag, last_modified, last_attempt, last_success,"
+        f" last_error, last_status, failures) VALUES ({bind(site)}, {bind(source)},"
+        f" {bind(validators.etag)}, {bind(validators.last_modified)}, {bind(d.instant(now))},"
+        f" {bind(d.instant(now))}, NULL, {bind(status)}, 0)"
+        " ON CONFLICT (site, source) DO UPDATE SET etag = excluded.etag,"
+        " last_modified = excluded.last_modified, last_attempt = excluded.last_attempt,"
+        " last_success = excluded.last_success, last_error = NULL,"
+        " last_status = excluded.last_status, failures = 0"
+    )
+
+
+def save_failure(
+    d: Dialect, site: str, source: str, error: str, status: int | None, now: datetime
+) -> Plan[None]:
+    bind = Binder(d)
+    yield bind.one(
+        "INSERT INTO sources (site, source, last_attempt, last_error, last_status, failures)"
+        f" VALUES ({bind(site)}, {bind(source)}, {bind(d.instant(now))}, {bind(error)},"
+        f" {bind(status)}, 1) ON CONFLICT (site, source) DO UPDATE SET"
+        " last_attempt = excluded.last_attempt, last_error = excluded.last_error,"
+        " last_status = excluded.last_status, failures = sources.failures + 1"
+    )
+
+
+def save_schedule(
+    d: Dialect,
+    site: str,
+    source: str,
+    next_run: datetime,
+    gone: bool,
+    moved_to: str | None,
+    worker: str | None,
+    record: HarvestRecord | None,
+) -> Plan[None]:
+    bind = Binder(d)
+    yield bind.one(
+        "INSERT INTO sources (site, source, next_run, gone, moved_to)"
+        f" VALUES ({bind(site)}, {bind(source)}, {bind(d.instant(next_run))}, {bind(gone)},"
+        f" {bind(moved_to)}) ON CONFLICT (site, source) DO UPDATE SET"
+        " next_run = excluded.next_run, gone = excluded.gone, moved_to = excluded.moved_to,"
+        # Only its own claim: after a lapse, another harvester's may be there.
+        f" claimed_until = CASE WHEN sources.claimed_by = {bind(worker)} THEN NULL"
+        " ELSE sources.claimed_until END"
+    )
+    if record is not None:
+        yield from record_harvest(d, record)
+
+
+def claim(
+    d: Dialect,
+    site: str,
+    source: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    due: bool,
+) -> Plan[Claim]:
+    # One statement: a new source is inserted claimed; a known one is claimed only if
+    # free (or its own) and, with `due`, due. Of two harvesters at once, the second waits
+    # for the first's row (PostgreSQL: READ COMMITTED re-checks the row it waited for;
+    # SQLite: BEGIN IMMEDIATE lets one writer in at a time) and then finds it taken.
+    bind = Binder(d)
+    rows = yield bind.one(
+        "INSERT INTO sources (site, source, claimed_by, claimed_until)"
+        f" VALUES ({bind(site)}, {bind(source)}, {bind(worker)}, {bind(d.instant(now + lease))})"
+        " ON CONFLICT (site, source) DO UPDATE SET"
+        " claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until"
+        f" WHERE (sources.claimed_until IS NULL OR sources.claimed_until <= {bind(d.instant(now))}"
+        " OR sources.claimed_by = excluded.claimed_by)"
+        f" AND (NOT {bind(due)} OR sources.next_run IS NULL"
+        f" OR sources.next_run <= {bind(d.instant(now))}) RETURNING next_run"
+    )
+    if rows:
+        return Claim(True, next_run=_at(d, rows[0]["next_run"]))
+    bind = Binder(d)
+    [row] = yield bind.one(
+        "SELECT next_run, claimed_until FROM sources"
+        f" WHERE site = {bind(site)} AND source = {bind(source)}"
+    )
+    held = _at(d, row["claimed_until"])
+    return Claim(
+        False, next_run=_at(d, row["next_run"]), held_until=held if held and held > now else None
+    )
+
+
+def record_harvest(d: Dialect, record: HarvestRecord) -> Plan[None]:
+    """Keep the record of a harvest, and let the source's older than HARVESTS_KEPT go."""
+    bind = Binder(d)
+    yield bind.one(
+        f"DELETE FROM harvests WHERE site = {bind(record.site)} AND source = {bind(record.source)}"
+        f" AND started < {bind(d.instant(record.finished - HARVESTS_KEPT))}"
+    )
+    bind = Binder(d)
+    values = (
+        record.site, record.source, record.worker, d.instant(record.started),
+        d.instant(record.finished), record.status, record.new, record.changed, record.error,
+    )  # fmt: skip
+    yield bind.one(
+        "INSERT INTO harvests (site, source, worker, started, finished, status, new, changed,"
+        f" error) VALUES ({bind.each(values)})"
+    )
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    """Parameter lists short enough for either database."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def _at(d: Dialect, value: Any) -> datetime | None:
+    return None if value is None else d.moment(value)

@@ -1,4 +1,5 @@
-"""`feeds serve | harvest | check`: the commands an operator runs."""
+"""The commands a network office runs: serve feeds and calendars, harvest, and keep the
+list of groups (sites.toml) by adding, listing, checking and removing them."""
 
 from __future__ import annotations
 
@@ -15,23 +16,42 @@ import aiohttp
 
 from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
 from feeds.harvest import Harvester, user_agent
-from feeds.onboarding import NewGroup, append, groups_from_opml
-from feeds.store import StoreError, open_store
+from feeds.model import Network
+from feeds.onboarding import (
+    NewGroup,
+    already_there,
+    append,
+    groups_from_opml,
+    listing,
+    remove,
+    short_slug,
+)
+from feeds.store import SourceState, StoreError, open_store
+from feeds.urls import RESERVED_SLUGS
 from feeds.web.run import run_service
 from feeds.websub import publishing
 from feeds.workers import serve_workers
 from sources.base import SourceError
-from sources.discover import Discovery, discover
+from sources.discover import Discovery, discover, download
 from sources.outbound import Outbound
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="feeds", description=__doc__)
-    parser.add_argument(
-        "--config", type=Path, help="sites.toml (default: $FEEDS_CONFIG or sites.toml)"
+    # --config is understood before the command and after it ("feeds list --config x").
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="sites.toml (default: $FEEDS_CONFIG or sites.toml)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve feeds and calendars (and harvest)")
+    parser = argparse.ArgumentParser(prog="feeds", description=__doc__, parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=summary, parents=[common])
+
+    serve = command("serve", "serve feeds, calendars and pages (and harvest)")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
     serve.add_argument("--no-harvest", action="store_true", help="leave harvesting to a worker")
@@ -46,41 +66,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="log every request (off by default: a line per poll costs more than the poll)",
     )
-    harvest = commands.add_parser("harvest", help="harvest every source once")
+    harvest = command("harvest", "harvest every source once (or keep harvesting)")
     harvest.add_argument("--forever", action="store_true", help="keep harvesting at each interval")
-    check = commands.add_parser("check", help="validate the configuration")
+    check = command("check", "check the configuration, naming the line of each mistake")
     check.add_argument("path", nargs="?", type=Path, help="the file to check")
-    discover = commands.add_parser(
-        "discover", help="what a group's website offers, as [[sites.sources]] blocks"
+    command("list", "list the groups, their sources and how their last harvest went")
+    discover = command("discover", "show what a group's website offers, as [[sites.sources]]")
+    discover.add_argument(
+        "url", help="the group's homepage, events page, feed or calendar (https:// may be left out)"
     )
-    discover.add_argument("url", help="the group's homepage (or its events page)")
-    add = commands.add_parser(
-        "add", help="add a group to the configuration with what its website offers"
+    add = command("add", "add a group with what its website offers")
+    add.add_argument(
+        "where",
+        nargs="+",
+        metavar="URL",
+        help="the group's homepage, feed or calendar (the older form SLUG URL works too)",
     )
-    add.add_argument("slug", help="the group's short name in addresses, such as kaiserslautern")
-    add.add_argument("url", help="the group's homepage")
-    add.add_argument("--name", help="the group's name (default: the page's title)")
+    add.add_argument("--slug", help="its short name in addresses (default: from its name)")
+    add.add_argument("--name", help="the group's name (default: the name its website gives)")
     add.add_argument("--region", help="its federal state, such as Rheinland-Pfalz")
-    opml = commands.add_parser("import-opml", help="add a group per feed of an OPML list")
-    opml.add_argument("file", type=Path, help="the OPML file (folders become regions)")
+    opml = command("import-opml", "add a group for each feed of an OPML list")
+    opml.add_argument("source", help="the OPML file or its address (folders become regions)")
+    remove = command("remove", "take a group out of the configuration")
+    remove.add_argument("slug", help="the group's short name, as feeds list shows it")
     args = parser.parse_args(argv)
-    if args.command == "import-opml":
-        path = args.config or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
-        return _import_opml(path, args.file)
-    if args.command in ("discover", "add"):  # they need no configuration
+    path = getattr(args, "config", None) or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
+    if args.command == "remove":
+        return _remove(path, args.slug)
+    if args.command == "list":
+        return asyncio.run(_list(path))
+    if args.command in ("discover", "add", "import-opml"):  # they need no configuration
         try:
             outbound = outbound_from_env(os.environ)
         except ValueError as exc:
             print(f"feeds: {exc}", file=sys.stderr)
             return 2
+    if args.command == "import-opml":
+        return asyncio.run(_import_opml(path, args.source, outbound))
     if args.command == "discover":
         return asyncio.run(_discover(args.url, outbound))
     if args.command == "add":
-        path = args.config or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
-        found = asyncio.run(_discovered(args.url, outbound))
+        if len(args.where) > 2:
+            parser.error("add takes one address (or a slug and an address)")
+        slug = args.slug or (args.where[0] if len(args.where) == 2 else None)
+        found = asyncio.run(_discovered(args.where[-1], outbound))
         if found is None:
             return 1
-        return _add(path, args.slug, found, args.name, args.region)
+        return _add(path, slug, found, args.name, args.region)
 
     logging.basicConfig(
         level=os.environ.get("FEEDS_LOG_LEVEL", "INFO"),
@@ -91,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"feeds: {exc}", file=sys.stderr)
         return 2
-    config_path = getattr(args, "path", None) or args.config or settings.config_path
+    config_path = getattr(args, "path", None) or getattr(args, "config", None)
+    config_path = config_path or settings.config_path
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -174,11 +207,7 @@ async def _discover(url: str, outbound: Outbound) -> int:
 
 
 async def _discovered(url: str, outbound: Outbound) -> Discovery | None:
-    async with aiohttp.ClientSession(
-        headers={"User-Agent": user_agent(None)},
-        timeout=aiohttp.ClientTimeout(total=60),
-        connector=outbound.connector(),
-    ) as session:
+    async with _session(outbound) as session:
         try:
             return await discover(session, url, outbound)
         except SourceError as exc:
@@ -186,31 +215,68 @@ async def _discovered(url: str, outbound: Outbound) -> Discovery | None:
             return None
 
 
-def _add(path: Path, slug: str, found: Discovery, name: str | None, region: str | None) -> int:
+def _session(outbound: Outbound) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        headers={"User-Agent": user_agent(None)},
+        timeout=aiohttp.ClientTimeout(total=60),
+        connector=outbound.connector(),
+    )
+
+
+def _network(path: Path) -> Network | None:
+    """The groups configured so far (None: no file yet); raises ConfigError."""
+    return load_config(path).network if path.exists() else None
+
+
+def _add(
+    path: Path, slug: str | None, found: Discovery, name: str | None, region: str | None
+) -> int:
     if not found.sources:
         print(found.toml(), end="", file=sys.stderr)
         return 1
-    group = NewGroup(slug, name or found.title or slug, region, found.url, found.toml())
+    try:
+        network = _network(path)
+    except ConfigError as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    name = name or found.title or slug or found.url
+    sites = network.sites if network is not None else ()
+    why = already_there(Network(name="", sites=sites), name, [s.url for s in found.sources])
+    if why is not None:
+        print(f"feeds: {name} not added: {why}", file=sys.stderr)
+        return 1
+    slug = slug or short_slug(name, {site.slug for site in sites} | set(RESERVED_SLUGS))
+    group = NewGroup(slug, name, region, found.url, found.toml())
     try:
         append(path, [group])
     except ConfigError as exc:
         print(f"feeds: {slug} not added: {exc}", file=sys.stderr)
         return 2
-    print(f"{path}: added {slug} with {', '.join(s.kind for s in found.sources)}")
+    print(f"{path}: added {slug} ({name}) with {', '.join(s.kind for s in found.sources)}")
     return 0
 
 
-def _import_opml(path: Path, opml: Path) -> int:
+async def _import_opml(path: Path, source: str, outbound: Outbound) -> int:
     try:
-        taken = {site.slug for site in load_config(path).network.sites} if path.exists() else set()
-        groups, skipped = groups_from_opml(opml.read_bytes(), taken)
-    except (OSError, ValueError, ConfigError) as exc:
+        if source.startswith(("http://", "https://")):
+            async with _session(outbound) as session:
+                body = await download(session, source)
+        else:
+            body = await asyncio.to_thread(Path(source).read_bytes)
+        groups, skipped = groups_from_opml(body, _network(path))
+    except SourceError as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"feeds: {source}: cannot be read ({exc.strerror})", file=sys.stderr)
+        return 2
+    except (ValueError, ConfigError) as exc:
         print(f"feeds: {exc}", file=sys.stderr)
         return 2
     for line in skipped:
         print(f"skipped {line}", file=sys.stderr)
     if not groups:
-        print(f"feeds: {opml}: no new feeds", file=sys.stderr)
+        print(f"feeds: {source}: no new feeds", file=sys.stderr)
         return 1
     try:
         append(path, groups)
@@ -218,6 +284,40 @@ def _import_opml(path: Path, opml: Path) -> int:
         print(f"feeds: nothing imported: {exc}", file=sys.stderr)
         return 2
     print(f"{path}: added {len(groups)} groups: {', '.join(g.slug for g in groups)}")
+    return 0
+
+
+def _remove(path: Path, slug: str) -> int:
+    try:
+        name = remove(path, slug)
+    except ConfigError as exc:
+        print(f"feeds: {slug} not removed: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"feeds: {path}: cannot be read ({exc.strerror})", file=sys.stderr)
+        return 2
+    print(f"{path}: removed {slug} ({name}); what was harvested of it stays in the store")
+    return 0
+
+
+async def _list(path: Path) -> int:
+    try:
+        config = load_config(path)
+        settings = Settings.from_env(os.environ)
+    except (ConfigError, ValueError) as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    states: dict[tuple[str, str], SourceState] = {}
+    try:
+        store = await open_store(settings.database_url)
+        try:
+            states = {(s.site, s.source): s for s in await store.source_states()}
+        finally:
+            await store.close()
+    except StoreError as exc:
+        print(f"(no harvest to report: {exc})", file=sys.stderr)
+    for line in listing(config.network, states):
+        print(line)
     return 0
 
 

@@ -6,10 +6,11 @@ so a volunteer editing the config can fix it without reading code.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,17 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 MIN_INTERVAL = timedelta(minutes=1)
+# A group's region is its federal state, as the pages and `?region=` offer them; a network
+# outside Germany lists its own (`[network] regions = […]`).
+LAENDER = (
+    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
+    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz",
+    "Saarland", "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen",
+)  # fmt: skip
+# The keys each level of sites.toml may have; a typo is an error, not a silent default.
+TABLES = ("network", "sites")
+NETWORK_KEYS = ("name", "homepage", "timezone", "regions")
+SITE_KEYS = ("slug", "name", "region", "homepage", "timezone", "geo", "sources")
 DEFAULT_DATABASE_URL = "sqlite:///feeds.sqlite3"
 
 
@@ -130,12 +142,16 @@ class Config:
     sources: dict[tuple[str, str], Source]  # adapters keyed by (site, source)
 
 
-def load_config(path: Path) -> Config:
-    """Read and check `sites.toml` and build every adapter; raises ConfigError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, "file", f"cannot be read ({exc.strerror})") from None
+def load_config(path: Path, text: str | None = None) -> Config:
+    """Read and check `sites.toml` (or `text`, to be written there) and build every
+    adapter; raises ConfigError naming `path` and the line."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(path, "file", f"cannot be read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(path, "file", f"is not UTF-8 text ({exc.reason})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -169,19 +185,34 @@ class _Reader:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.lines = text.splitlines()
+        self.regions: tuple[str, ...] = LAENDER
 
     def fail(
         self, key: str, message: str, *, table: str, index: int = 0, field: str | None = None
     ) -> ConfigError:
         return ConfigError(self.path, key, message, self._locate(table, index, field))
 
+    def known(self, key: str, known: Sequence[str], where: str, line: int | None) -> None:
+        """Refuse a key this level does not have, naming the closest one it does."""
+        if key in known:
+            return
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        raise ConfigError(self.path, f"{where}{key}", f"unknown key ({hint})", line)
+
     def network(self, data: dict[str, Any]) -> Network:
+        for key in data:
+            self.known(key, TABLES, "", self._table_line(key))
         net = data.get("network", {})
         if not isinstance(net, dict):
             raise self.fail("network", "must be a table: [network]", table="network")
-        sites_data = data.get("sites")
-        if not isinstance(sites_data, list) or not sites_data:
-            raise self.fail("sites", "expected at least one [[sites]] table", table="sites")
+        for key in net:
+            self.known(key, NETWORK_KEYS, "network.", self._locate("[network]", 0, key))
+        self.regions = self.region_names(net.get("regions"))
+        # No group yet is a network being set up (feeds add writes its first one).
+        sites_data = data.get("sites", [])
+        if not isinstance(sites_data, list):
+            raise self.fail("sites", "expected [[sites]] tables", table="sites")
         sites: list[Site] = []
         seen: set[str] = set()
         for index, raw in enumerate(sites_data):
@@ -215,8 +246,36 @@ class _Reader:
             sites=tuple(sites),
         )
 
+    def region_names(self, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return LAENDER
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise self.fail(
+                "network.regions", "expected a list of region names, such as"
+                ' ["Kanton Bern", "Kanton Zürich"]', table="[network]", field="regions",
+            )  # fmt: skip
+        return tuple(v.strip() for v in value)
+
+    def region(self, value: str | None, index: int) -> str | None:
+        if value is None or value in self.regions:
+            return value
+        folded = {r.casefold().replace(" ", "-"): r for r in self.regions}
+        same = folded.get(value.casefold().replace(" ", "-"))
+        close = same or next(iter(difflib.get_close_matches(value, self.regions, n=1)), None)
+        hint = f"did you mean {close!r}?" if close else "a federal state, such as 'Bayern'"
+        raise self.fail(
+            f"sites[{index}].region", f"{value!r} is not a region of the network ({hint})",
+            table="[[sites]]", index=index, field="region",
+        )  # fmt: skip
+
     def site(self, raw: dict[str, Any], index: int) -> Site:
         where = f"sites[{index}]"
+        for key in raw:
+            self.known(key, SITE_KEYS, f"{where}.", self._locate("[[sites]]", index, key))
 
         def text(key: str, *, required: bool = False) -> str | None:
             value = raw.get(key)
@@ -277,7 +336,7 @@ class _Reader:
         return Site(
             slug=slug,
             name=text("name", required=True) or slug,
-            region=text("region"),
+            region=self.region(text("region"), index),
             homepage=homepage,
             timezone=zone,
             sources=tuple(sources),
@@ -369,6 +428,14 @@ class _Reader:
 
     # Locating: tomllib gives no positions for values, so find the n-th table header
     # and the key's line inside it. Good enough to point a person at the right place.
+    def _table_line(self, name: str) -> int | None:
+        for n, line in enumerate(self.lines):
+            if re.match(rf"^\s*\[+\s*{re.escape(name)}\b", line) or re.match(
+                rf"^\s*{re.escape(name)}\s*=", line
+            ):
+                return n + 1
+        return None
+
     def _headers(self, header: str) -> list[int]:
         return [n for n, line in enumerate(self.lines) if line.strip() == header]
 

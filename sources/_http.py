@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -99,8 +100,15 @@ async def fetch(
 
 
 def connect_failure(exc: aiohttp.ClientConnectorError) -> str:
-    """Why a connection failed, never empty (an OSError may carry no text)."""
+    """Why a connection failed, in words, never empty (an OSError may carry no text)."""
     error = exc.os_error
+    if isinstance(error, ConnectionRefusedError):
+        # A site that speaks only http refuses https.
+        hint = ": the site may only speak http" if exc.port == 443 else ""
+        return f"connection refused on port {exc.port}{hint}"
+    if isinstance(error, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(error):
+        # … or answers the TLS handshake in plain HTTP.
+        return f"no secure connection on port {exc.port}: the site may only speak http"
     return str(error).strip() or error.strerror or type(error).__name__
 
 

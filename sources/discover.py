@@ -8,16 +8,21 @@ Looked for the way feed readers and WordPress itself announce things:
 - schema.org events and articles in the page (JSON-LD, microdata).
 Where the REST API gives posts or events, the site's feed and its calendar export carry
 the same items: they are listed as comments, not as sources, so nothing comes twice.
+
+Every address proposed answered when it was looked at (with a feed or a calendar), and
+each document is proposed once, however many links lead to it. The address may also be a
+feed's or a calendar's own, or lack its scheme; an OPML list is pointed to import-opml.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from parsel import Selector
@@ -54,7 +59,7 @@ class Discovery:
     url: str
     sources: tuple[Found, ...]
     notes: tuple[str, ...]  # also found, not listed as sources, and why
-    title: str | None = None  # the page's <title>, a name for the group
+    title: str | None = None  # a name for the group, as its website gives it
 
     def toml(self) -> str:
         if not self.sources:
@@ -74,9 +79,17 @@ async def discover(
     `session` should connect through `outbound`'s connector; the addresses found in the
     page are checked against it too, so no refused address is ever proposed.
     """
-    page = await _http.fetch(session, url, accept="text/html")
-    assert not isinstance(page, NotModified)  # asked without validators
+    page = await _first_answer(session, url)
     base = page.url
+    shape = _shape(page.body, page.headers.get("Content-Type", ""))
+    if shape == "opml":
+        raise SourceError(
+            f"{base} is an OPML list of feeds, not a website: add its groups with"
+            f" feeds import-opml {base}"
+        )
+    if shape in ("feed", "calendar"):
+        itself = Found(shape, "feed" if shape == "feed" else "ical", base, f"the {shape} itself")
+        return Discovery(base, (itself,), (), _document_title(page.body, shape))
     document = Selector(
         root=page_root(page.body, base, page.headers.get("Content-Type", "")), type="html"
     )
@@ -95,21 +108,16 @@ async def discover(
 
     feeds = await _allowed(_feeds(document, base), outbound, notes)
     calendars = await _allowed(_calendars(document, base), outbound, notes)
-    for feed in feeds:
-        if has_posts:
-            notes.append(f"feed {feed} carries the same posts as the REST API: not listed")
-        elif not any(f.kind == "feed" for f in found):
-            found.append(Found("feed", "feed", feed, "announced with <link rel=alternate>"))
-        else:
-            notes.append(f"another feed: {feed}")
-
-    for calendar in calendars:
-        if has_events:
-            notes.append(f"calendar {calendar} holds the same events as the REST API")
-        elif not any(f.kind == "ical" for f in found):
-            found.append(Found("calendar", "ical", calendar, "a calendar linked from the page"))
-        else:
-            notes.append(f"another calendar: {calendar}")
+    if has_posts:
+        notes += [
+            f"feed {feed} carries the same posts as the REST API: not listed" for feed in feeds
+        ]
+    else:
+        found += await _answering(session, feeds, "feed", notes)
+    if has_events:
+        notes += [f"calendar {c} holds the same events as the REST API" for c in calendars]
+    else:
+        found += await _answering(session, calendars, "calendar", notes)
 
     if not has_events:
         context = SourceContext(
@@ -129,8 +137,124 @@ async def discover(
         if described is not None:
             what = f"{len(described.events)} events, {len(described.posts)} articles"
             found.append(Found("page", "jsonld", base, f"schema.org data in the page ({what})"))
-    title = " ".join((document.css("title::text").get() or "").split()) or None
-    return Discovery(base, tuple(found), tuple(notes), title)
+    return Discovery(base, tuple(found), tuple(notes), site_name(document))
+
+
+# Page titles carry a tagline or the page's own name beside the site's: "Bürgerstiftung
+# Seestadt – Termine", "Startseite | Engagierte Stadt Zwickau".
+_SEPARATORS = re.compile(r"\s+(?:[-–—|·•»]|::)\s+")
+_PAGE_WORDS = {
+    "aktuelles", "blog", "events", "home", "kalender", "news", "neuigkeiten", "start",
+    "startseite", "termine", "veranstaltungen", "willkommen",
+}  # fmt: skip
+
+
+def site_name(document: Selector) -> str | None:
+    """The site's name: what it declares (og:site_name, application-name), else its
+    page title without tagline or page name."""
+    for declared in (
+        document.css('meta[property="og:site_name"]::attr(content)').get(),
+        document.css('meta[name="application-name"]::attr(content)').get(),
+    ):
+        if declared and declared.strip():
+            return " ".join(declared.split())
+    return name_of(document.css("title::text").get() or "")
+
+
+def name_of(title: str) -> str | None:
+    """A title without its tagline: the first part that is not a page's name."""
+    parts = [part.strip() for part in _SEPARATORS.split(" ".join(title.split())) if part.strip()]
+    named = [part for part in parts if part.casefold() not in _PAGE_WORDS]
+    return (named or parts or [None])[0]
+
+
+async def _first_answer(session: aiohttp.ClientSession, url: str) -> _http.Response:
+    """The page at `url` as a person types it: webcal:// is http (by convention), and an
+    address without scheme is tried with https, then http."""
+    given = url.strip()
+    if given.lower().startswith("webcal://"):
+        return await _get(session, "http://" + given[len("webcal://") :])
+    if "://" in given:
+        return await _get(session, given)
+    try:
+        return await _get(session, "https://" + given)
+    except SourceError as secure:
+        try:
+            return await _get(session, "http://" + given)
+        except SourceError:
+            raise secure from None
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> _http.Response:
+    if safe_url(url) is None:
+        raise SourceError(f"{url}: not a web address (expected https://… or http://…)")
+    page = await _http.fetch(session, url, accept="text/html, */*;q=0.5")
+    assert not isinstance(page, NotModified)  # asked without validators
+    return page
+
+
+async def download(session: aiohttp.ClientSession, url: str) -> bytes:
+    """The document at `url` (an OPML list), through the same checks as a page."""
+    return (await _get(session, url)).body
+
+
+async def _answering(
+    session: aiohttp.ClientSession, urls: list[str], what: str, notes: list[str]
+) -> list[Found]:
+    """The first of `urls` that answers with a `what` (feed or calendar), once per
+    document; the others are named in `notes`."""
+    found: list[Found] = []
+    seen: dict[str, str] = {}  # a document's hash: the address it was found at
+    for url in urls:
+        try:
+            answer = await _get(session, url)
+        except SourceError as exc:
+            notes.append(f"left out {url}: {exc.args[0].removeprefix(url + ': ')}")
+            continue
+        if _shape(answer.body, answer.headers.get("Content-Type", "")) != what:
+            notes.append(f"left out {url}: it answered, but not with a {what}")
+            continue
+        digest = hashlib.sha256(answer.body).hexdigest()
+        if digest in seen:
+            notes.append(f"{url} is the same {what} as {seen[digest]}")
+            continue
+        seen[digest] = url
+        if found:
+            notes.append(f"another {what}: {url}")
+            continue
+        why = "announced with <link rel=alternate>" if what == "feed" else "linked from the page"
+        found.append(Found(what, "feed" if what == "feed" else "ical", url, f"a {what} {why}"))
+    return found
+
+
+def _shape(body: bytes, content_type: str) -> str:
+    """What a document is: "feed", "calendar", "opml" or "page"."""
+    head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    declared = content_type.split(";")[0].strip().lower()
+    if head.startswith(b"begin:vcalendar") or declared == "text/calendar":
+        return "calendar"
+    if b"<opml" in head:
+        return "opml"
+    if any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf")) or declared in FEED_TYPES:
+        return "feed"
+    if head.startswith(b"{") and b"jsonfeed.org/version" in head:
+        return "feed"
+    return "page"
+
+
+def _document_title(body: bytes, shape: str) -> str | None:
+    """A feed's title or a calendar's name (X-WR-CALNAME), as a name for the group."""
+    if shape == "calendar":
+        match = re.search(rb"^X-WR-CALNAME[^:\r\n]*:([^\r\n]+)", body, re.MULTILINE)
+        return name_of(match[1].decode("utf-8", "replace")) if match else None
+    try:
+        if body.lstrip()[:1] == b"{":
+            title = json.loads(body).get("title")
+            return name_of(title) if isinstance(title, str) else None
+    except (ValueError, AttributeError):
+        return None
+    match = re.search(rb"<title[^>]*>([^<]{1,300})</title>", body)
+    return name_of(match[1].decode("utf-8", "replace")) if match else None
 
 
 async def _allowed(urls: list[str], outbound: Outbound, notes: list[str]) -> list[str]:
@@ -178,9 +302,11 @@ def _calendars(document: Selector, base: str) -> list[str]:
         ):
             hrefs.append(href)
     calendars = []
+    scheme = urlsplit(base).scheme
     for href in hrefs:
         if href.lower().startswith("webcal://"):
-            href = "https://" + href[len("webcal://") :]
+            # webcal is http by convention; the page's own scheme is what its server speaks.
+            href = f"{scheme}://" + href[len("webcal://") :]
         url = safe_url(href, base)
         if url and url not in calendars:
             calendars.append(url)

@@ -59,13 +59,19 @@ async def test_a_site_with_a_feed_and_a_calendar_link(upstream: Upstream) -> Non
         return web.Response(text=body, content_type="text/html")
 
     upstream.add("/", page)
+    upstream.file("/news.atom", "feed/news.atom")
+    upstream.file("/termine.ics", "ical/nextcloud.ics")  # with ?download=1 too
     found = await run(upstream.base + "/")
     assert kinds(found) == [
         ("feed", "feed", f"{upstream.base}/news.atom"),
-        # webcal:// is read as https:// by the ical source; here the test server is http.
-        ("calendar", "ical", f"https://{host}/termine.ics"),
+        # webcal:// is http by convention: the page's scheme, which this server speaks.
+        ("calendar", "ical", f"http://{host}/termine.ics"),
     ]
-    assert found.notes == (f"another calendar: {upstream.base}/termine.ics?download=1",)
+    # The download link is the same calendar: proposed once.
+    assert found.notes == (
+        f"{upstream.base}/termine.ics?download=1 is the same calendar as"
+        f" {upstream.base}/termine.ics",
+    )
 
 
 async def test_a_page_with_schema_org_events(upstream: Upstream) -> None:
@@ -132,19 +138,19 @@ async def test_add_appends_a_group_that_loads(upstream: Upstream, tmp_path: Path
     url = upstream.base + "/veranstaltungen/"
     added = await _run_cli("--config", str(config), "add", "kl", url, "--region", "Rheinland-Pfalz")
     assert added.returncode == 0, added.stderr
-    assert "added kl with jsonld" in added.stdout
+    assert "added kl (Engagierte Stadt Kaiserslautern) with jsonld" in added.stdout
     site = load_config(config).network.site("kl")
     assert site is not None
-    # Named after the page's title unless told.
+    # Named after the page's title, less the page's own name, unless told.
     assert (site.name, site.region, site.homepage) == (
-        "Veranstaltungen – Engagierte Stadt Kaiserslautern",
+        "Engagierte Stadt Kaiserslautern",
         "Rheinland-Pfalz",
         url,
     )
     assert [(s.name, s.kind) for s in site.sources] == [("page", "jsonld")]
-    # The same slug again would break the configuration: refused, the file unchanged.
+    # The same site again is refused, naming the group that has it; the file unchanged.
     before = config.read_text()
-    again = await _run_cli("--config", str(config), "add", "kl", url)
-    assert again.returncode == 2
-    assert "kl not added" in again.stderr
+    again = await _run_cli("--config", str(config), "add", url, "--slug", "kl2")
+    assert again.returncode == 1
+    assert "is there already: kl (Engagierte Stadt Kaiserslautern)" in again.stderr
     assert config.read_text() == before

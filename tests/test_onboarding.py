@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from feeds.config import load_config
-from feeds.onboarding import groups_from_opml, slug_of
+from feeds.model import Network, Site, SourceConfig
+from feeds.onboarding import address_key, groups_from_opml, short_slug, slug_of
 from tests.helpers import LOCAL_ENV
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -38,18 +39,59 @@ def test_slugs_are_address_safe() -> None:
     assert slug_of("???") == "gruppe"
 
 
+def test_short_slugs_name_the_place() -> None:
+    assert short_slug("Engagierte Stadt Zwickau", set()) == "zwickau"
+    assert short_slug("Freiwilligenagentur Halle-Saalkreis e.V.", set()) == "halle-saalkreis"
+    assert short_slug("Bürgerstiftung Bad Dürkheim", set()) == "bad-duerkheim"
+    # Where the place is taken (two groups in one town), the whole name; then a number.
+    assert short_slug("Bürgerstiftung Seestadt", {"seestadt"}) == "buergerstiftung-seestadt"
+    taken = {"seestadt", "buergerstiftung-seestadt"}
+    assert short_slug("Bürgerstiftung Seestadt", taken) == "buergerstiftung-seestadt-2"
+    assert short_slug("Engagierte Stadt", set()) == "engagierte-stadt"  # nothing but shared words
+
+
+def test_addresses_compare_as_the_same_place() -> None:
+    same = {
+        "https://www.example.org/feed/",
+        "http://example.org/feed",
+        "HTTPS://Example.org:443/feed/#top",
+        "webcal://example.org/feed",
+    }
+    assert {address_key(url) for url in same} == {"example.org/feed"}
+    assert address_key("https://example.org/feed?lang=de") != address_key(
+        "https://example.org/feed"
+    )
+
+
 def test_every_feed_becomes_a_group_with_its_folder_as_region() -> None:
-    groups, skipped = groups_from_opml(OPML, {"netzwerk-ohne-ordner"})
+    there = Network(
+        name="N",
+        sites=(
+            Site(
+                slug="netz", name="Netzwerk ohne Ordner",
+                sources=(SourceConfig(name="feed", kind="feed", options=(("url", "https://other.example/"),)),),
+            ),
+            Site(
+                slug="bd", name="Bad Dürkheim",
+                sources=(SourceConfig(name="feed", kind="feed", options=(("url", "http://bad-duerkheim.example.org/feed.atom/"),)),),
+            ),
+        ),
+    )  # fmt: skip
+    groups, skipped = groups_from_opml(OPML, there)
     assert [(g.slug, g.name, g.region, g.homepage) for g in groups] == [
         (
-            "engagierte-stadt-kaiserslautern",
+            "kaiserslautern",
             "Engagierte Stadt Kaiserslautern",
             "Rheinland-Pfalz",
             "https://www.example.org/kaiserslautern/",
         ),
-        ("buergerstiftung-bad-duerkheim", "Bürgerstiftung Bad Dürkheim", "Rheinland-Pfalz", None),
     ]
-    assert skipped == ["Netzwerk ohne Ordner (netzwerk-ohne-ordner): a group of that name exists"]
+    assert skipped == [
+        "Bürgerstiftung Bad Dürkheim (https://bad-duerkheim.example.org/feed.atom):"
+        " http://bad-duerkheim.example.org/feed.atom/ is read already, for bd (Bad Dürkheim)",
+        "Netzwerk ohne Ordner (https://netz.example.org/rss):"
+        " a group of that name is there already: netz (Netzwerk ohne Ordner)",
+    ]
 
 
 def test_an_opml_file_with_entities_is_refused() -> None:
@@ -57,7 +99,7 @@ def test_an_opml_file_with_entities_is_refused() -> None:
     <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
     <opml><body><outline text="&b;" xmlUrl="https://example.org/feed"/></body></opml>"""
     with pytest.raises(ValueError, match="declares XML entities"):
-        groups_from_opml(bomb, set())
+        groups_from_opml(bomb, None)
 
 
 def test_import_writes_groups_that_load(tmp_path: Path) -> None:
@@ -69,12 +111,7 @@ def test_import_writes_groups_that_load(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "added 3 groups" in done.stdout
     sites = load_config(config).network.sites
-    assert [s.slug for s in sites] == [
-        "a",
-        "engagierte-stadt-kaiserslautern",
-        "buergerstiftung-bad-duerkheim",
-        "netzwerk-ohne-ordner",
-    ]
+    assert [s.slug for s in sites] == ["a", "kaiserslautern", "bad-duerkheim", "ohne-ordner"]
     assert [(c.kind, c.options_dict["url"]) for c in sites[1].sources] == [
         ("feed", "https://www.example.org/kaiserslautern/feed/")
     ]

@@ -10,12 +10,16 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
+from feeds import urls
+from feeds.alerts import Alerter
 from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
-from feeds.harvest import Harvester, user_agent
+from feeds.config_watch import ConfigWatcher
+from feeds.harvest import Harvester, user_agent, worker_name
 from feeds.model import Network
 from feeds.onboarding import (
     NewGroup,
@@ -153,27 +157,48 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.port,
                 harvest=not args.no_harvest,
                 access_log=args.access_log,
+                config_path=config_path,
             )
-        return asyncio.run(_harvest(settings, config, forever=args.forever))
+        return asyncio.run(_harvest(settings, config, config_path, forever=args.forever))
     except StoreError as exc:
         print(f"feeds: store error: {exc}", file=sys.stderr)
         return 1
 
 
-async def _harvest(settings: Settings, config: Config, *, forever: bool) -> int:
+async def _harvest(settings: Settings, config: Config, path: Path, *, forever: bool) -> int:
     store = await open_store(settings.database_url)
     try:
         async with publishing(settings) as publisher:
+            status = urls.Urls(settings.base_url).status() if settings.base_url else None
+            alerter = Alerter(store, lambda: watcher.current, worker=worker_name(),
+                              status_url=status)  # fmt: skip
             harvester = Harvester(
                 store,
                 config.network,
                 config.sources,
                 on_change=publisher.changed if publisher else lambda site: None,
+                on_harvested=alerter.wake,
                 contact_url=settings.base_url,
                 outbound=settings.outbound,
                 keep=settings.keep,
             )
-            return await _run(harvester, forever=forever)
+            watcher = ConfigWatcher(
+                path, lambda new: harvester.apply(new.network, new.sources), config
+            )
+            if not forever:
+                outcome = await _run(harvester, forever=False)
+                await alerter.round(datetime.now(UTC))  # a cron job tells as a worker does
+                return outcome
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, watcher.look_now)
+            background = [
+                asyncio.create_task(watcher.run(), name="configuration"),
+                asyncio.create_task(alerter.run(), name="alerts"),
+            ]
+            try:
+                return await _run(harvester, forever=True)
+            finally:
+                for task in background:
+                    task.cancel()
     finally:
         await store.close()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
@@ -25,6 +26,7 @@ from sources import OptionError, SourceContext, UnknownKindError, build_source
 from sources.base import Source
 from sources.outbound import Outbound
 
+_MAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -37,9 +39,11 @@ LAENDER = (
     "Saarland", "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen",
 )  # fmt: skip
 # The keys each level of sites.toml may have; a typo is an error, not a silent default.
-TABLES = ("network", "sites")
+TABLES = ("network", "alerts", "sites")
 NETWORK_KEYS = ("name", "homepage", "timezone", "regions")
-SITE_KEYS = ("slug", "name", "region", "homepage", "timezone", "geo", "sources")
+ALERT_KEYS = ("smtp", "from", "office", "after", "webhook")
+SITE_KEYS = ("slug", "name", "region", "homepage", "timezone", "geo", "contact", "sources")
+ALERT_AFTER = 3  # failed harvests in a row before a group is told
 DEFAULT_DATABASE_URL = "sqlite:///feeds.sqlite3"
 
 
@@ -140,6 +144,18 @@ def _hub(value: str | None) -> str | None:
 class Config:
     network: Network
     sources: dict[tuple[str, str], Source]  # adapters keyed by (site, source)
+    alerts: Alerts | None = None  # whom to tell when a source breaks ([alerts])
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    """Mail to the people who can fix a broken source (feeds/alerts.py)."""
+
+    smtp: str  # smtp://host:port, or smtps://user:password@host:465
+    sender: str  # the From address
+    office: tuple[str, ...]  # the network office: copies where a group has no contact
+    after: int = ALERT_AFTER  # failed harvests in a row before the group is told
+    webhook: str | None = None  # the same events as JSON, POSTed here
 
 
 def load_config(path: Path, text: str | None = None) -> Config:
@@ -163,7 +179,7 @@ def load_config(path: Path, text: str | None = None) -> Config:
         for site_index, site in enumerate(network.sites)
         for source_index, config in enumerate(site.sources)
     }
-    return Config(network, sources)
+    return Config(network, sources, reader.alerts(data.get("alerts")))
 
 
 def parse_interval(value: Any) -> timedelta:
@@ -341,7 +357,57 @@ class _Reader:
             timezone=zone,
             sources=tuple(sources),
             geo=self.geo(raw.get("geo"), index),
+            contact=self.addresses(raw.get("contact"), f"{where}.contact", "[[sites]]", index),
         )
+
+    def addresses(self, value: Any, key: str, table: str, index: int) -> tuple[str, ...]:
+        """One mail address or a list of them; each checked as a mail server would."""
+        if value is None:
+            return ()
+        given = [value] if isinstance(value, str) else value
+        field = key.rpartition(".")[2]
+        if not isinstance(given, list) or not given:
+            raise self.fail(key, "expected a mail address or a list of them", table=table,
+                            index=index, field=field)  # fmt: skip
+        for address in given:
+            if not isinstance(address, str) or not _MAIL.match(address.strip()):
+                raise self.fail(key, f"{address!r} is not a mail address (name@example.org)",
+                                table=table, index=index, field=field)  # fmt: skip
+        return tuple(address.strip() for address in given)
+
+    def alerts(self, raw: Any) -> Alerts | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise self.fail("alerts", "must be a table: [alerts]", table="[alerts]")
+        for key in raw:
+            self.known(key, ALERT_KEYS, "alerts.", self._locate("[alerts]", 0, key))
+        smtp = raw.get("smtp")
+        if not isinstance(smtp, str) or urlsplit(smtp).scheme not in ("smtp", "smtps"):
+            raise self.fail(
+                "alerts.smtp",
+                f"expected smtp://host:port or smtps://user:password@host:465, got {smtp!r}",
+                table="[alerts]",
+                field="smtp",
+            )
+        [sender] = self.addresses(raw.get("from"), "alerts.from", "[alerts]", 0) or [""]
+        if not sender:
+            raise self.fail("alerts.from", "the address mails come from is required",
+                            table="[alerts]", field="from")  # fmt: skip
+        office = self.addresses(raw.get("office"), "alerts.office", "[alerts]", 0)
+        after = raw.get("after", ALERT_AFTER)
+        if not isinstance(after, int) or isinstance(after, bool) or not 1 <= after <= 100:
+            raise self.fail(
+                "alerts.after",
+                f"expected a number of failed harvests from 1 to 100, got {after!r}",
+                table="[alerts]",
+                field="after",
+            )
+        webhook = raw.get("webhook")
+        if webhook is not None and safe_url(webhook) is None:
+            raise self.fail("alerts.webhook", f"expected an https:// address, got {webhook!r}",
+                            table="[alerts]", field="webhook")  # fmt: skip
+        return Alerts(smtp, sender, office, after, webhook)
 
     def geo(self, value: Any, index: int) -> tuple[float, float] | None:
         if value is None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from feeds import __version__, metrics
-from feeds.model import Network
+from feeds.model import Network, SourceConfig
 from feeds.store import HarvestRecord, Store, StoreError
 from feeds.store.presence import Keep
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
@@ -214,6 +214,7 @@ class Harvester:
         limits: Limits = Limits(),
         on_revision: Callable[[int], None] = lambda revision: None,
         on_change: Callable[[str], None] = lambda site: None,
+        on_harvested: Callable[[], None] = lambda: None,
         contact_url: str | None = None,
         worker: str | None = None,
         outbound: Outbound = Outbound(),
@@ -229,14 +230,15 @@ class Harvester:
         self.lease = lease
         self.keep = keep  # what the store keeps of each source
         self.sources = dict(sources)
-        self.intervals = {
-            (site.slug, config.name): config.interval
-            for site in network.sites
-            for config in site.sources
-        }
+        self._configured = _as_configured(network)
+        self.intervals = {key: config.interval for key, (_, config) in self._configured.items()}
+        # While run_forever runs: its session, and each source's loop.
+        self._session: aiohttp.ClientSession | None = None
+        self._loops: dict[SourceKey, asyncio.Task[None]] = {}
         self.limits = limits
         self.on_revision = on_revision
         self.on_change = on_change  # a site's items changed (WebSub pings)
+        self.on_harvested = on_harvested  # a source was harvested, well or not (alerts)
         self.user_agent = user_agent(contact_url)
         self._failures: dict[SourceKey, int] = {}
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -278,23 +280,58 @@ class Harvester:
 
     async def _run_forever(self) -> None:
         async with self._client_session() as session:
-            loops = [
-                asyncio.create_task(self._loop(session, key), name=f"harvest {key[0]}/{key[1]}")
-                for key in self.sources
-            ]
+            self._session = session
+            for key in self.sources:
+                self._start(key)
             try:
                 while True:
                     self.last_tick = utcnow()
                     await asyncio.sleep(TICK.total_seconds())
             finally:
+                self._session = None
+                loops, self._loops = list(self._loops.values()), {}
                 for task in loops:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
 
-    async def _loop(self, session: aiohttp.ClientSession, key: SourceKey) -> None:
+    def apply(self, network: Network, sources: Mapping[SourceKey, Source]) -> None:
+        """Harvest from now on what a changed configuration lists: new sources start, the
+        loops of removed ones end, and a source whose settings changed (its options, its
+        interval, its group's time zone or homepage) starts again with them, read at
+        once (the office that mended an address wants to see it read)."""
+        before, after = self._configured, _as_configured(network)
+        self.sources = dict(sources)
+        self._configured = after
+        self.intervals = {key: config.interval for key, (_, config) in after.items()}
+        for key in before.keys() - after.keys():
+            self._stop(key)
+            self.due.pop(key, None)
+            self._failures.pop(key, None)
+        if self._session is None:
+            return  # not running: run_once and run_forever take the sources as they are
+        for key, settings in after.items():
+            if before.get(key) != settings:
+                self._stop(key)
+                self._start(key, at_once=True)
+
+    def _start(self, key: SourceKey, *, at_once: bool = False) -> None:
+        assert self._session is not None
+        self._loops[key] = asyncio.create_task(
+            self._loop(self._session, key, at_once=at_once), name=f"harvest {key[0]}/{key[1]}"
+        )
+
+    def _stop(self, key: SourceKey) -> None:
+        task = self._loops.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    async def _loop(
+        self, session: aiohttp.ClientSession, key: SourceKey, *, at_once: bool = False
+    ) -> None:
         while True:
+            due_only, at_once = not at_once, False
             try:
-                _, delay = await self._harvest(session, key)
+                _, delay = await self._harvest(session, key, due_only=due_only)
             except Exception:  # the store failed in a way it did not name, or a bug here
                 log.exception("harvest site=%s source=%s: the harvest loop failed", *key)
                 delay = self.intervals.get(key, timedelta(minutes=15))
@@ -398,6 +435,7 @@ class Harvester:
         if outcome.revision is not None and (outcome.new or outcome.changed or outcome.removed):
             self.on_revision(outcome.revision)
             self.on_change(key[0])
+        self.on_harvested()
         return outcome, delay
 
     async def _renewing(self, key: SourceKey, harvest: Awaitable[Outcome]) -> Outcome:
@@ -460,6 +498,16 @@ class Harvester:
                 total=limits.total_timeout, sock_connect=limits.connect_timeout
             ),
         )
+
+
+def _as_configured(network: Network) -> dict[SourceKey, tuple[tuple[object, ...], SourceConfig]]:
+    """Each source with what its adapter was built from: its group's settings that reach
+    it (time zone, homepage) and its own configuration."""
+    return {
+        (site.slug, config.name): ((site.timezone, site.homepage), config)
+        for site in network.sites
+        for config in site.sources
+    }
 
 
 def _log(outcome: Outcome, delay: timedelta) -> None:

@@ -96,6 +96,7 @@ class Site:
     timezone: str = DEFAULT_TIMEZONE
     sources: tuple[SourceConfig, ...] = ()
     geo: tuple[float, float] | None = None  # (latitude, longitude) of the town, for `near`
+    contact: tuple[str, ...] = ()  # who is told when one of its sources breaks
 
     @property
     def zone(self) -> ZoneInfo:

@@ -2,7 +2,8 @@
 
 Every process binds the port with SO_REUSEPORT and the kernel spreads connections over
 them; the first also harvests (when harvesting is on), the others follow the store's
-revision as a separate web instance does (PostgreSQL NOTIFY, SQLite polling). Each keeps
+revision as a separate web instance does (PostgreSQL NOTIFY, SQLite polling). Each follows
+the configuration's changes by itself; SIGHUP is passed on to all of them. Each keeps
 its own render cache. Metrics are counted into shared files (prometheus-client's
 multiprocess mode) so /metrics adds up all of them, whichever process answers. A process
 that dies is started again; SIGTERM or SIGINT stops them all.
@@ -55,9 +56,16 @@ def serve_workers(
         nonlocal stopping
         stopping = True
 
+    def reload(signum: int, frame: FrameType | None) -> None:
+        for process in processes:  # each reads the configuration again at once
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    processes = [start(index) for index in range(count)]
+    processes: list[BaseProcess] = []
+    signal.signal(signal.SIGHUP, reload)
+    processes += [start(index) for index in range(count)]
     log.info("serving with %d processes: %s", count, [p.pid for p in processes])
     try:
         while not stopping:
@@ -103,6 +111,13 @@ def _serve_one(
     config = load_config(Path(config_path))
     sys.exit(
         run_service(
-            settings, config, host, port, harvest=harvest, access_log=access_log, reuse_port=True
+            settings,
+            config,
+            host,
+            port,
+            harvest=harvest,
+            access_log=access_log,
+            reuse_port=True,
+            config_path=Path(config_path),
         )
     )

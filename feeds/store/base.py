@@ -97,6 +97,8 @@ class SourceState:
     gone: bool = False  # the source answered 410 Gone
     moved_to: str | None = None  # where a permanent redirect pointed
     notes: Notes = field(default_factory=Notes)  # of the last successful read
+    # When its latest run of failures began; kept after it recovers (an alert's episode).
+    failing_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,18 @@ class HarvestRecord:
     new: int = 0
     changed: int = 0
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """A mail in the store's outbox: queued once under its `key`, sent by one process."""
+
+    key: str  # what it is about, once: "failing:site/source:episode"
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    id: int | None = None  # the outbox's, once queued
+    attempts: int = 0  # sending failed this often
 
 
 HARVESTS_KEPT = timedelta(days=7)  # records older than this are pruned as new ones come
@@ -226,6 +240,26 @@ class Store(Protocol):
 
     async def harvests(self, since: datetime | None = None) -> list[HarvestRecord]:
         """Harvests that finished since then (all kept by default), oldest first."""
+        ...
+
+    async def queue_mails(self, mails: Sequence[Mail], now: datetime) -> int:
+        """Queue each mail unless one with its key ever was (by any process); how many
+        were queued now."""
+        ...
+
+    async def queued(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys have a mail in the outbox (queued or sent)."""
+        ...
+
+    async def claim_mail(self, worker: str, now: datetime, lease: timedelta) -> Mail | None:
+        """The next mail due, claimed for `worker` until `now + lease`; None: none is due.
+        Of processes claiming at once, one gets each mail."""
+        ...
+
+    async def mail_sent(self, mail: Mail, now: datetime) -> None: ...
+
+    async def mail_failed(self, mail: Mail, error: str, retry_at: datetime) -> None:
+        """Sending failed: tried again from `retry_at` (by whichever process claims it)."""
         ...
 
     async def last_harvest(self) -> datetime | None:

@@ -52,6 +52,8 @@ Plan = Generator[Statement, list[Row], R]
 class Written:
     """An item row a write just inserted (`id` None: the database chose it) or replaced."""
 
+    site: str  # the item's own (a caller's batch is expected to match)
+    source: str
     kind: str
     external_id: str
     columns: Columns
@@ -83,11 +85,9 @@ class Dialect(Protocol):
         """Query columns kept in the items row itself, by name (feeds/store/columns.py)."""
         ...
 
-    def index_items(
-        self, site: str, source: str, since_revision: int, written: Sequence[Written]
-    ) -> Plan[None]:
+    def index_items(self, since_revision: int, written: Sequence[Written]) -> Plan[None]:
         """Keep what this database indexes outside the items row for rows just written
-        (those of `site`/`source` past `since_revision`)."""
+        (those past `since_revision`)."""
         ...
 
     def forget_items(self, ids: Sequence[int]) -> Plan[None]:

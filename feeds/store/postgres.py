@@ -204,6 +204,7 @@ class PostgresStore(Writes):
                 gone=row["gone"],
                 moved_to=row["moved_to"],
                 notes=load_notes(row["skipped"], row["warnings"]),
+                failing_since=row["failing_since"],
             )
             for row in rows
         ]
@@ -310,9 +311,7 @@ class _Dialect:
             "categories": list(derived.categories),
         }
 
-    def index_items(
-        self, site: str, source: str, since_revision: int, written: Sequence[Written]
-    ) -> Plan[None]:
+    def index_items(self, since_revision: int, written: Sequence[Written]) -> Plan[None]:
         yield from ()  # the item row holds it all (item_columns)
 
     def forget_items(self, ids: Sequence[int]) -> Plan[None]:

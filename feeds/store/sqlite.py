@@ -215,23 +215,24 @@ class _Dialect:
             "recurring": derived.recurring,
         }
 
-    def index_items(
-        self, site: str, source: str, since_revision: int, written: Sequence[Written]
-    ) -> Plan[None]:
+    def index_items(self, since_revision: int, written: Sequence[Written]) -> Plan[None]:
         # Categories and search text live in side tables keyed by the item's id (an FTS5
         # table cannot be a column); new rows' ids are read back, as executemany keeps none.
         replaced = [(w.id,) for w in written if w.id is not None]
         yield Many("DELETE FROM item_categories WHERE item_id = ?", replaced)
         yield Many("DELETE FROM item_search WHERE rowid = ?", replaced)
-        ids: dict[tuple[str, str], int] = {}
-        if len(replaced) < len(written):
+        ids: dict[tuple[str, str, str, str], int] = {}
+        for site, source in {(w.site, w.source) for w in written if w.id is None}:
             rows = yield One(
                 "SELECT id, kind, external_id FROM items"
                 " WHERE site = ? AND source = ? AND revision > ?",
                 (site, source, since_revision),
             )
-            ids = {(row["kind"], row["external_id"]): row["id"] for row in rows}
-        indexed = [(ids[w.kind, w.external_id] if w.id is None else w.id, w) for w in written]
+            ids.update({(site, source, r["kind"], r["external_id"]): r["id"] for r in rows})
+        indexed = [
+            (ids[w.site, w.source, w.kind, w.external_id] if w.id is None else w.id, w)
+            for w in written
+        ]
         yield Many(
             "INSERT INTO item_categories (category, item_id) VALUES (?, ?)",
             [(category, i) for i, w in indexed for category in w.columns.categories],
@@ -304,7 +305,7 @@ def _fill(item_id: int, derived: Columns) -> Plan[None]:
     names = DIALECT.item_columns(derived)
     assignments = ", ".join(f"{name} = ?" for name in names)
     yield One(f"UPDATE items SET {assignments} WHERE id = ?", (*names.values(), item_id))
-    yield from DIALECT.index_items("", "", 0, [Written("", "", derived, item_id)])
+    yield from DIALECT.index_items(0, [Written("", "", "", "", derived, item_id)])
 
 
 def _execute(db: sqlite3.Connection, statement: Statement) -> list[Row]:
@@ -359,6 +360,7 @@ def _states(db: sqlite3.Connection, site: str | None, source: str | None) -> lis
             gone=bool(row["gone"]),
             moved_to=row["moved_to"],
             notes=load_notes(row["skipped"], row["warnings"]),
+            failing_since=_parse(row["failing_since"]),
         )
         for row in rows
     ]

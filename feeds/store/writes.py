@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Validators
+from feeds.store import outbox
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
     Claim,
     HarvestRecord,
+    Mail,
     dump_notes,
     unique_items,
 )
@@ -94,6 +96,21 @@ class Writes:
     async def record_harvest(self, record: HarvestRecord) -> None:
         await self._transact(record_harvest(self.dialect, record))
 
+    async def queue_mails(self, mails: Sequence[Mail], now: datetime) -> int:
+        return await self._transact(outbox.queue(self.dialect, mails, now))
+
+    async def queued(self, keys: Sequence[str]) -> set[str]:
+        return await self._transact(outbox.queued(self.dialect, keys))
+
+    async def claim_mail(self, worker: str, now: datetime, lease: timedelta) -> Mail | None:
+        return await self._transact(outbox.claim(self.dialect, worker, now, lease))
+
+    async def mail_sent(self, mail: Mail, now: datetime) -> None:
+        await self._transact(outbox.sent(self.dialect, mail, now))
+
+    async def mail_failed(self, mail: Mail, error: str, retry_at: datetime) -> None:
+        await self._transact(outbox.failed(self.dialect, mail, error, retry_at))
+
 
 @dataclass(frozen=True, slots=True)
 class Batch:
@@ -121,14 +138,17 @@ def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
     # Only the rows the decisions need: those of the items read (a feed lists its newest
     # ten, the store may keep thousands), and the events that may have gone missing.
     stored: dict[tuple[str, str], Previous] = {}
-    for kind in ("post", "event"):
-        ids = [prepared.item.external_id for prepared in batch.items if prepared.kind == kind]
+    wanted: dict[tuple[str, str, str], list[str]] = {}  # an item names its own source
+    for prepared in batch.items:
+        where = (prepared.item.site, prepared.item.source, prepared.kind)
+        wanted.setdefault(where, []).append(prepared.item.external_id)
+    for (item_site, item_source, kind), ids in wanted.items():
         for chunk in _chunks(ids):
             bind = Binder(d)
             rows = yield bind.one(
                 "SELECT id, external_id, content_hash, first_seen FROM items"
-                f" WHERE site = {bind(site)} AND source = {bind(source)} AND kind = {bind(kind)}"
-                f" AND external_id {d.one_of(bind, chunk)}"
+                f" WHERE site = {bind(item_site)} AND source = {bind(item_source)}"
+                f" AND kind = {bind(kind)} AND external_id {d.one_of(bind, chunk)}"
             )
             for r in rows:
                 stored[kind, r["external_id"]] = Previous(
@@ -153,11 +173,12 @@ def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
     yield from _insert_items(d, items.new, now)
     yield from _update_items(d, items.changed, now)
     written = [
-        Written(w.prepared.kind, w.prepared.item.external_id, w.prepared.columns, w.id)
+        Written(item.site, item.source, w.prepared.kind, item.external_id, w.prepared.columns, w.id)
         for w in (*items.new, *items.changed)
+        for item in (w.prepared.item,)
     ]
     if written:
-        yield from d.index_items(site, source, base, written)
+        yield from d.index_items(base, written)
 
     shown: list[tuple[Any, ...]] = []
     counted: list[tuple[Any, ...]] = []
@@ -292,11 +313,15 @@ def save_failure(
 ) -> Plan[None]:
     bind = Binder(d)
     yield bind.one(
-        "INSERT INTO sources (site, source, last_attempt, last_error, last_status, failures)"
-        f" VALUES ({bind(site)}, {bind(source)}, {bind(d.instant(now))}, {bind(error)},"
-        f" {bind(status)}, 1) ON CONFLICT (site, source) DO UPDATE SET"
+        "INSERT INTO sources (site, source, last_attempt, last_error, last_status, failures,"
+        f" failing_since) VALUES ({bind(site)}, {bind(source)}, {bind(d.instant(now))},"
+        f" {bind(error)}, {bind(status)}, 1, {bind(d.instant(now))})"
+        " ON CONFLICT (site, source) DO UPDATE SET"
         " last_attempt = excluded.last_attempt, last_error = excluded.last_error,"
-        " last_status = excluded.last_status, failures = sources.failures + 1"
+        " last_status = excluded.last_status, failures = sources.failures + 1,"
+        # The first failure after a success begins a new run of them (an alert's episode).
+        " failing_since = CASE WHEN sources.failures = 0 OR sources.failing_since IS NULL"
+        " THEN excluded.failing_since ELSE sources.failing_since END"
     )
 
 

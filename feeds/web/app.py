@@ -6,23 +6,27 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from pathlib import Path
 
 from aiohttp import web
 
+from feeds import urls
+from feeds.alerts import Alerter
 from feeds.config import Config, Settings
-from feeds.harvest import Harvester
+from feeds.config_watch import ConfigWatcher
+from feeds.harvest import Harvester, worker_name
 from feeds.render.pages import load_templates
 from feeds.store import open_store
 from feeds.web import assets, calendars, operations, pages, syndication, widget
 from feeds.web.app_keys import (
     Background,
+    Configured,
     background_key,
+    configured_key,
     guard_key,
     harvester_key,
-    interval_key,
-    network_key,
     settings_key,
     store_key,
 )
@@ -46,21 +50,23 @@ def create_app(
     harvest: bool = True,
     revision_poll: float = REVISION_POLL_SECONDS,
     freeze_heap: bool = False,
+    watch: Path | None = None,
 ) -> web.Application:
     """The service; with `harvest`, the sources are harvested in this process too.
 
     Either way the store's revision is followed (PostgreSQL NOTIFY, or polling SQLite
     every `revision_poll` seconds) to notice what other processes write. `freeze_heap`
-    is for a process that serves only this app (`feeds serve`): see _freeze_heap.
+    is for a process that serves only this app (`feeds serve`): see _freeze_heap. With
+    `watch` (the configuration's file), its changes are in force within seconds, and at
+    once on SIGHUP (feeds/config_watch.py).
     """
     app = web.Application(middlewares=[boundary])
     app[settings_key] = settings
-    app[network_key] = config.network
+    configured = app[configured_key] = Configured(config)
     # One budget for rendered answers (every coding counted), renders and replays.
     pool = RenderPool()
     answers = app[answers_key] = Answers(settings.cache_bytes, pool)
     app[guard_key] = TokenGuard()
-    app[interval_key] = _shortest_interval(config)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, offload=pool.run)
@@ -73,12 +79,19 @@ def create_app(
         revision = answers.revision
         async with publishing(settings) as publisher:
             # Built either way: POST /admin/harvest uses it even when a worker harvests.
+            alerter = Alerter(
+                app[store_key],
+                lambda: configured.config,
+                worker=worker_name(),
+                status_url=urls.Urls(settings.base_url).status() if settings.base_url else None,
+            )
             harvester = app[harvester_key] = Harvester(
                 app[store_key],
                 config.network,
                 config.sources,
                 on_revision=revision.bump,
                 on_change=publisher.changed if publisher else lambda site: None,
+                on_harvested=alerter.wake,
                 contact_url=settings.base_url,
                 outbound=settings.outbound,
                 keep=settings.keep,
@@ -91,11 +104,13 @@ def create_app(
             task = (
                 asyncio.create_task(harvester.run_forever(), name="harvest") if harvest else follow
             )
-            for running in {task, follow}:
+            # Whoever harvests tells of broken sources (each mail once, however many do).
+            alerting = asyncio.create_task(alerter.run(), name="alerts") if harvest else follow
+            for running in {task, follow, alerting}:
                 running.add_done_callback(_report_end)
             app[background_key] = Background(task, harvesting=harvest)
             yield
-            for running in {task, follow}:
+            for running in {task, follow, alerting}:
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
@@ -117,7 +132,30 @@ def create_app(
             await task
         answers.replays.flush_counts()
 
-    app.cleanup_ctx.extend([pool_ctx(pool), templates_ctx, store_ctx, harvest_ctx, counts_ctx])
+    async def watch_ctx(app: web.Application) -> AsyncIterator[None]:
+        if watch is None:
+            yield
+            return
+
+        def apply(new: Config) -> None:
+            configured.use(new)
+            app[harvester_key].apply(new.network, new.sources)
+            answers.revision.reconfigured()  # pages and feeds that list groups change
+
+        watcher = ConfigWatcher(watch, apply, config)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, watcher.look_now)
+        task = asyncio.create_task(watcher.run(), name="configuration")
+        task.add_done_callback(_report_end)
+        yield
+        loop.remove_signal_handler(signal.SIGHUP)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend(
+        [pool_ctx(pool), templates_ctx, store_ctx, harvest_ctx, watch_ctx, counts_ctx]
+    )
     if freeze_heap:
         app.on_startup.append(_freeze_heap)  # after the contexts above have started
     # Fixed paths before /{site}, which would match /status or /embed.
@@ -140,8 +178,3 @@ def _report_end(task: asyncio.Task[None]) -> None:
     # It should run until shutdown; if it ends before, say so now, not at exit.
     if not task.cancelled() and task.exception() is not None:
         log.error("the %s task ended", task.get_name(), exc_info=task.exception())
-
-
-def _shortest_interval(config: Config) -> timedelta:
-    intervals = [c.interval for site in config.network.sites for c in site.sources]
-    return min(intervals, default=timedelta(minutes=15))

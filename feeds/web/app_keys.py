@@ -9,16 +9,32 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from feeds.config import Settings
+from feeds.config import Config, Settings
 from feeds.harvest import Harvester
 from feeds.model import Network
 from feeds.store import Store
 from feeds.web.guard import TokenGuard
 
+
+class Configured:
+    """The configuration being served. Replaced whole when sites.toml changes
+    (feeds/config_watch.py): a request reads one or the other, never half of each."""
+
+    __slots__ = ("config", "interval", "network")
+
+    def __init__(self, config: Config) -> None:
+        self.use(config)
+
+    def use(self, config: Config) -> None:
+        intervals = [c.interval for site in config.network.sites for c in site.sources]
+        self.config = config
+        self.network: Network = config.network
+        self.interval = min(intervals, default=timedelta(minutes=15))  # the shortest
+
+
 settings_key = web.AppKey("settings", Settings)
-network_key = web.AppKey("network", Network)
+configured_key = web.AppKey("configured", Configured)
 store_key = web.AppKey("store", Store)
-interval_key = web.AppKey("interval", timedelta)  # the shortest harvest interval
 harvester_key = web.AppKey("harvester", Harvester)
 guard_key = web.AppKey("guard", TokenGuard)  # wrong admin tokens, per address
 

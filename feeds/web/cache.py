@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from aiohttp import web
@@ -35,14 +35,22 @@ from feeds.web.rendered import Rendered, Stamp, negotiate
 
 
 class Revision:
-    """The store's current revision, held in memory: bumped by an in-process harvester,
-    followed from the store when another process harvests."""
+    """What kept answers are valid for. `store` is the store's revision, held in memory:
+    bumped by an in-process harvester, followed from the store when another process
+    harvests. `value` moves with it, and when the configuration changes (a group added,
+    renamed, removed): every answer kept before either is let go."""
 
     def __init__(self, value: int = 0) -> None:
+        self.store = value
         self.value = value
 
-    def bump(self, value: int) -> None:
-        self.value = max(self.value, value)
+    def bump(self, store: int) -> None:
+        if store > self.store:
+            self.value += store - self.store
+            self.store = store
+
+    def reconfigured(self) -> None:
+        self.value += 1
 
     async def follow(self, store: Store, every: float) -> None:
         """Follow another process's harvests: PostgreSQL tells at once (NOTIFY), SQLite
@@ -54,7 +62,7 @@ class Revision:
 def current(stamp: Stamp, revision: int) -> bool:
     """Whether a kept answer still holds: the policy every store here keeps to."""
     return stamp.revision == revision and (
-        stamp.valid_until is None or datetime.now(UTC) < stamp.valid_until
+        stamp.fresh_until is None or time.time() < stamp.fresh_until
     )
 
 

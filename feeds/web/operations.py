@@ -17,10 +17,9 @@ from feeds.render.status import SourceRow, render_status_html, render_status_jso
 from feeds.store import SourceState, Store, StoreError
 from feeds.web.app_keys import (
     background_key,
+    configured_key,
     guard_key,
     harvester_key,
-    interval_key,
-    network_key,
     settings_key,
     store_key,
 )
@@ -36,7 +35,7 @@ LATE_GRACE = timedelta(minutes=5)
 async def status(request: web.Request) -> web.Response:
     if "application/json" in request.headers.get("Accept", ""):
         return await _status_json(request)
-    network = request.app[network_key]
+    network = request.app[configured_key].network
     rows = await status_rows(request.app[store_key], network)
     body = render_status_html(rows, network.name, datetime.now(UTC), ZoneInfo(network.timezone))
     return web.Response(body=body, content_type="text/html", charset="utf-8", headers=NO_STORE)
@@ -62,7 +61,7 @@ async def status_json(request: web.Request) -> web.Response:
 
 
 async def _status_json(request: web.Request) -> web.Response:
-    rows = await status_rows(request.app[store_key], request.app[network_key])
+    rows = await status_rows(request.app[store_key], request.app[configured_key].network)
     body = render_status_json(rows, datetime.now(UTC))
     return web.Response(
         body=body, content_type="application/json", charset="utf-8", headers=NO_STORE
@@ -128,7 +127,7 @@ async def healthz(request: web.Request) -> web.Response:
     app, now = request.app, datetime.now(UTC)
     background = app[background_key]
     store = app[store_key]
-    report: dict[str, object] = {"revision": app[answers_key].revision.value}
+    report: dict[str, object] = {"revision": app[answers_key].revision.store}
     try:
         async with asyncio.timeout(STORE_CHECK_SECONDS):
             report["store"] = {"state": "ok", "revision": await store.revision()}
@@ -145,7 +144,7 @@ async def healthz(request: web.Request) -> web.Response:
         report["harvester"] = {"state": "running" if healthy else "stuck", **details}
     else:  # a separate worker harvests; this process follows the store's revision
         healthy = True
-        late = last is None or now - last > 3 * app[interval_key] + LATE_GRACE
+        late = last is None or now - last > 3 * app[configured_key].interval + LATE_GRACE
         report["harvester"] = {
             "state": "elsewhere",
             "last_harvest": last.isoformat() if last else None,

@@ -23,7 +23,7 @@ from feeds.render import pages
 from feeds.scope import EPOCH, Scope, newest_change, resolve_scope, upcoming, valid_until
 from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
-from feeds.web.app_keys import network_key, store_key
+from feeds.web.app_keys import configured_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
@@ -45,7 +45,7 @@ class NoSuchItemError(LookupError):
 
 @routes.get(urls.NETWORK_PAGE.route)
 async def network_page(request: web.Request) -> web.Response:
-    scope = resolve_scope(request.app[network_key], NETWORK)
+    scope = resolve_scope(request.app[configured_key].network, NETWORK)
     assert scope is not None  # the network is always there
     return await _home(request, scope)
 
@@ -64,7 +64,7 @@ async def group_without_slash(request: web.Request) -> web.Response:
 async def event_page(request: web.Request) -> web.Response:
     scope, links, event_id = page_scope(request), urls_of(request), request.match_info["item_id"]
     app, now = request.app, datetime.now(UTC)
-    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    answers, network, store = app[answers_key], app[configured_key].network, app[store_key]
     try:
         async with answers.slot(
             Asked("event-page", scope, urls=links, item_id=event_id).key
@@ -84,7 +84,7 @@ async def event_page(request: web.Request) -> web.Response:
 async def post_page(request: web.Request) -> web.Response:
     scope, links, post_id = page_scope(request), urls_of(request), request.match_info["item_id"]
     app = request.app
-    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    answers, network, store = app[answers_key], app[configured_key].network, app[store_key]
     try:
         async with answers.slot(Asked("post-page", scope, urls=links, item_id=post_id).key) as slot:
             if slot.found is None:
@@ -100,7 +100,7 @@ async def post_page(request: web.Request) -> web.Response:
 
 async def _home(request: web.Request, scope: Scope) -> web.Response:
     links, app, now = urls_of(request), request.app, datetime.now(UTC)
-    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    answers, network, store = app[answers_key], app[configured_key].network, app[store_key]
     async with answers.slot(Asked("page", scope, urls=links).key) as slot:
         if slot.found is None:
             slot.keep(
@@ -111,7 +111,7 @@ async def _home(request: web.Request, scope: Scope) -> web.Response:
 
 def page_scope(request: web.Request) -> Scope:
     """The group a page is of; a person who mistyped it gets a page that says so."""
-    scope = resolve_scope(request.app[network_key], request.match_info["site"])
+    scope = resolve_scope(request.app[configured_key].network, request.match_info["site"])
     if scope is None:
         slug = request.match_info["site"]
         name = slug if len(slug) <= 40 else slug[:39] + "…"
@@ -120,7 +120,7 @@ def page_scope(request: web.Request) -> Scope:
 
 
 def missing(request: web.Request, scope: Scope | None, reason: str) -> web.HTTPNotFound:
-    network, links = request.app[network_key], urls_of(request)
+    network, links = request.app[configured_key].network, urls_of(request)
     group = None if scope is None or scope.is_network else (scope.slug, scope.title)
     page = pages.Page(
         urls=links, network=network.name, title=f"Nicht gefunden – {network.name}",

@@ -64,7 +64,8 @@ class Rendered:
 
     @property
     def stamp(self) -> Stamp:
-        return Stamp(self.revision, self.valid_until, self.etags, self.last_modified)
+        until = self.valid_until.timestamp() if self.valid_until is not None else None
+        return Stamp(self.revision, until, self.etags, self.last_modified)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,9 @@ class Stamp:
     replayed response keeps of its render (not the render's other codings)."""
 
     revision: int
-    valid_until: datetime | None
+    # valid_until as POSIX seconds: a replay compares it with time.time() (0.1 us), not
+    # datetime.now(UTC) with a zone-aware datetime in Europe/Berlin (1.3 us, 2 % of it).
+    fresh_until: float | None
     etags: frozenset[str]
     last_modified: datetime | None
 

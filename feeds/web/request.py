@@ -11,7 +11,7 @@ from aiohttp import web
 from feeds.filters import Filters
 from feeds.scope import Scope, resolve_scope
 from feeds.urls import Urls
-from feeds.web.app_keys import interval_key, network_key, settings_key
+from feeds.web.app_keys import configured_key, settings_key
 from feeds.web.parameters import QueryError, excerpt, parse_filters
 
 
@@ -40,7 +40,7 @@ def urls_of(request: web.Request) -> Urls:
 
 def scope_of(request: web.Request) -> Scope:
     """The group (or the network) in the path; a name no group has is a 404."""
-    scope = resolve_scope(request.app[network_key], request.match_info["site"])
+    scope = resolve_scope(request.app[configured_key].network, request.match_info["site"])
     if scope is None:
         raise web.HTTPNotFound(text=f"no group named {excerpt(request.match_info['site'])}\n")
     return scope
@@ -49,7 +49,7 @@ def scope_of(request: web.Request) -> Scope:
 def filters_of(request: web.Request) -> Filters:
     """The query's filters; a `site` that names no group is a 400 that lists them."""
     filters = parse_filters(request.query)
-    network = request.app[network_key]
+    network = request.app[configured_key].network
     unknown = [slug for slug in filters.sites if network.site(slug) is None]
     if unknown:
         known = ", ".join(s.slug for s in network.sites[:20])
@@ -60,7 +60,7 @@ def filters_of(request: web.Request) -> Filters:
 
 def harvest_interval(request: web.Request) -> timedelta:
     """The shortest harvest interval: how often calendars ask again."""
-    interval: timedelta = request.app[interval_key]
+    interval: timedelta = request.app[configured_key].interval
     return interval
 
 

@@ -4,6 +4,7 @@ each process of `feeds serve --workers N` (feeds/workers.py)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
@@ -21,10 +22,12 @@ def run_service(
     harvest: bool,
     access_log: bool,
     reuse_port: bool = False,
+    config_path: Path | None = None,
 ) -> int:
-    """Serve until SIGTERM or SIGINT (and harvest, with `harvest`); the exit status."""
+    """Serve until SIGTERM or SIGINT (and harvest, with `harvest`); the exit status.
+    Changes of `config_path` are followed while serving."""
     web.run_app(
-        create_app(settings, config, harvest=harvest, freeze_heap=True),
+        create_app(settings, config, harvest=harvest, freeze_heap=True, watch=config_path),
         host=host or settings.host,
         port=port or settings.port,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,

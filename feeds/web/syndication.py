@@ -28,7 +28,7 @@ from feeds.render.opml import render_opml
 from feeds.render.syndication import render_atom, render_rss
 from feeds.scope import EPOCH, Scope, newest_change, upcoming, valid_until
 from feeds.store import Store
-from feeds.web.app_keys import network_key, settings_key, store_key
+from feeds.web.app_keys import configured_key, settings_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
@@ -49,7 +49,7 @@ OPML_MAX_AGE = 3600
 @routes.get(urls.OPML_FILE.route)
 async def opml(request: web.Request) -> web.Response:
     links = urls_of(request)
-    answers, network = request.app[answers_key], request.app[network_key]
+    answers, network = request.app[answers_key], request.app[configured_key].network
     async with answers.slot(Asked("opml", urls=links).key) as slot:
         if slot.found is None:
             slot.keep(await _opml(network, links, slot.revision))

@@ -15,7 +15,7 @@ from feeds.render import pages
 from feeds.scope import Scope, resolve_scope
 from feeds.store import Store
 from feeds.urls import NETWORK, Urls
-from feeds.web.app_keys import network_key, store_key
+from feeds.web.app_keys import configured_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.pages import PAGE_MAX_AGE, frame, page_headers, upcoming_cards
 from feeds.web.render_pool import RenderPool
@@ -30,7 +30,7 @@ WIDGET_EVENTS = 5
 async def widget(request: web.Request) -> web.Response:
     scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
     app, now = request.app, datetime.now(UTC)
-    answers, network, store = app[answers_key], app[network_key], app[store_key]
+    answers, network, store = app[answers_key], app[configured_key].network, app[store_key]
     async with answers.slot(Asked("widget", scope, filters, links).key) as slot:
         if slot.found is None:
             slot.keep(
@@ -44,7 +44,7 @@ async def widget(request: web.Request) -> web.Response:
 @routes.get(urls.EMBED_GUIDE.route)
 async def embed_guide(request: web.Request) -> web.Response:
     links = urls_of(request)
-    answers, network = request.app[answers_key], request.app[network_key]
+    answers, network = request.app[answers_key], request.app[configured_key].network
     async with answers.slot(Asked("embed-guide", urls=links).key) as slot:
         if slot.found is None:
             slot.keep(await _embed_guide(network, links, slot.revision))

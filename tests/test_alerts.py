@@ -25,7 +25,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from feeds.alerts import Episode, candidates, due, explain
+from feeds.alerts import EVERY_SECONDS, Episode, candidates, due, explain
 from feeds.config import Alerts
 from feeds.model import Network, Site, SourceConfig
 from feeds.store import SourceState
@@ -71,6 +71,12 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
+def text_of(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+        return body.decode()
+
+
 def admin_harvest(base: str) -> Any:
     request = urllib.request.Request(
         f"{base}/admin/harvest?site=seestadt",
@@ -82,6 +88,7 @@ def admin_harvest(base: str) -> Any:
 
 
 def failures(base: str) -> int:
+    """How often in a row the group's calendar failed, as /status.json says."""
     [row] = [r for r in get_json(f"{base}/status.json")["sources"] if r["site"] == "seestadt"]
     return int(row["failures"])
 
@@ -93,19 +100,7 @@ async def until(condition: Any, seconds: float = 20.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def test_a_broken_source_is_told_once_and_its_recovery_once(
-    upstream: Upstream, inbox: tuple[Inbox, int], tmp_path: Path
-) -> None:
-    received, smtp_port = inbox
-    state = {"up": False}
-
-    async def calendar(request: web.Request) -> web.Response:
-        if not state["up"]:
-            return web.Response(status=503, text="Wartungsarbeiten")
-        body, headers = upstream.recorded("ical/google.ics")
-        return web.Response(body=body, headers=headers)
-
-    upstream.add("/kalender.ics", calendar)
+def write_config(tmp_path: Path, smtp_port: int, upstream: str) -> Path:
     config = tmp_path / "sites.toml"
     config.write_text(
         f"""[network]
@@ -124,24 +119,52 @@ contact = ["team@seestadt.example", "vorstand@seestadt.example"]
 [[sites.sources]]
 name = "termine"
 kind = "ical"
-url = "{upstream.base}/kalender.ics"
+url = "{upstream}/kalender.ics"
 """,
         encoding="utf-8",
     )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    return config
+
+
+async def start(*args: str, config: Path, database: str) -> subprocess.Popen[bytes]:
+    """`feeds …` in a process of its own, as the service runs."""
     env = {
         **os.environ, **LOCAL_ENV, "FEEDS_ADMIN_TOKEN": TOKEN,
-        "FEEDS_BASE_URL": "https://feeds.netzwerk.example",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'feeds.sqlite3'}",
+        "FEEDS_BASE_URL": "https://feeds.netzwerk.example", "DATABASE_URL": database,
     }  # fmt: skip
-    process = await asyncio.to_thread(
+    return await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-m", "feeds.cli", "serve", "--port", str(port), "--config", str(config)],
+        [sys.executable, "-m", "feeds.cli", *args, "--config", str(config)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def failing_calendar(upstream: Upstream) -> dict[str, bool]:
+    """A group's calendar that answers 503 until `["up"]` is set."""
+    state = {"up": False}
+
+    async def calendar(request: web.Request) -> web.Response:
+        if not state["up"]:
+            return web.Response(status=503, text="Wartungsarbeiten")
+        body, headers = upstream.recorded("ical/google.ics")
+        return web.Response(body=body, headers=headers)
+
+    upstream.add("/kalender.ics", calendar)
+    return state
+
+
+async def test_a_broken_source_is_told_once_and_its_recovery_once(
+    upstream: Upstream, inbox: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    received, smtp_port = inbox
+    state = failing_calendar(upstream)
+    config = write_config(tmp_path, smtp_port, upstream.base)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    database = f"sqlite:///{tmp_path / 'feeds.sqlite3'}"
+    process = await start("serve", "--port", str(port), config=config, database=database)
     try:
         # Its first harvest, at start, fails; then the office's two more.
         await until(lambda: _up(base) and failures(base) == 1)
@@ -165,6 +188,14 @@ url = "{upstream.base}/kalender.ics"
         assert "https://feeds.netzwerk.example/status" in text
         assert "answered 503" in text  # the technical line, below
 
+        # /status says the same to whoever looks, in words, the technical line folded.
+        page = await asyncio.to_thread(text_of, f"{base}/status")
+        assert "kann nicht gelesen werden" in page
+        assert "Der Server Ihrer Website meldet einen Fehler (503)." in page
+        assert "fehlgeschlagen (3-mal nacheinander)" in page
+        assert "Die Gruppe wurde per Mail benachrichtigt." in page
+        assert page.index("answered 503") > page.index("<summary>Technische Angaben")
+
         # Failing on: nothing more.
         await asyncio.to_thread(admin_harvest, base)
         await asyncio.sleep(1.5)
@@ -182,6 +213,45 @@ url = "{upstream.base}/kalender.ics"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_two_instances_and_a_worker_send_each_mail_once(
+    upstream: Upstream, inbox: tuple[Inbox, int], tmp_path: Path, postgres_url: str
+) -> None:
+    """On PostgreSQL, two instances and a worker all harvest and all look for alerts
+    (each after its harvests and every 30 s): each mail still goes out once."""
+    received, smtp_port = inbox
+    state = failing_calendar(upstream)
+    config = write_config(tmp_path, smtp_port, upstream.base)
+    ports = free_port(), free_port()
+    one, two = (f"http://127.0.0.1:{port}" for port in ports)
+    processes = [
+        await start("serve", "--port", str(port), config=config, database=postgres_url)
+        for port in ports
+    ]
+    processes.append(await start("harvest", "--forever", config=config, database=postgres_url))
+    try:
+        await until(lambda: _up(one) and _up(two) and failures(one) >= 1)
+        while await asyncio.to_thread(failures, one) < 3:
+            await asyncio.to_thread(admin_harvest, one)
+        await until(lambda: len(received.mails) == 1)
+        await asyncio.to_thread(admin_harvest, two)  # the other instance looks at once
+        await asyncio.sleep(EVERY_SECONDS + 3)  # and the worker on its round
+        assert [mail["Subject"] for _, mail in received.mails] == [
+            "Bürgerstiftung Seestadt: der Kalender kann nicht mehr gelesen werden"
+        ]
+        state["up"] = True
+        await asyncio.to_thread(admin_harvest, two)
+        await until(lambda: len(received.mails) == 2)
+        await asyncio.to_thread(admin_harvest, one)
+        await asyncio.sleep(EVERY_SECONDS + 3)
+        assert len(received.mails) == 2
+        assert received.mails[1][1]["Subject"].endswith("wird wieder gelesen")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
 
 
 def _up(base: str) -> bool:

@@ -114,6 +114,7 @@ async def test_pages_fit_phones_and_desktops_and_pass_axe(
         "post": f"{base}/{GROUP}/posts/{post}",
         "embed": f"{base}/embed",
         "widget": f"{base}/network/widget?region=Rheinland-Pfalz",
+        "status": f"{base}/status",
     }
     problems = []
     for width in WIDTHS:

@@ -47,7 +47,7 @@ async def test_status_before_and_after_an_admin_harvest(
     report = json.loads(body)
     assert report["counts"] == {"ok": 0, "failing": 0, "gone": 0, "waiting": 2}
     _, _, page = await get(http, f"{base}/status")
-    assert "noch nicht abgerufen" in page.decode()
+    assert "noch nicht gelesen" in page.decode()
 
     status, _, body = await post(
         http, f"{base}/admin/harvest?site=kaiserslautern", Authorization=f"Bearer {TOKEN}"

@@ -22,6 +22,7 @@ from feeds.model import Event, EventStatus, Image, Location, Post, Stored
 from feeds.render.assets import asset_url
 from feeds.render.entries import UNTITLED
 from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_links
+from feeds.render.status import StatusView
 from feeds.render.when import describe, describe_day
 from feeds.sanitize import html_to_text
 from feeds.urls import FEEDS, NETWORK, Urls
@@ -368,6 +369,10 @@ def render_embed_guide(page: Page, regions: Sequence[str], example_region: str |
         iframe=iframe,
         example_region=example_region,
     )
+
+
+def render_status(page: Page, status: StatusView) -> bytes:
+    return _render("status.html", page, status=status)
 
 
 def render_missing(page: Page, reason: str) -> bytes:

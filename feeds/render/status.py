@@ -1,11 +1,12 @@
-"""The status page: every source, what happened last, and when it runs next."""
+"""The status page: every source, what happened last, and when it runs next; for people
+(German, in words, the technical line folded away) and for programs (JSON)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from html import escape
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -30,6 +31,117 @@ class SourceRow:
     moved_to: str | None
     skipped: tuple[str, ...] = ()  # items the last read left out, each with its reason
     warnings: tuple[str, ...] = ()  # flaws the last read worked around
+    failing_since: datetime | None = None  # when its latest run of failures began
+    problem: str | None = None  # what is wrong, in German words (feeds/alerts.py explain)
+    check: str | None = None  # what the group can check
+    alert: str | None = None  # who was told, or when they will be
+
+
+KINDS = {
+    "feed": "Feed",
+    "ical": "Kalender",
+    "tribe_events": "Termine (The Events Calendar)",
+    "wordpress": "Beiträge (WordPress)",
+    "html": "Webseite",
+    "jsonld": "Webseite (schema.org)",
+    "files": "Dateien",
+}
+STATES = {
+    "ok": "in Ordnung",
+    "failing": "kann nicht gelesen werden",
+    "gone": "gibt es nicht mehr",
+    "waiting": "noch nicht gelesen",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    """One source as the status page shows it to a volunteer."""
+
+    group: str
+    group_url: str
+    source: str
+    kind: str
+    health: str
+    state: str
+    facts: tuple[str, ...]
+    problem: str | None
+    check: str | None
+    alert: str | None
+    moved_to: str | None
+    technical: str | None  # the harvest's own words, folded away
+    skipped: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    generated: str
+    total: int
+    groups: int
+    troubled: tuple[StatusEntry, ...]  # failing or gone, first
+    fine: tuple[StatusEntry, ...]
+    json_url: str
+
+
+def status_view(
+    rows: list[SourceRow], now: datetime, zone: ZoneInfo, group_url: Callable[[str], str],
+    json_url: str,
+) -> StatusView:  # fmt: skip
+    def when(value: datetime) -> str:
+        return format_datetime(value, "d. MMMM y, HH:mm 'Uhr'", tzinfo=zone, locale="de_DE")
+
+    def facts(row: SourceRow) -> tuple[str, ...]:
+        lines = []
+        if row.health in ("failing", "gone") and row.failing_since is not None:
+            times = "einmal" if row.failures == 1 else f"{row.failures}-mal nacheinander"
+            lines.append(f"Seit {when(row.failing_since)} fehlgeschlagen ({times})")
+        if row.last_success is not None:
+            lines.append(f"Zuletzt gelesen: {when(row.last_success)}")
+        elif row.last_attempt is not None:
+            lines.append("Noch nie gelesen")
+        if row.health == "ok":
+            lines.append("1 Eintrag" if row.items == 1 else f"{row.items} Einträge")
+        if row.next_run is not None:
+            label = "Nächster Versuch" if row.failures else "Nächster Abruf"
+            lines.append(f"{label}: {when(row.next_run)}")
+        return tuple(lines)
+
+    entries = [
+        StatusEntry(
+            group=row.site_name,
+            group_url=group_url(row.site),
+            source=row.source,
+            kind=KINDS.get(row.kind, row.kind),
+            health=row.health,
+            state=STATES[row.health],
+            facts=facts(row),
+            problem=row.problem if row.health in ("failing", "gone") else None,
+            check=row.check if row.health in ("failing", "gone") else None,
+            alert=row.alert,
+            moved_to=row.moved_to,
+            technical=_technical(row),
+            skipped=row.skipped,
+            warnings=row.warnings,
+        )
+        for row in rows
+    ]
+    troubled = tuple(e for e in entries if e.health in ("failing", "gone"))
+    return StatusView(
+        generated=when(now),
+        total=len(rows),
+        groups=len({row.site for row in rows}),
+        troubled=troubled,
+        fine=tuple(e for e in entries if e not in troubled),
+        json_url=json_url,
+    )
+
+
+def _technical(row: SourceRow) -> str | None:
+    if not row.last_error:
+        return None
+    status = f" (HTTP {row.http_status})" if row.http_status else ""
+    return f"{row.last_error}{status}"
 
 
 def render_status_json(rows: list[SourceRow], now: datetime) -> bytes:
@@ -45,68 +157,3 @@ def render_status_json(rows: list[SourceRow], now: datetime) -> bytes:
     }
     document = {"generated": now.isoformat(), "counts": counts, "sources": [plain(r) for r in rows]}
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
-
-
-def render_status_html(
-    rows: list[SourceRow], network_name: str, now: datetime, zone: ZoneInfo
-) -> bytes:
-    def when(value: datetime | None) -> str:
-        if value is None:
-            return "–"
-        return escape(format_datetime(value, "d. MMM y, HH:mm", tzinfo=zone, locale="de_DE"))
-
-    labels = {
-        "ok": "in Ordnung",
-        "failing": "Fehler",
-        "gone": "nicht mehr da (410)",
-        "waiting": "noch nicht abgerufen",
-    }
-    body = "\n".join(
-        f'<tr class="{row.health}"><td>{escape(row.site_name)}</td><td>{escape(row.source)}'
-        f" <small>({escape(row.kind)})</small></td><td>{labels[row.health]}</td>"
-        f"<td>{when(row.last_success)}</td><td>{when(row.last_attempt)}</td>"
-        f"<td>{row.items}</td><td>{when(row.next_run)}</td><td>"
-        + (escape(row.last_error) if row.last_error else "")
-        + (
-            f"<br>Umgezogen nach {escape(row.moved_to)}: bitte Konfiguration anpassen"
-            if row.moved_to
-            else ""
-        )
-        + _notes("Übersprungen", row.skipped)
-        + _notes("Hinweise", row.warnings)
-        + "</td></tr>"
-        for row in rows
-    )
-    failing = sum(r.health in ("failing", "gone") for r in rows)
-    page = f"""<!DOCTYPE html>
-<html lang="de"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Status: {escape(network_name)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1rem; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left;
-  vertical-align: top; }}
-tr.failing td, tr.gone td {{ background: #fde8e8; }}
-</style></head>
-<body><main>
-<h1>Status der Quellen</h1>
-<p>{len(rows)} Quellen, davon {failing} mit Problemen. Stand: {when(now)}.
-<a href="status.json">Als JSON</a></p>
-<table>
-<thead><tr><th>Gruppe</th><th>Quelle</th><th>Zustand</th><th>Zuletzt erfolgreich</th>
-<th>Zuletzt versucht</th><th>Einträge</th><th>Nächster Abruf</th><th>Meldung</th></tr></thead>
-<tbody>
-{body}
-</tbody></table>
-</main></body></html>
-"""
-    return page.encode()
-
-
-def _notes(label: str, lines: tuple[str, ...]) -> str:
-    if not lines:
-        return ""
-    shown = "".join(f"<li>{escape(line)}</li>" for line in lines[:10])
-    more = f"<li>… und {len(lines) - 10} weitere</li>" if len(lines) > 10 else ""
-    return f"<details><summary>{label}: {len(lines)}</summary><ul>{shown}{more}</ul></details>"

@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from feeds import metrics, urls
-from feeds.model import Network
-from feeds.render.status import SourceRow, render_status_html, render_status_json
+from feeds.alerts import episodes, explain
+from feeds.config import Alerts, Config
+from feeds.render import pages
+from feeds.render.status import SourceRow, render_status_json, status_view
 from feeds.store import SourceState, Store, StoreError
 from feeds.web.app_keys import (
     background_key,
@@ -24,6 +26,8 @@ from feeds.web.app_keys import (
     store_key,
 )
 from feeds.web.cache import answers_key
+from feeds.web.pages import page_headers
+from feeds.web.request import urls_of
 
 routes = web.RouteTableDef()
 NO_STORE = {"Cache-Control": "no-cache"}
@@ -35,10 +39,25 @@ LATE_GRACE = timedelta(minutes=5)
 async def status(request: web.Request) -> web.Response:
     if "application/json" in request.headers.get("Accept", ""):
         return await _status_json(request)
-    network = request.app[configured_key].network
-    rows = await status_rows(request.app[store_key], network)
-    body = render_status_html(rows, network.name, datetime.now(UTC), ZoneInfo(network.timezone))
-    return web.Response(body=body, content_type="text/html", charset="utf-8", headers=NO_STORE)
+    config = request.app[configured_key].config
+    network, links = config.network, urls_of(request)
+    rows = await status_rows(request.app[store_key], config)
+    view = status_view(
+        rows, datetime.now(UTC), ZoneInfo(network.timezone), links.group_page,
+        links.base + urls.STATUS_JSON(),
+    )  # fmt: skip
+    page = pages.Page(
+        urls=links, network=network.name, title=f"Zustand der Quellen – {network.name}",
+        description="Welche Websites der Gruppen gelesen werden können, und was bei den"
+        " anderen los ist.", url=links.status(),
+    )  # fmt: skip
+    body = await asyncio.to_thread(pages.render_status, page, view)
+    return web.Response(
+        body=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**NO_STORE, **dict(page_headers(links))},
+    )
 
 
 @routes.get(urls.METRICS.route)
@@ -61,7 +80,7 @@ async def status_json(request: web.Request) -> web.Response:
 
 
 async def _status_json(request: web.Request) -> web.Response:
-    rows = await status_rows(request.app[store_key], request.app[configured_key].network)
+    rows = await status_rows(request.app[store_key], request.app[configured_key].config)
     body = render_status_json(rows, datetime.now(UTC))
     return web.Response(
         body=body, content_type="application/json", charset="utf-8", headers=NO_STORE
@@ -157,20 +176,32 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def status_rows(store: Store, network: Network) -> list[SourceRow]:
-    """Every configured source with what the store knows of it."""
+async def status_rows(store: Store, config: Config) -> list[SourceRow]:
+    """Every configured source with what the store knows of it, and who was told."""
+    network, alerts = config.network, config.alerts
     states = {(s.site, s.source): s for s in await store.source_states()}
+    told: set[str] = set()
+    failing = {
+        (e.site.slug, e.source.name): e.key("failing")
+        for e in episodes(network, list(states.values()))
+        if e.state.failures
+    }
+    if alerts is not None:
+        told = await store.queued(list(failing.values()))
     rows = []
     for site in network.sites:
-        for config in site.sources:
-            state = states.get((site.slug, config.name))
+        for config_ in site.sources:
+            state = states.get((site.slug, config_.name))
+            problem = check = None
+            if state is not None and state.failures:
+                problem, check = explain(state.last_error or "", state.last_status)
             rows.append(
                 SourceRow(
                     site=site.slug,
                     site_name=site.name,
-                    source=config.name,
-                    kind=config.kind,
-                    interval_seconds=int(config.interval.total_seconds()),
+                    source=config_.name,
+                    kind=config_.kind,
+                    interval_seconds=int(config_.interval.total_seconds()),
                     health=_health(state),
                     last_attempt=state.last_attempt if state else None,
                     last_success=state.last_success if state else None,
@@ -183,9 +214,29 @@ async def status_rows(store: Store, network: Network) -> list[SourceRow]:
                     moved_to=state.moved_to if state else None,
                     skipped=state.notes.skipped if state else (),
                     warnings=state.notes.warnings if state else (),
+                    failing_since=state.failing_since if state and state.failures else None,
+                    problem=problem,
+                    check=check,
+                    alert=_alert_state(
+                        alerts, site.contact, failing.get((site.slug, config_.name)), told
+                    ),
                 )
             )
     return rows
+
+
+def _alert_state(
+    alerts: Alerts | None, contact: tuple[str, ...], failing: str | None, told: set[str]
+) -> str | None:
+    """Who was told of a failing source (`failing`: its alert's key), or when they will be."""
+    if alerts is None or failing is None:
+        return None
+    if not (contact or alerts.office):
+        return "Niemand wird benachrichtigt: die Gruppe hat keine Kontaktadresse."
+    who = "Die Gruppe" if contact else "Das Netzwerkbüro"
+    if failing in told:
+        return f"{who} wurde per Mail benachrichtigt."
+    return f"{who} wird ab {alerts.after} Fehlversuchen nacheinander per Mail benachrichtigt."
 
 
 def _health(state: SourceState | None) -> str:

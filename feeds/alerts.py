@@ -186,7 +186,7 @@ def failing_mail(network: Network, episode: Episode, status_url: str | None) -> 
 {network.name} zeigt die Beiträge und Termine von „{site.name}“ auf seinen Seiten, in
 Feeds und Kalendern. Dafür liest es regelmäßig diese Adresse:
 
-    {address(source)}
+    {source.address}
 
 Seit {_when(episode.since)} klappt das nicht mehr ({state.failures} Versuche nacheinander).
 
@@ -226,7 +226,7 @@ def recovered_mail(network: Network, episode: Episode, status_url: str | None) -
 gute Nachricht: Seit {_when(state.last_success) if state.last_success else "eben"} kann
 {network.name} diese Adresse von „{site.name}“ wieder lesen:
 
-    {address(source)}
+    {source.address}
 
 Neue Beiträge und Termine erscheinen wieder wie gewohnt. Sie müssen nichts weiter tun.
 
@@ -307,11 +307,6 @@ def explain(error: str, status: int | None) -> tuple[str, str]:
             " Wartungs- oder Fehlerseite? " + moved,
         )
     return ("Die Adresse liefert nichts, was wir lesen können.", in_browser)
-
-
-def address(source: SourceConfig) -> str:
-    options = source.options_dict
-    return str(options.get("url") or options.get("api") or options.get("path") or source.name)
 
 
 def _when(moment: datetime) -> str:

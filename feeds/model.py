@@ -86,6 +86,12 @@ class SourceConfig:
     def options_dict(self) -> dict[str, Any]:
         return dict(self.options)
 
+    @property
+    def address(self) -> str:
+        """Where it reads from, as a person would name it (its URL, API or folder)."""
+        options = self.options_dict
+        return str(options.get("url") or options.get("api") or options.get("path") or self.name)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Site:

@@ -202,9 +202,8 @@ def listing(network: Network, states: Mapping[tuple[str, str], SourceState]) -> 
         region = f" ({site.region})" if site.region else ""
         yield f"{site.slug}: {site.name}{region}"
         for source in site.sources:
-            address = source.options_dict.get("url") or source.options_dict.get("path") or ""
             state = states.get((site.slug, source.name))
-            yield f"  {source.name} [{source.kind}] {address}"
+            yield f"  {source.name} [{source.kind}] {source.address}"
             yield f"    {health(state)}"
 
 

@@ -12,15 +12,16 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from feeds import urls
+from feeds import moderation, urls
 from feeds.alerts import Alerter
 from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
 from feeds.config_watch import ConfigWatcher
 from feeds.harvest import Harvester, user_agent, worker_name
-from feeds.model import Network
+from feeds.model import DEFAULT_TIMEZONE, Network
 from feeds.onboarding import (
     NewGroup,
     already_there,
@@ -93,12 +94,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     opml.add_argument("source", help="the OPML file or its address (folders become regions)")
     remove = command("remove", "take a group out of the configuration")
     remove.add_argument("slug", help="the group's short name, as feeds list shows it")
+    hide = command("hide", "take one post or event out of every feed, calendar and page")
+    hide.add_argument(
+        "item", help="its page here, its id (urn:uuid:…) or its address on the group's website"
+    )
+    hide.add_argument("--reason", help="why, for the office's records (not shown publicly)")
+    unhide = command("unhide", "show a hidden post or event again")
+    unhide.add_argument("item", help="as given to hide, or its id as feeds hidden shows it")
+    command("hidden", "list the posts and events hidden from every output")
     args = parser.parse_args(argv)
     path = getattr(args, "config", None) or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
     if args.command == "remove":
         return _remove(path, args.slug)
     if args.command == "list":
         return asyncio.run(_list(path))
+    if args.command in ("hide", "unhide", "hidden"):
+        return asyncio.run(_moderate(args.command, getattr(args, "item", ""), args))
     if args.command in ("discover", "add", "import-opml"):  # they need no configuration
         try:
             outbound = outbound_from_env(os.environ)
@@ -343,6 +354,56 @@ async def _list(path: Path) -> int:
         print(f"(no harvest to report: {exc})", file=sys.stderr)
     for line in listing(config.network, states):
         print(line)
+    return 0
+
+
+async def _moderate(command: str, what: str, args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(os.environ)
+        store = await open_store(settings.database_url)
+    except (ValueError, StoreError) as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    now, zone = datetime.now(UTC), ZoneInfo(DEFAULT_TIMEZONE)
+    try:
+        if command == "hidden":
+            for hidden in await store.hidden():
+                since = f"{hidden.since.astimezone(zone):%Y-%m-%d %H:%M}" if hidden.since else ""
+                reason = f": {hidden.reason}" if hidden.reason else ""
+                print(f"{since} {moderation.describe(hidden)}{reason}")
+            return 0
+        if command == "hide":
+            outcome = await moderation.hide(store, what, args.reason, now)
+        else:
+            outcome = await moderation.unhide(store, what, now)
+    except moderation.NotFoundError:
+        where = "among the hidden items" if command == "unhide" else "in the store"
+        print(
+            f"feeds: nothing {where} is {what}: give the address of its page here or on the"
+            " group's website, or its id (feeds hidden lists what is hidden)",
+            file=sys.stderr,
+        )
+        return 1
+    except StoreError as exc:
+        print(f"feeds: store error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    for hidden in outcome.already:
+        print(f"hidden already: {moderation.describe(hidden)}")
+    verb = "hidden" if command == "hide" else "shown again"
+    for hidden in outcome.done:
+        print(f"{verb}: {moderation.describe(hidden)}")
+    if outcome.done and command == "hide":
+        print("It leaves every feed, calendar and page within seconds; its page answers 410.")
+    elif outcome.done:
+        print("It is back in every feed, calendar and page within seconds.")
+    if outcome.done:
+        # Readers subscribed through the hub hear of it as of a harvest's change.
+        async with publishing(settings, delay=0) as publisher:
+            for site in {h.site for h in outcome.done}:
+                if publisher:
+                    publisher.changed(site)
     return 0
 
 

@@ -375,9 +375,9 @@ def render_status(page: Page, status: StatusView) -> bytes:
     return _render("status.html", page, status=status)
 
 
-def render_missing(page: Page, reason: str) -> bytes:
-    """A 404 for people: what is missing, in words, and a way on."""
-    return _render("missing.html", page, reason=reason)
+def render_missing(page: Page, reason: str, heading: str = "Nicht gefunden") -> bytes:
+    """A 404 (or 410) for people: what is missing, in words, and a way on."""
+    return _render("missing.html", page, reason=reason, heading=heading)
 
 
 def embed_snippet(urls: Urls, slug: str, **data: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from feeds.store.base import (
     BatchResult,
     HarvestRecord,
+    Hidden,
     ItemQuery,
     Mail,
     Offload,
@@ -37,6 +38,7 @@ async def open_store(url: str, *, offload: Offload = in_a_thread) -> Store:
 __all__ = [
     "BatchResult",
     "HarvestRecord",
+    "Hidden",
     "ItemQuery",
     "Mail",
     "Offload",

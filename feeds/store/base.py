@@ -138,6 +138,20 @@ class Mail:
     attempts: int = 0  # sending failed this often
 
 
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """An item the network office took out of every output (`feeds hide`)."""
+
+    uuid: str  # the item's public id: it stays hidden whenever its source lists it
+    site: str
+    kind: str  # "post" or "event"
+    title: str
+    url: str | None  # on the group's website
+    series: str | None = None  # an event's iCalendar UID: its series goes and comes as one
+    reason: str | None = None
+    since: datetime | None = None  # set by the store
+
+
 HARVESTS_KEPT = timedelta(days=7)  # records older than this are pruned as new ones come
 
 MAX_NOTES = 50  # lines kept per kind of note; the rest are counted
@@ -262,6 +276,19 @@ class Store(Protocol):
         """Sending failed: tried again from `retry_at` (by whichever process claims it)."""
         ...
 
+    async def hide(self, items: Sequence[Hidden], now: datetime) -> list[Hidden]:
+        """Take these items out of every read (also when their source lists them again);
+        the revision moves. Returns those not hidden before."""
+        ...
+
+    async def unhide(self, ids: Sequence[str], now: datetime) -> list[Hidden]:
+        """Show these items again; the revision moves. Returns those that were hidden."""
+        ...
+
+    async def hidden(self, ids: Sequence[str] | None = None) -> list[Hidden]:
+        """The items hidden now (of these ids, if given), the latest first."""
+        ...
+
     async def last_harvest(self) -> datetime | None:
         """When any harvester last finished a harvest."""
         ...
@@ -288,9 +315,12 @@ class Store(Protocol):
         """By start, earliest first."""
         ...
 
-    async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
-        """When one of these events last left the view: its end, if over by `until` (if
-        given), or its removal after its upstream stopped listing it."""
+    async def latest_end(
+        self, query: ItemQuery, until: datetime | None, kind: str = "event"
+    ) -> datetime | None:
+        """When one of these items last left the view, or came back, with no shown item
+        changing: an event's end, if over by `until` (if given), or its removal after its
+        upstream stopped listing it; an item's hiding, or its showing again."""
         ...
 
     async def item_counts(self) -> dict[tuple[str, str], int]:

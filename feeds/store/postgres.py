@@ -32,7 +32,7 @@ from feeds.store.base import (
 from feeds.store.columns import Columns, columns
 from feeds.store.dialect import Binder, Dialect, Many, One, Plan, Row, Statement, Written
 from feeds.store.migrations import migrations
-from feeds.store.query import latest_end, select_items
+from feeds.store.query import LAST_CHANGE, latest_end, select_items
 from feeds.store.writes import Writes
 
 R = TypeVar("R")
@@ -115,7 +115,7 @@ class PostgresStore(Writes):
         return finished
 
     async def last_change(self) -> datetime | None:
-        changed: datetime | None = await self._value("SELECT max(changed) FROM items")
+        changed: datetime | None = await self._value(LAST_CHANGE)
         return changed
 
     async def revisions(self, poll: float) -> AsyncIterator[int]:
@@ -175,8 +175,10 @@ class PostgresStore(Writes):
         rows = await self._fetch(*_unpack(select_items("event", query, DIALECT)))
         return await self._offload(lambda: [_stored(row, Event) for row in rows])
 
-    async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
-        sql, params = latest_end(query, until, DIALECT)
+    async def latest_end(
+        self, query: ItemQuery, until: datetime | None, kind: str = "event"
+    ) -> datetime | None:
+        sql, params = latest_end(query, until, DIALECT, kind)
         [row] = await self._fetch(sql, *params)
         value: datetime | None = row[0]
         return value

@@ -14,6 +14,14 @@ from feeds.store.dialect import Binder, Dialect
 ITEM_COLUMNS = "items.data, items.first_seen, items.changed, items.revision, items.sequence"
 
 
+# When the store last changed what readers see: an item's content, or the office hiding
+# or showing one again.
+LAST_CHANGE = (
+    "SELECT max(moment) FROM (SELECT max(changed) AS moment FROM items"
+    " UNION ALL SELECT max(COALESCE(shown, since)) FROM hidden) AS changes"
+)
+
+
 def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, list[Any]]:
     """One statement reading the items of `kind` that `query` asks for, in feed order."""
     bind = Binder(dialect)
@@ -38,28 +46,48 @@ def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, li
     )
 
 
-def latest_end(query: ItemQuery, until: datetime | None, dialect: Dialect) -> tuple[str, list[Any]]:
-    """When an event `query` asks for last left what it shows: the end of the last that
-    was over by `until` (if given), or the last removal of one its upstream stopped
-    listing. A view that lost an event changed then, with no shown item changing."""
+def latest_end(
+    query: ItemQuery, until: datetime | None, dialect: Dialect, kind: str = "event"
+) -> tuple[str, list[Any]]:
+    """When an item `query` asks for last left what it shows (or came back), though no
+    shown item changed: an event's end, if over by `until` (if given); its removal after
+    its upstream stopped listing it; an item's hiding by the office, or its showing again.
+    """
     bind = Binder(dialect)
-    removed = _conditions("items", "event", query, bind, removed=True)
+    removed = _conditions("items", kind, query, bind, removed=True)
     departures = f"SELECT items.removed AS moment FROM items WHERE {removed}"
-    if until is not None:
-        where = _conditions("items", "event", query, bind)
+    if until is not None and kind == "event":
+        where = _conditions("items", kind, query, bind)
         departures += (
             f" UNION ALL SELECT items.ends_at FROM items WHERE {where}"
             f" AND items.ends_at <= {bind(dialect.instant(until))}"
         )
+    either = _conditions("items", kind, query, bind, hidden=True)
+    departures += (
+        " UNION ALL SELECT COALESCE(hidden.shown, hidden.since) FROM hidden"
+        f" JOIN items ON items.uuid = hidden.uuid WHERE {either}"
+    )
     return f"SELECT max(moment) FROM ({departures}) AS departures", bind.params
 
 
 def _conditions(
-    alias: str, kind: str, query: ItemQuery, bind: Binder, *, removed: bool = False
+    alias: str,
+    kind: str,
+    query: ItemQuery,
+    bind: Binder,
+    *,
+    removed: bool = False,
+    hidden: bool = False,
 ) -> str:
-    """What `query` selects, among the items shown (or, with `removed`, those removed)."""
+    """What `query` selects, among the items shown (or, with `removed`, those removed);
+    with `hidden`, hidden or not."""
     parts = [f"{alias}.kind = {bind(kind)}"]
     parts.append(f"{alias}.removed IS {'NOT NULL' if removed else 'NULL'}")
+    if not hidden:  # the office took it out of every output (feeds/store/moderation.py)
+        parts.append(
+            "NOT EXISTS (SELECT 1 FROM hidden WHERE hidden.uuid ="
+            f" {alias}.uuid AND hidden.shown IS NULL)"
+        )
     if query.sites is not None:
         if not query.sites:  # no group asked for (a region without groups)
             return f"{parts[0]} AND FALSE"

@@ -33,7 +33,7 @@ from feeds.store.base import (
 from feeds.store.columns import Columns, columns
 from feeds.store.dialect import Binder, Dialect, Many, One, Plan, Row, Statement, Written, drive
 from feeds.store.migrations import migrations
-from feeds.store.query import latest_end, select_items
+from feeds.store.query import LAST_CHANGE, latest_end, select_items
 from feeds.store.writes import Writes
 
 R = TypeVar("R")
@@ -147,9 +147,7 @@ class SQLiteStore(Writes):
         )
 
     async def last_change(self) -> datetime | None:
-        return _parse(
-            await self._read(lambda db: db.execute("SELECT max(changed) FROM items").fetchone()[0])
-        )
+        return _parse(await self._read(lambda db: db.execute(LAST_CHANGE).fetchone()[0]))
 
     async def revisions(self, poll: float) -> AsyncIterator[int]:
         """Polled: SQLite has no notifications, and another process may write the file."""
@@ -184,8 +182,10 @@ class SQLiteStore(Writes):
         sql, params = select_items("event", query, DIALECT)
         return await self._read(lambda db: [_stored(r, Event) for r in db.execute(sql, params)])
 
-    async def latest_end(self, query: ItemQuery, until: datetime | None) -> datetime | None:
-        sql, params = latest_end(query, until, DIALECT)
+    async def latest_end(
+        self, query: ItemQuery, until: datetime | None, kind: str = "event"
+    ) -> datetime | None:
+        sql, params = latest_end(query, until, DIALECT, kind)
         return _parse(await self._read(lambda db: db.execute(sql, params).fetchone()[0]))
 
 

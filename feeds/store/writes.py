@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Validators
-from feeds.store import outbox
+from feeds.store import moderation, outbox
 from feeds.store.base import (
     HARVESTS_KEPT,
     BatchResult,
     Claim,
     HarvestRecord,
+    Hidden,
     Mail,
     dump_notes,
     unique_items,
@@ -110,6 +111,15 @@ class Writes:
 
     async def mail_failed(self, mail: Mail, error: str, retry_at: datetime) -> None:
         await self._transact(outbox.failed(self.dialect, mail, error, retry_at))
+
+    async def hide(self, items: Sequence[Hidden], now: datetime) -> list[Hidden]:
+        return await self._transact(moderation.hide(self.dialect, items, now))
+
+    async def unhide(self, ids: Sequence[str], now: datetime) -> list[Hidden]:
+        return await self._transact(moderation.unhide(self.dialect, ids, now))
+
+    async def hidden(self, ids: Sequence[str] | None = None) -> list[Hidden]:
+        return await self._transact(moderation.hidden(self.dialect, ids))
 
 
 @dataclass(frozen=True, slots=True)

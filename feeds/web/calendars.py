@@ -21,6 +21,7 @@ from feeds.store import ItemQuery, Store
 from feeds.urls import Urls
 from feeds.web.app_keys import settings_key, store_key
 from feeds.web.cache import answers_key
+from feeds.web.hidden import hidden_item
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, filters_of, harvest_interval, max_age, scope_of, urls_of
@@ -77,6 +78,8 @@ async def event_calendar(request: web.Request) -> web.Response:
                     )
                 )
     except NoSuchEventError:
+        if await hidden_item(store, scope, event_id) is not None:
+            raise web.HTTPGone(text=f"event {event_id} was taken down\n") from None
         raise web.HTTPNotFound(text=f"no event {event_id} in {scope.slug}\n") from None
     return await answers.respond(request, slot.rendered, max_age=max_age(request))
 

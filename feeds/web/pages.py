@@ -25,6 +25,7 @@ from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
 from feeds.web.app_keys import configured_key, store_key
 from feeds.web.cache import answers_key
+from feeds.web.hidden import hidden_item
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, urls_of
@@ -76,7 +77,7 @@ async def event_page(request: web.Request) -> web.Response:
                     )
                 )
     except NoSuchItemError:
-        raise missing(request, scope, NO_EVENT) from None
+        raise await absent(request, scope, event_id, NO_EVENT) from None
     return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
@@ -94,7 +95,7 @@ async def post_page(request: web.Request) -> web.Response:
                     )
                 )
     except NoSuchItemError:
-        raise missing(request, scope, NO_POST) from None
+        raise await absent(request, scope, post_id, NO_POST) from None
     return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
@@ -119,15 +120,39 @@ def page_scope(request: web.Request) -> Scope:
     return scope
 
 
-def missing(request: web.Request, scope: Scope | None, reason: str) -> web.HTTPNotFound:
+async def absent(
+    request: web.Request, scope: Scope, item_id: str, reason: str
+) -> web.HTTPException:
+    """The page of an item not found: gone for good if the office hid it, else missing."""
+    hidden = await hidden_item(request.app[store_key], scope, item_id)
+    if hidden is None:
+        return missing(request, scope, reason)
+    what = "Diesen Termin" if hidden.kind == "event" else "Diesen Beitrag"
+    return missing(
+        request,
+        scope,
+        f"{what} hat das Netzwerkbüro aus dem Angebot genommen.",
+        heading="Nicht mehr verfügbar",
+        error=web.HTTPGone,
+    )
+
+
+def missing(
+    request: web.Request,
+    scope: Scope | None,
+    reason: str,
+    *,
+    heading: str = "Nicht gefunden",
+    error: type[web.HTTPException] = web.HTTPNotFound,
+) -> web.HTTPException:
     network, links = request.app[configured_key].network, urls_of(request)
     group = None if scope is None or scope.is_network else (scope.slug, scope.title)
     page = pages.Page(
-        urls=links, network=network.name, title=f"Nicht gefunden – {network.name}",
+        urls=links, network=network.name, title=f"{heading} – {network.name}",
         description=reason, url=links.base + request.path, group=group,
     )  # fmt: skip
-    return web.HTTPNotFound(
-        text=pages.render_missing(page, reason).decode(),
+    return error(
+        text=pages.render_missing(page, reason, heading).decode(),
         content_type="text/html",
         headers=dict(page_headers(links)),
     )
@@ -267,7 +292,9 @@ async def _home_page(
             events,
             cards,
         )
-        changed = max(changed, newest_change(posts))
+        # A post the office hid or showed again changed the page, though no shown one did.
+        hidden = await store.latest_end(ItemQuery(sites=scope.site_slugs()), None, kind="post")
+        changed = max(changed, newest_change(posts), hidden or EPOCH)
     return make_rendered(
         body, "text/html", changed, revision, valid_until=until, headers=page_headers(links)
     )

@@ -125,8 +125,12 @@ async def _news(store: Store, feed: Feed, pool: RenderPool, revision: int) -> Re
 
     body = await pool.run(build)
     # Last-Modified is when the store last changed what was selected, not an upstream date:
-    # a post dated before the newest one still changes the feed (RFC 9110 8.8.2).
-    return make_rendered(body, urls.FEEDS[fmt].media_type, newest_change(chosen), revision)
+    # a post dated before the newest one still changes the feed (RFC 9110 8.8.2); so does
+    # one the office hid or showed again.
+    hidden = await store.latest_end(replace(query, after=None, before=None, limit=None), None,
+                                    kind="post")  # fmt: skip
+    changed = max(newest_change(chosen), hidden or EPOCH)
+    return make_rendered(body, urls.FEEDS[fmt].media_type, changed, revision)
 
 
 async def _events(

@@ -205,6 +205,15 @@ async def test_the_office_onboards_five_groups(website: Website, tmp_path: Path)
     assert "FAILING" not in listing.stdout
     assert listing.stdout.count("    ok, ") == 6  # every source of the five groups
 
+    # A post of the WordPress group is reported: hidden by its address there.
+    hid = await feeds(
+        "hide", "engagierte-stadt-ks.example/2025/02/20/gute-rahmenbedingungen", env=database
+    )
+    assert hid.returncode == 0, hid.stderr
+    assert hid.stdout.startswith("hidden: zwickau post “Kaiserslautern – Gute Rahmen")
+    hidden = await feeds("hidden", env=database)
+    assert "/2025/02/20/gute-rahmenbedingungen/" in hidden.stdout
+
     removed = await feeds("remove", "seestadt", *at)
     assert removed.returncode == 0, removed.stderr
     assert "removed seestadt (Bürgerstiftung Seestadt)" in removed.stdout

@@ -41,7 +41,7 @@ LAENDER = (
 # The keys each level of sites.toml may have; a typo is an error, not a silent default.
 TABLES = ("network", "alerts", "sites")
 NETWORK_KEYS = ("name", "homepage", "timezone", "regions")
-ALERT_KEYS = ("smtp", "from", "office", "after")
+ALERT_KEYS = ("smtp", "from", "office", "after", "webhook")
 SITE_KEYS = ("slug", "name", "region", "homepage", "timezone", "geo", "contact", "sources")
 ALERT_AFTER = 3  # failed harvests in a row before a group is told
 DEFAULT_DATABASE_URL = "sqlite:///feeds.sqlite3"
@@ -155,6 +155,7 @@ class Alerts:
     sender: str  # the From address
     office: tuple[str, ...]  # the network office: copies where a group has no contact
     after: int = ALERT_AFTER  # failed harvests in a row before the group is told
+    webhook: str | None = None  # the same alerts, POSTed as JSON (feeds/webhook.py)
 
 
 def load_config(path: Path, text: str | None = None) -> Config:
@@ -402,7 +403,17 @@ class _Reader:
                 table="[alerts]",
                 field="after",
             )
-        return Alerts(smtp, sender, office, after)
+        webhook = raw.get("webhook")
+        if webhook is not None and (
+            not isinstance(webhook, str) or urlsplit(webhook).scheme not in ("http", "https")
+        ):
+            raise self.fail(
+                "alerts.webhook",
+                f"expected the webhook's https:// address, got {webhook!r}",
+                table="[alerts]",
+                field="webhook",
+            )
+        return Alerts(smtp, sender, office, after, webhook)
 
     def geo(self, value: Any, index: int) -> tuple[float, float] | None:
         if value is None:

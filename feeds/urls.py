@@ -151,5 +151,7 @@ class Urls:
         # The version is in the address: a changed file has a new one, and may be kept long.
         return f"{self.base}{STATIC(name=name)}?v={version}"
 
-    def status(self) -> str:
-        return self.base + STATUS()
+    def status(self, group: str | None = None) -> str:
+        """Every source's state, or (with `group`) one group's."""
+        address = self.base + STATUS()
+        return f"{address}?{urlencode({'group': group})}" if group else address

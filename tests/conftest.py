@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
+from aiosmtpd.controller import Controller
 
 from feeds.config import Config, Settings, load_config
 from feeds.model import Event, Network, Post, Site
@@ -24,6 +26,7 @@ from feeds.web.app import create_app
 from feeds.web.boundary import SERVER_LIMITS
 from sources.base import Validators
 from tests.helpers import LOCAL
+from tests.smtp import Inbox
 
 pytest_plugins = ["tests.upstream", "tests.browser"]
 
@@ -178,3 +181,20 @@ async def service(
     )
     yield Service(await serve(app), store, http)
     await store.close()
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    received = Inbox()
+    port = _free_port()
+    controller = Controller(received, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield received, port
+    controller.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -5,58 +5,30 @@ real SMTP server (aiosmtpd) receiving what the group's contact would read."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from feeds.alerts import EVERY_SECONDS, Episode, candidates, due, explain
 from feeds.config import Alerts
 from feeds.model import Network, Site, SourceConfig
 from feeds.store import SourceState
 from tests.helpers import LOCAL_ENV
+from tests.smtp import Inbox
 from tests.upstream import Upstream
 
 TOKEN = "s3cret-admin-token"
-
-
-class Inbox:
-    """What the SMTP server received."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content if isinstance(envelope.content, bytes) else b""
-        parsed = email.message_from_bytes(content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.mails.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    received = Inbox()
-    port = free_port()
-    controller = Controller(received, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield received, port
-    controller.stop()
 
 
 def free_port() -> int:
@@ -185,7 +157,7 @@ async def test_a_broken_source_is_told_once_and_its_recovery_once(
         assert "(3 Versuche nacheinander)" in text
         assert "Der Server Ihrer Website meldet einen Fehler (503)." in text
         assert "bleibt sichtbar" in text
-        assert "https://feeds.netzwerk.example/status" in text
+        assert "Ihre Quellen: https://feeds.netzwerk.example/status?group=seestadt" in text
         assert "answered 503" in text  # the technical line, below
 
         # /status says the same to whoever looks, in words, the technical line folded.
@@ -195,6 +167,13 @@ async def test_a_broken_source_is_told_once_and_its_recovery_once(
         assert "fehlgeschlagen (3-mal nacheinander)" in page
         assert "Die Gruppe wurde per Mail benachrichtigt." in page
         assert page.index("answered 503") > page.index("<summary>Technische Angaben")
+        # The link in the mail: the group's own sources.
+        own = await asyncio.to_thread(text_of, f"{base}/status?group=seestadt")
+        assert "Zustand der Quellen von Bürgerstiftung Seestadt" in own
+        assert "1 Quelle von 1 Gruppe," in own
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            await asyncio.to_thread(text_of, f"{base}/status?group=nirgendwo")
+        assert refused.value.code == 400
 
         # Failing on: nothing more.
         await asyncio.to_thread(admin_harvest, base)

@@ -35,6 +35,8 @@ class SourceRow:
     problem: str | None = None  # what is wrong, in German words (feeds/alerts.py explain)
     check: str | None = None  # what the group can check
     alert: str | None = None  # who was told, or when they will be
+    quiet_since: datetime | None = None  # answers, but went still: its newest item's date
+    usual_gap_days: float | None = None  # what it usually leaves between two items
 
 
 KINDS = {
@@ -72,6 +74,7 @@ class StatusEntry:
     technical: str | None  # the harvest's own words, folded away
     skipped: tuple[str, ...]
     warnings: tuple[str, ...]
+    still: bool = False  # answers, but nothing new for far longer than usual
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,11 @@ def status_view(
             lines.append("Noch nie gelesen")
         if row.health == "ok":
             lines.append("1 Eintrag" if row.items == 1 else f"{row.items} Einträge")
+        if row.quiet_since is not None:
+            usual = row.usual_gap_days
+            rhythm = f" (sonst etwa alle {usual:.0f} Tage)" if usual and usual >= 2 else ""
+            day = format_datetime(row.quiet_since, "d. MMMM y", tzinfo=zone, locale="de_DE")
+            lines.append(f"Still: seit {day} nichts Neues{rhythm}")
         if row.next_run is not None:
             label = "Nächster Versuch" if row.failures else "Nächster Abruf"
             lines.append(f"{label}: {when(row.next_run)}")
@@ -123,6 +131,7 @@ def status_view(
             technical=_technical(row),
             skipped=row.skipped,
             warnings=row.warnings,
+            still=row.quiet_since is not None,
         )
         for row in rows
     ]
@@ -132,7 +141,8 @@ def status_view(
         total=len(rows),
         groups=len({row.site for row in rows}),
         troubled=troubled,
-        fine=tuple(e for e in entries if e not in troubled),
+        # Those gone still first among the rest: worth a look, not a problem.
+        fine=tuple(sorted((e for e in entries if e not in troubled), key=lambda e: not e.still)),
         json_url=json_url,
     )
 

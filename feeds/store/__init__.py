@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from feeds.store.base import (
+    Activity,
     BatchResult,
     HarvestRecord,
     Hidden,
@@ -36,6 +37,7 @@ async def open_store(url: str, *, offload: Offload = in_a_thread) -> Store:
 
 
 __all__ = [
+    "Activity",
     "BatchResult",
     "HarvestRecord",
     "Hidden",

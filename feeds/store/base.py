@@ -136,6 +136,15 @@ class Mail:
     body: str
     id: int | None = None  # the outbox's, once queued
     attempts: int = 0  # sending failed this often
+    channel: str = "mail"  # or "webhook": `body` is JSON POSTed to the one recipient, a URL
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What a source's items say of how often it publishes (feeds/stillness.py)."""
+
+    dates: tuple[datetime, ...]  # its newest items' dates (published, or an event's start)
+    ongoing: bool  # an event of it is still to come or going on
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +160,8 @@ class Hidden:
     reason: str | None = None
     since: datetime | None = None  # set by the store
 
+
+ACTIVITY_DATES = 11  # ten gaps between them: enough for a usual one
 
 HARVESTS_KEPT = timedelta(days=7)  # records older than this are pruned as new ones come
 
@@ -287,6 +298,15 @@ class Store(Protocol):
 
     async def hidden(self, ids: Sequence[str] | None = None) -> list[Hidden]:
         """The items hidden now (of these ids, if given), the latest first."""
+        ...
+
+    async def activity(self, now: datetime) -> dict[tuple[str, str], Activity]:
+        """Each (site, source) with items: the dates of its newest ACTIVITY_DATES items,
+        newest first, and whether one of its events is still to come at `now`."""
+        ...
+
+    async def watching_since(self) -> datetime | None:
+        """When the store first saw an item: since when the service has been watching."""
         ...
 
     async def last_harvest(self) -> datetime | None:

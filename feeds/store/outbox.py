@@ -23,10 +23,11 @@ def queue(d: Dialect, mails: Sequence[Mail], now: datetime) -> Plan[int]:
     for mail in mails:
         bind = Binder(d)
         rows = yield bind.one(
-            "INSERT INTO outbox (key, recipients, subject, body, created, next_try) VALUES"
-            f" ({bind(mail.key)}, {bind(json.dumps(list(mail.recipients)))},"
-            f" {bind(mail.subject)}, {bind(mail.body)}, {bind(d.instant(now))},"
-            f" {bind(d.instant(now))}) ON CONFLICT (key) DO NOTHING RETURNING id"
+            "INSERT INTO outbox (key, channel, recipients, subject, body, created, next_try)"
+            f" VALUES ({bind(mail.key)}, {bind(mail.channel)},"
+            f" {bind(json.dumps(list(mail.recipients)))}, {bind(mail.subject)},"
+            f" {bind(mail.body)}, {bind(d.instant(now))}, {bind(d.instant(now))})"
+            " ON CONFLICT (key) DO NOTHING RETURNING id"
         )
         queued += len(rows)
     if queued:
@@ -46,7 +47,7 @@ def queued(d: Dialect, keys: Sequence[str]) -> Plan[set[str]]:
 def claim(d: Dialect, worker: str, now: datetime, lease: timedelta) -> Plan[Mail | None]:
     bind = Binder(d)
     rows = yield bind.one(
-        "SELECT id, key, recipients, subject, body, attempts FROM outbox"
+        "SELECT id, key, channel, recipients, subject, body, attempts FROM outbox"
         f" WHERE sent IS NULL AND next_try <= {bind(d.instant(now))}"
         f" AND (claimed_until IS NULL OR claimed_until <= {bind(d.instant(now))})"
         f" ORDER BY id LIMIT 1{d.for_update}"
@@ -66,6 +67,7 @@ def claim(d: Dialect, worker: str, now: datetime, lease: timedelta) -> Plan[Mail
         row["body"],
         id=row["id"],
         attempts=row["attempts"],
+        channel=row["channel"],
     )
 
 

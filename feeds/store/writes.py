@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Validators
-from feeds.store import moderation, outbox
+from feeds.store import activity, moderation, outbox
 from feeds.store.base import (
     HARVESTS_KEPT,
+    Activity,
     BatchResult,
     Claim,
     HarvestRecord,
@@ -111,6 +112,12 @@ class Writes:
 
     async def mail_failed(self, mail: Mail, error: str, retry_at: datetime) -> None:
         await self._transact(outbox.failed(self.dialect, mail, error, retry_at))
+
+    async def activity(self, now: datetime) -> dict[tuple[str, str], Activity]:
+        return await self._transact(activity.activity(self.dialect, now))
+
+    async def watching_since(self) -> datetime | None:
+        return await self._transact(activity.watching_since(self.dialect))
 
     async def hide(self, items: Sequence[Hidden], now: datetime) -> list[Hidden]:
         return await self._transact(moderation.hide(self.dialect, items, now))

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from feeds import metrics, urls
-from feeds.alerts import episodes, explain
+from feeds.alerts import Quiet, episodes, explain, quiet_sources
 from feeds.config import Alerts, Config
+from feeds.model import Network
 from feeds.render import pages
 from feeds.render.status import SourceRow, render_status_json, status_view
 from feeds.store import SourceState, Store, StoreError
@@ -41,15 +42,19 @@ async def status(request: web.Request) -> web.Response:
         return await _status_json(request)
     config = request.app[configured_key].config
     network, links = config.network, urls_of(request)
-    rows = await status_rows(request.app[store_key], config)
+    group = _group_asked(request, network)
+    rows = await status_rows(request.app[store_key], config, group)
     view = status_view(
         rows, datetime.now(UTC), ZoneInfo(network.timezone), links.group_page,
-        links.base + urls.STATUS_JSON(),
+        links.base + urls.STATUS_JSON() + (f"?group={group}" if group else ""),
     )  # fmt: skip
+    site = network.site(group) if group else None
+    name = site.name if site else None
     page = pages.Page(
-        urls=links, network=network.name, title=f"Zustand der Quellen – {network.name}",
+        urls=links, network=network.name,
+        title=f"Zustand der Quellen{f' von {name}' if name else ''} – {network.name}",
         description="Welche Websites der Gruppen gelesen werden können, und was bei den"
-        " anderen los ist.", url=links.status(),
+        " anderen los ist.", url=links.status(group),
     )  # fmt: skip
     body = await asyncio.to_thread(pages.render_status, page, view)
     return web.Response(
@@ -79,8 +84,23 @@ async def status_json(request: web.Request) -> web.Response:
     return await _status_json(request)
 
 
+def _group_asked(request: web.Request, network: Network) -> str | None:
+    """`?group=slug`: one group's sources (what a group's alert mail links to)."""
+    group = request.query.get("group")
+    if group is None:
+        return None
+    if network.site(group) is None:
+        shown = group if len(group) <= 40 else group[:39] + "…"
+        raise web.HTTPBadRequest(
+            text=f"group: there is no group {shown!r} (its short name, as in its address)\n"
+        )
+    return group
+
+
 async def _status_json(request: web.Request) -> web.Response:
-    rows = await status_rows(request.app[store_key], request.app[configured_key].config)
+    config = request.app[configured_key].config
+    group = _group_asked(request, config.network)
+    rows = await status_rows(request.app[store_key], config, group)
     body = render_status_json(rows, datetime.now(UTC))
     return web.Response(
         body=body, content_type="application/json", charset="utf-8", headers=NO_STORE
@@ -176,9 +196,10 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def status_rows(store: Store, config: Config) -> list[SourceRow]:
-    """Every configured source with what the store knows of it, and who was told."""
-    network, alerts = config.network, config.alerts
+async def status_rows(store: Store, config: Config, group: str | None = None) -> list[SourceRow]:
+    """Every configured source (of one group, if given) with what the store knows of it,
+    whether it went still, and who was told."""
+    network, alerts, now = config.network, config.alerts, datetime.now(UTC)
     states = {(s.site, s.source): s for s in await store.source_states()}
     told: set[str] = set()
     failing = {
@@ -186,11 +207,18 @@ async def status_rows(store: Store, config: Config) -> list[SourceRow]:
         for e in episodes(network, list(states.values()))
         if e.state.failures
     }
+    quiet = {
+        (q.site.slug, q.source.name): q
+        for q in quiet_sources(network, list(states.values()), await store.activity(now), now)
+    }
     if alerts is not None:
-        told = await store.queued(list(failing.values()))
+        told = await store.queued([*failing.values(), *(q.key() for q in quiet.values())])
     rows = []
     for site in network.sites:
+        if group is not None and site.slug != group:
+            continue
         for config_ in site.sources:
+            still = quiet.get((site.slug, config_.name))
             state = states.get((site.slug, config_.name))
             problem = check = None
             if state is not None and state.failures:
@@ -219,10 +247,28 @@ async def status_rows(store: Store, config: Config) -> list[SourceRow]:
                     check=check,
                     alert=_alert_state(
                         alerts, site.contact, failing.get((site.slug, config_.name)), told
-                    ),
+                    )
+                    or _still_state(alerts, site.contact, still, told),
+                    quiet_since=still.still.last if still else None,
+                    usual_gap_days=_days(still.still.usual) if still else None,
                 )
             )
     return rows
+
+
+def _days(gap: timedelta | None) -> float | None:
+    return None if gap is None else round(gap / timedelta(days=1), 1)
+
+
+def _still_state(
+    alerts: Alerts | None, contact: tuple[str, ...], still: Quiet | None, told: set[str]
+) -> str | None:
+    if alerts is None or still is None:
+        return None
+    who = "Die Gruppe" if contact else "Das Netzwerkbüro"
+    if still.key() in told:
+        return f"{who} wurde per Mail gefragt, ob die Einträge jetzt woanders erscheinen."
+    return None
 
 
 def _alert_state(

@@ -23,12 +23,14 @@ from feeds.config_watch import ConfigWatcher
 from feeds.harvest import Harvester, user_agent, worker_name
 from feeds.model import DEFAULT_TIMEZONE, Network
 from feeds.onboarding import (
+    SETTABLE,
     NewGroup,
     already_there,
     append,
     groups_from_opml,
     listing,
     remove,
+    settle,
     short_slug,
 )
 from feeds.store import SourceState, StoreError, open_store
@@ -90,10 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--slug", help="its short name in addresses (default: from its name)")
     add.add_argument("--name", help="the group's name (default: the name its website gives)")
     add.add_argument("--region", help="its federal state, such as Rheinland-Pfalz")
+    add.add_argument(
+        "--contact", help="who is told when its website breaks (name@example.org, several: a, b)"
+    )
     opml = command("import-opml", "add a group for each feed of an OPML list")
     opml.add_argument("source", help="the OPML file or its address (folders become regions)")
     remove = command("remove", "take a group out of the configuration")
     remove.add_argument("slug", help="the group's short name, as feeds list shows it")
+    set_ = command("set", "change a group's name, region, homepage, contact or time zone")
+    set_.add_argument("slug", help="the group's short name, as feeds list shows it")
+    set_.add_argument("key", choices=SETTABLE, help="what to change")
+    set_.add_argument("value", help='the new value ("" takes it out; contacts: a@x.de, b@y.de)')
     hide = command("hide", "take one post or event out of every feed, calendar and page")
     hide.add_argument(
         "item", help="its page here, its id (urn:uuid:…) or its address on the group's website"
@@ -106,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = getattr(args, "config", None) or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
     if args.command == "remove":
         return _remove(path, args.slug)
+    if args.command == "set":
+        return _set(path, args.slug, args.key, args.value)
     if args.command == "list":
         return asyncio.run(_list(path))
     if args.command in ("hide", "unhide", "hidden"):
@@ -127,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = asyncio.run(_discovered(args.where[-1], outbound))
         if found is None:
             return 1
-        return _add(path, slug, found, args.name, args.region)
+        contact = tuple(c.strip() for c in (args.contact or "").split(",") if c.strip())
+        return _add(path, slug, found, args.name, args.region, contact)
 
     logging.basicConfig(
         level=os.environ.get("FEEDS_LOG_LEVEL", "INFO"),
@@ -265,7 +277,12 @@ def _network(path: Path) -> Network | None:
 
 
 def _add(
-    path: Path, slug: str | None, found: Discovery, name: str | None, region: str | None
+    path: Path,
+    slug: str | None,
+    found: Discovery,
+    name: str | None,
+    region: str | None,
+    contact: tuple[str, ...] = (),
 ) -> int:
     if not found.sources:
         print(found.toml(), end="", file=sys.stderr)
@@ -282,7 +299,7 @@ def _add(
         print(f"feeds: {name} not added: {why}", file=sys.stderr)
         return 1
     slug = slug or short_slug(name, {site.slug for site in sites} | set(RESERVED_SLUGS))
-    group = NewGroup(slug, name, region, found.url, found.toml())
+    group = NewGroup(slug, name, region, found.url, found.toml(), contact=contact)
     try:
         append(path, [group])
     except ConfigError as exc:
@@ -333,6 +350,21 @@ def _remove(path: Path, slug: str) -> int:
         print(f"feeds: {path}: cannot be read ({exc.strerror})", file=sys.stderr)
         return 2
     print(f"{path}: removed {slug} ({name}); what was harvested of it stays in the store")
+    return 0
+
+
+def _set(path: Path, slug: str, key: str, value: str) -> int:
+    try:
+        before = settle(path, slug, key, value)
+    except ConfigError as exc:
+        print(f"feeds: {slug} not changed: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"feeds: {path}: cannot be read ({exc.strerror})", file=sys.stderr)
+        return 2
+    was = f" (was: {before})" if before is not None else ""
+    now = f"{key} = {value.strip()}" if value.strip() else f"{key} taken out"
+    print(f"{path}: {slug}: {now}{was}")
     return 0
 
 

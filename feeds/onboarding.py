@@ -33,6 +33,7 @@ class NewGroup:
     homepage: str | None
     sources_toml: str  # one or more [[sites.sources]] blocks
     feed: str = ""  # the address it came with (an OPML list's feed)
+    contact: tuple[str, ...] = ()  # who is told when its website breaks
 
     def toml(self) -> str:
         lines = [
@@ -44,6 +45,8 @@ class NewGroup:
             lines.append(f"region = {toml_string(self.region)}")
         if self.homepage:
             lines.append(f"homepage = {toml_string(self.homepage)}")
+        if self.contact:
+            lines.append(f"contact = [{', '.join(toml_string(c) for c in self.contact)}]")
         return "\n".join(lines) + "\n\n" + self.sources_toml
 
 
@@ -128,6 +131,35 @@ def remove(path: Path, slug: str) -> str:
     del sites[index]
     write(path, tomlkit.dumps(document))
     return name
+
+
+SETTABLE = ("name", "region", "homepage", "contact", "timezone")
+
+
+def settle(path: Path, slug: str, key: str, value: str) -> str | None:
+    """Set one of a group's SETTABLE keys (an empty value takes it out), keeping every
+    other line; the value it had. Raises ConfigError (the file left as it was) when there
+    is no such group or the result would not load."""
+    if key not in SETTABLE:
+        raise ConfigError(path, key, f"not a key feeds set changes (it sets {', '.join(SETTABLE)})")
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    sites = document.get("sites")
+    index = next((n for n, site in enumerate(sites or []) if site.get("slug") == slug), None)
+    if sites is None or index is None:
+        raise ConfigError(path, "sites", f"there is no group {slug!r} (feeds list shows them)")
+    site = sites[index]
+    before = site.get(key)
+    if not value.strip():
+        if key in site:
+            del site[key]
+    elif key == "contact":  # "a@x.de, b@y.de": one address or several
+        site[key] = [address.strip() for address in value.split(",") if address.strip()]
+    else:
+        site[key] = value.strip()
+    write(path, tomlkit.dumps(document))
+    if before is None:
+        return None
+    return ", ".join(map(str, before)) if isinstance(before, list) else str(before)
 
 
 def write(path: Path, text: str) -> None:

@@ -143,7 +143,8 @@ async def test_the_office_onboards_five_groups(website: Website, tmp_path: Path)
     assert added.returncode == 0, added.stderr
     assert "added musterstadt-engagiert (Musterstadt engagiert) with feed" in added.stdout
 
-    added = await feeds("add", http_only.base + "/", *at)
+    contact = ("--contact", "team@seestadt.example")
+    added = await feeds("add", http_only.base + "/", *contact, *at)
     assert added.returncode == 0, added.stderr
     assert "added seestadt (Bürgerstiftung Seestadt) with ical" in added.stdout
 
@@ -190,6 +191,24 @@ async def test_the_office_onboards_five_groups(website: Website, tmp_path: Path)
     halle = network.site("halle-saalkreis")
     assert halle is not None
     assert halle.region == "Sachsen-Anhalt"
+
+    # Who is told when Zwickau's website breaks, given later; a mistyped region refused.
+    both = "info@zwickau.example, vorstand@zwickau.example"
+    changed = await feeds("set", "zwickau", "contact", both, *at)
+    assert changed.returncode == 0, changed.stderr
+    wrong = await feeds("set", "zwickau", "region", "Sachsn", *at)
+    assert wrong.returncode == 2
+    assert "sites.toml:15: sites[0].region: 'Sachsn'" in wrong.stderr  # the file and line
+    assert "(did you mean 'Sachsen'?)" in wrong.stderr
+    changed = await feeds("set", "zwickau", "region", "Sachsen", *at)
+    assert changed.returncode == 0, changed.stderr
+    network = load_config(config).network
+    zwickau, seestadt = network.site("zwickau"), network.site("seestadt")
+    assert zwickau is not None
+    assert seestadt is not None
+    assert zwickau.contact == ("info@zwickau.example", "vorstand@zwickau.example")
+    assert zwickau.region == "Sachsen"
+    assert seestadt.contact == ("team@seestadt.example",)
 
     checked = await feeds("check", *at)
     assert checked.returncode == 0, checked.stderr

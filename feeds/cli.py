@@ -20,6 +20,7 @@ from feeds import moderation, urls
 from feeds.alerts import Alerter
 from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
 from feeds.config_watch import ConfigWatcher
+from feeds.federation.service import federation
 from feeds.harvest import Harvester, user_agent, worker_name
 from feeds.model import DEFAULT_TIMEZONE, Network
 from feeds.onboarding import (
@@ -190,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _harvest(settings: Settings, config: Config, path: Path, *, forever: bool) -> int:
     store = await open_store(settings.database_url)
+    fed = None
     try:
         async with publishing(settings) as publisher:
             status = urls.Urls(settings.base_url).status() if settings.base_url else None
@@ -208,21 +210,30 @@ async def _harvest(settings: Settings, config: Config, path: Path, *, forever: b
             watcher = ConfigWatcher(
                 path, lambda new: harvester.apply(new.network, new.sources), config
             )
+            if settings.federation and settings.base_url:
+                fed = federation(store, settings.base_url, settings.outbound,
+                                 user_agent(settings.base_url), worker_name())  # fmt: skip
             if not forever:
                 outcome = await _run(harvester, forever=False)
                 await alerter.round(datetime.now(UTC))  # a cron job tells as a worker does
+                if fed is not None:  # and delivers what is due
+                    await fed.deliverer.round()
                 return outcome
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, watcher.look_now)
             background = [
                 asyncio.create_task(watcher.run(), name="configuration"),
                 asyncio.create_task(alerter.run(), name="alerts"),
             ]
+            if fed is not None:
+                background.append(asyncio.create_task(fed.deliverer.run(), name="deliveries"))
             try:
                 return await _run(harvester, forever=True)
             finally:
                 for task in background:
                     task.cancel()
     finally:
+        if fed is not None:
+            await fed.remote.close()
         await store.close()
 
 

@@ -77,6 +77,9 @@ class Settings:
     cache_bytes: int = 192 * 1024 * 1024
     # What the store keeps of each source (FEEDS_KEEP_POSTS, FEEDS_KEEP_REMOVED_DAYS).
     keep: Keep = Keep()
+    # Every group, and the network, followable from Mastodon (FEEDS_FEDERATION=on); needs
+    # base_url, the address other servers know the service by.
+    federation: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -89,7 +92,17 @@ class Settings:
             raise ValueError(
                 f"FEEDS_NETWORK_CALENDAR_DAYS: expected a number of days, got {days!r}"
             )
+        federation = environ.get("FEEDS_FEDERATION", "off").strip().lower()
+        if federation not in ("on", "off", "true", "false", "1", "0", "yes", "no", ""):
+            raise ValueError(f"FEEDS_FEDERATION: expected on or off, got {federation!r}")
+        federating = federation in ("on", "true", "1", "yes")
+        if federating and not base_url:
+            raise ValueError(
+                "FEEDS_FEDERATION=on needs FEEDS_BASE_URL: the https:// address other servers"
+                " reach this service at (it is in every account's name, @group@host)"
+            )
         return cls(
+            federation=federating,
             config_path=Path(environ.get("FEEDS_CONFIG") or "sites.toml"),
             database_url=environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             base_url=base_url.rstrip("/") if base_url else None,

@@ -76,6 +76,12 @@ STATUS_JSON = Path("/status.json")
 HEALTHZ = Path("/healthz")
 METRICS = Path("/metrics")
 ADMIN_HARVEST = Path("/admin/harvest")
+# The fediverse (feeds/web/fediverse.py): discovery, and the inbox all actors share.
+WEBFINGER = Path("/.well-known/webfinger")
+HOST_META = Path("/.well-known/host-meta")
+NODEINFO_LINKS = Path("/.well-known/nodeinfo")
+NODEINFO = Path("/nodeinfo/2.1")
+SHARED_INBOX = Path("/inbox")
 # A group's (or, as `network`, every group's); after the fixed paths, which they would match.
 GROUP_PAGE = Path("/{site}/")
 GROUP_WITHOUT_SLASH = Path("/{site}")
@@ -87,15 +93,22 @@ EVENT_PAGE = Path("/{site}/events/{item_id}")
 POST_PAGE = Path("/{site}/posts/{item_id}")
 WIDGET = Path("/{site}/widget")
 QR_CODE = Path("/{site}/qr.svg")
+# A group's (or the network's) ActivityPub actor and its posts and events as objects;
+# pages name them (rel=alternate), so a page's address pasted into Mastodon finds them.
+ACTOR = Path("/{site}/actor")
+OBJECT = Path("/{site}/objects/{item_id}")
+ACTOR_INBOX = Path("/{site}/inbox")
+ACTOR_OUTBOX = Path("/{site}/outbox")
+ACTOR_FOLLOWERS = Path("/{site}/followers")
 
 FIXED = (
     NETWORK_PAGE, OPML_FILE, EMBED_GUIDE, EMBED_SCRIPT, STATIC, STATUS, STATUS_JSON, HEALTHZ,
-    METRICS, ADMIN_HARVEST,
+    METRICS, ADMIN_HARVEST, WEBFINGER, HOST_META, NODEINFO_LINKS, NODEINFO, SHARED_INBOX,
 )  # fmt: skip
 # A group named like a fixed path's first segment would be unreachable; `network` is taken.
 RESERVED_SLUGS = frozenset(
     {NETWORK} | {p.template.split("/")[1].split(".")[0] for p in FIXED if p.template.split("/")[1]}
-)
+) - {""}  # "/.well-known" is no slug's
 
 
 # --- what the service writes ------------------------------------------------------------
@@ -150,6 +163,35 @@ class Urls:
     def static(self, name: str, version: str) -> str:
         # The version is in the address: a changed file has a new one, and may be kept long.
         return f"{self.base}{STATIC(name=name)}?v={version}"
+
+    # --- the fediverse ---------------------------------------------------------------
+
+    def actor(self, site: str) -> str:
+        return self.base + ACTOR(site=site)
+
+    def key_id(self, site: str) -> str:
+        return self.actor(site) + "#main-key"
+
+    def object(self, site: str, item_id: UUID | str) -> str:
+        return self.base + OBJECT(site=site, item_id=str(item_id))
+
+    def inbox(self, site: str) -> str:
+        return self.base + ACTOR_INBOX(site=site)
+
+    def outbox(self, site: str) -> str:
+        return self.base + ACTOR_OUTBOX(site=site)
+
+    def followers(self, site: str) -> str:
+        return self.base + ACTOR_FOLLOWERS(site=site)
+
+    def shared_inbox(self) -> str:
+        return self.base + SHARED_INBOX()
+
+    def webfinger(self) -> str:
+        return self.base + WEBFINGER()
+
+    def nodeinfo(self) -> str:
+        return self.base + NODEINFO()
 
     def status(self, group: str | None = None) -> str:
         """Every source's state, or (with `group`) one group's."""

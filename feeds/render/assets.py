@@ -10,7 +10,12 @@ from importlib import resources
 
 from feeds.urls import Urls
 
-TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+TYPES = {
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",  # for whom SVG will not do: fediverse avatars
+}
 
 
 @dataclass(frozen=True, slots=True)

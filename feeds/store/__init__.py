@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from feeds.store.base import (
     Activity,
+    ActorKey,
     BatchResult,
+    Delivery,
+    Follower,
     HarvestRecord,
     Hidden,
     ItemQuery,
@@ -38,7 +41,10 @@ async def open_store(url: str, *, offload: Offload = in_a_thread) -> Store:
 
 __all__ = [
     "Activity",
+    "ActorKey",
     "BatchResult",
+    "Delivery",
+    "Follower",
     "HarvestRecord",
     "Hidden",
     "ItemQuery",

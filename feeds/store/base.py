@@ -161,6 +161,42 @@ class Hidden:
     since: datetime | None = None  # set by the store
 
 
+@dataclass(frozen=True, slots=True)
+class ActorKey:
+    """An ActivityPub actor's key pair (feeds/federation/): PEM, made once."""
+
+    name: str  # a group's slug, or the network's actor
+    public_key: str
+    private_key: str = field(repr=False)  # never in a log line
+
+
+@dataclass(frozen=True, slots=True)
+class Follower:
+    actor: str  # whom it follows: a group's slug, or the network's actor
+    follower: str  # the remote actor's id
+    inbox: str
+    shared_inbox: str | None = None  # where its server takes what many of its people get
+    follow: str | None = None  # the Follow activity's id
+    since: datetime | None = None
+
+    @property
+    def delivery_inbox(self) -> str:
+        return self.shared_inbox or self.inbox
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An activity to POST, signed by `actor`, to one inbox: queued once under `key`."""
+
+    key: str  # what goes where, once: "create:<object id>:<inbox>"
+    actor: str
+    inbox: str
+    activity: str  # JSON
+    id: int | None = None  # the queue's, once queued
+    attempts: int = 0
+    first_failure: datetime | None = None
+
+
 ACTIVITY_DATES = 11  # ten gaps between them: enough for a usual one
 
 HARVESTS_KEPT = timedelta(days=7)  # records older than this are pruned as new ones come
@@ -307,6 +343,45 @@ class Store(Protocol):
 
     async def watching_since(self) -> datetime | None:
         """When the store first saw an item: since when the service has been watching."""
+        ...
+
+    async def actor_keys(self, names: Sequence[str]) -> dict[str, ActorKey]:
+        """The key pairs these actors have (those without one are left out)."""
+        ...
+
+    async def add_actor_key(self, key: ActorKey, now: datetime, *, replace: bool = False) -> None:
+        """Keep an actor's key pair, unless it has one (another process made it first);
+        with `replace`, a new pair takes the old one's place (a rotated key)."""
+        ...
+
+    async def follow(self, follower: Follower, now: datetime) -> None: ...
+
+    async def unfollow(self, actor: str | None, follower: str) -> int:
+        """`follower` no longer follows `actor` (None: anyone here); how many ended."""
+        ...
+
+    async def followers(self, actors: Sequence[str]) -> list[Follower]: ...
+
+    async def follower_counts(self) -> dict[str, int]: ...
+
+    async def queue_deliveries(self, deliveries: Sequence[Delivery], now: datetime) -> int:
+        """Queue each unless one with its key ever was; how many were queued now."""
+        ...
+
+    async def claim_delivery(
+        self, worker: str, now: datetime, lease: timedelta
+    ) -> Delivery | None: ...
+
+    async def delivered(self, delivery: Delivery, now: datetime) -> None: ...
+
+    async def delivery_failed(
+        self, delivery: Delivery, error: str, now: datetime, retry_at: datetime | None
+    ) -> None:
+        """It was not taken: tried again from `retry_at`, or (None) given up."""
+        ...
+
+    async def forget_inbox(self, inbox: str) -> int:
+        """An inbox gone for good (410): its followers go, and what waits for it."""
         ...
 
     async def last_harvest(self) -> datetime | None:

@@ -14,12 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Validators
-from feeds.store import activity, moderation, outbox
+from feeds.store import activity, federation, moderation, outbox
 from feeds.store.base import (
     HARVESTS_KEPT,
     Activity,
+    ActorKey,
     BatchResult,
     Claim,
+    Delivery,
+    Follower,
     HarvestRecord,
     Hidden,
     Mail,
@@ -118,6 +121,41 @@ class Writes:
 
     async def watching_since(self) -> datetime | None:
         return await self._transact(activity.watching_since(self.dialect))
+
+    async def actor_keys(self, names: Sequence[str]) -> dict[str, ActorKey]:
+        return await self._transact(federation.actor_keys(self.dialect, names))
+
+    async def add_actor_key(self, key: ActorKey, now: datetime, *, replace: bool = False) -> None:
+        await self._transact(federation.add_actor_key(self.dialect, key, now, replace))
+
+    async def follow(self, follower: Follower, now: datetime) -> None:
+        await self._transact(federation.follow(self.dialect, follower, now))
+
+    async def unfollow(self, actor: str | None, follower: str) -> int:
+        return await self._transact(federation.unfollow(self.dialect, actor, follower))
+
+    async def followers(self, actors: Sequence[str]) -> list[Follower]:
+        return await self._transact(federation.followers(self.dialect, actors))
+
+    async def follower_counts(self) -> dict[str, int]:
+        return await self._transact(federation.follower_counts(self.dialect))
+
+    async def queue_deliveries(self, deliveries: Sequence[Delivery], now: datetime) -> int:
+        return await self._transact(federation.queue(self.dialect, deliveries, now))
+
+    async def claim_delivery(self, worker: str, now: datetime, lease: timedelta) -> Delivery | None:
+        return await self._transact(federation.claim(self.dialect, worker, now, lease))
+
+    async def delivered(self, delivery: Delivery, now: datetime) -> None:
+        await self._transact(federation.delivered(self.dialect, delivery, now))
+
+    async def delivery_failed(
+        self, delivery: Delivery, error: str, now: datetime, retry_at: datetime | None
+    ) -> None:
+        await self._transact(federation.failed(self.dialect, delivery, error, now, retry_at))
+
+    async def forget_inbox(self, inbox: str) -> int:
+        return await self._transact(federation.forget_inbox(self.dialect, inbox))
 
     async def hide(self, items: Sequence[Hidden], now: datetime) -> list[Hidden]:
         return await self._transact(moderation.hide(self.dialect, items, now))

@@ -16,15 +16,17 @@ from feeds import urls
 from feeds.alerts import Alerter
 from feeds.config import Config, Settings
 from feeds.config_watch import ConfigWatcher
-from feeds.harvest import Harvester, worker_name
+from feeds.federation.service import federation
+from feeds.harvest import Harvester, user_agent, worker_name
 from feeds.render.pages import load_templates
 from feeds.store import open_store
-from feeds.web import assets, calendars, operations, pages, syndication, widget
+from feeds.web import assets, calendars, fediverse, operations, pages, syndication, widget
 from feeds.web.app_keys import (
     Background,
     Configured,
     background_key,
     configured_key,
+    federation_key,
     guard_key,
     harvester_key,
     settings_key,
@@ -106,14 +108,25 @@ def create_app(
             )
             # Whoever harvests tells of broken sources (each mail once, however many do).
             alerting = asyncio.create_task(alerter.run(), name="alerts") if harvest else follow
-            for running in {task, follow, alerting}:
+            background = {task, follow, alerting}
+            fed = None
+            if settings.federation and settings.base_url:
+                fed = app[federation_key] = federation(
+                    app[store_key], settings.base_url, settings.outbound,
+                    user_agent(settings.base_url), worker_name(),
+                )  # fmt: skip
+                if harvest:  # and delivers to the fediverse (each delivery once)
+                    background.add(asyncio.create_task(fed.deliverer.run(), name="deliveries"))
+            for running in background:
                 running.add_done_callback(_report_end)
             app[background_key] = Background(task, harvesting=harvest)
             yield
-            for running in {task, follow, alerting}:
+            for running in background:
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
+            if fed is not None:
+                await fed.remote.close()
 
     async def templates_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(load_templates)
@@ -159,7 +172,7 @@ def create_app(
     if freeze_heap:
         app.on_startup.append(_freeze_heap)  # after the contexts above have started
     # Fixed paths before /{site}, which would match /status or /embed.
-    for resource in (operations, assets, widget, syndication, calendars, pages):
+    for resource in (operations, fediverse, assets, widget, syndication, calendars, pages):
         app.add_routes(resource.routes)
     install_front(app)
     return app

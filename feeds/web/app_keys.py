@@ -10,6 +10,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from feeds.config import Config, Settings
+from feeds.federation.service import Federation
 from feeds.harvest import Harvester
 from feeds.model import Network
 from feeds.store import Store
@@ -37,6 +38,7 @@ configured_key = web.AppKey("configured", Configured)
 store_key = web.AppKey("store", Store)
 harvester_key = web.AppKey("harvester", Harvester)
 guard_key = web.AppKey("guard", TokenGuard)  # wrong admin tokens, per address
+federation_key = web.AppKey("federation", Federation)  # only while FEEDS_FEDERATION is on
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,8 +211,9 @@ async def _harvest(settings: Settings, config: Config, path: Path, *, forever: b
                 path, lambda new: harvester.apply(new.network, new.sources), config
             )
             if settings.federation and settings.base_url:
-                fed = federation(store, settings.base_url, settings.outbound,
-                                 user_agent(settings.base_url), worker_name())  # fmt: skip
+                fed = federation(store, lambda: watcher.current.network, settings.base_url,
+                                 settings.outbound, user_agent(settings.base_url),
+                                 worker_name())  # fmt: skip
             if not forever:
                 outcome = await _run(harvester, forever=False)
                 await alerter.round(datetime.now(UTC))  # a cron job tells as a worker does

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from Crypto.PublicKey import RSA
 from tests.fediverse import ACTIVITY, Mastodon
 from tests.helpers import LOCAL_ENV
 from tests.test_alerts import free_port, until
+from tests.upstream import Upstream
 
 CONFIG = """[network]
 name = "Engagierte Stadt"
@@ -197,3 +199,201 @@ def test_federation_without_a_public_address_is_refused_at_start(tmp_path: Path)
     )  # fmt: skip
     assert ran.returncode == 2
     assert "FEEDS_FEDERATION=on needs FEEDS_BASE_URL" in ran.stderr
+
+
+TOKEN = "fediverse-admin-token"
+MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+          "Oktober", "November", "Dezember"]  # fmt: skip
+
+
+def german_day(day: str) -> str:
+    """ "20261214" as a German reader writes it: "14. Dezember 2026"."""
+    return f"{int(day[6:])}. {MONTHS[int(day[4:6]) - 1]} {day[:4]}"
+
+
+class Website:
+    """A group's site: its feed and its calendar, as the test changes them."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, str]] = []  # (id, title)
+        self.published = format_datetime(datetime.now(UTC) - timedelta(hours=1))
+        self.event_title = "Rock Rising"
+        self.event_hour = 20
+        self.cancelled = False
+        self.day = (datetime.now(UTC) + timedelta(days=9)).strftime("%Y%m%d")
+
+    def feed(self) -> bytes:
+        items = "".join(
+            f"<item><title>{title}</title><link>https://seestadt.example/{n}/</link>"
+            f"<guid>https://seestadt.example/?p={n}</guid>"
+            f"<pubDate>{self.published}</pubDate>"
+            f"<description>Mehr dazu auf unserer Website.</description></item>"
+            for n, title in self.posts
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            "<title>Bürgerstiftung Seestadt</title><link>https://seestadt.example/</link>"
+            f"<description>x</description>{items}</channel></rss>"
+        ).encode()
+
+    def calendar(self) -> bytes:
+        lines = [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Seestadt//DE",
+            "BEGIN:VEVENT", "UID:rock-rising@seestadt.example", "DTSTAMP:20260101T000000Z",
+            f"DTSTART;TZID=Europe/Berlin:{self.day}T{self.event_hour:02d}0000",
+            f"DTEND;TZID=Europe/Berlin:{self.day}T2359000",
+            f"SUMMARY:{self.event_title}",
+            "LOCATION:Kammgarn\\, Schoenstraße 10\\, Kaiserslautern",
+            *(["STATUS:CANCELLED"] if self.cancelled else []),
+            "END:VEVENT", "END:VCALENDAR",
+        ]  # fmt: skip
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    def serve(self, upstream: Upstream) -> None:
+        async def feed(request: web.Request) -> web.Response:
+            return web.Response(body=self.feed(), content_type="application/rss+xml")
+
+        async def calendar(request: web.Request) -> web.Response:
+            return web.Response(body=self.calendar(), content_type="text/calendar")
+
+        upstream.add("/feed/", feed)
+        upstream.add("/termine.ics", calendar)
+
+
+GROUP = """[network]
+name = "Engagierte Stadt"
+
+[[sites]]
+slug = "seestadt"
+name = "Bürgerstiftung Seestadt"
+
+[[sites.sources]]
+name = "news"
+kind = "feed"
+url = "{upstream}/feed/"
+
+[[sites.sources]]
+name = "termine"
+kind = "ical"
+url = "{upstream}/termine.ics"
+"""
+
+
+def harvest_now(base: str) -> None:
+    request = urllib.request.Request(
+        f"{base}/admin/harvest?site=seestadt", method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert all(o["status"] == "ok" for o in json.loads(response.read()))
+
+
+async def start(*args: str, config: Path, database: str, port: int | None = None,
+                base_port: int) -> subprocess.Popen[bytes]:  # fmt: skip
+    env = {**os.environ, **LOCAL_ENV, "DATABASE_URL": database, "FEEDS_FEDERATION": "on",
+           "FEEDS_BASE_URL": f"http://127.0.0.1:{base_port}",
+           "FEEDS_ADMIN_TOKEN": TOKEN}  # fmt: skip
+    listen = ["--port", str(port)] if port else []
+    return await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "feeds.cli", *args, *listen, "--config", str(config)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def follow(mastodon: Mastodon, base: str, name: str) -> dict[str, Any]:
+    status, actor = await asyncio.to_thread(get, f"{base}/{name}/actor")
+    assert status == 200
+    activity = mastodon.follow(actor["id"])
+    body, headers = mastodon.signed(actor["inbox"], activity)
+    assert await asyncio.to_thread(mastodon.post, actor["inbox"], body, headers) == 202
+    await until(lambda: any(r.activity["object"] == activity for r in mastodon.of_type("Accept")))
+    return activity
+
+
+async def test_followers_get_what_the_group_publishes(
+    mastodon: Mastodon, upstream: Upstream, tmp_path: Path
+) -> None:
+    website = Website()
+    website.serve(upstream)
+    config = tmp_path / "sites.toml"
+    config.write_text(GROUP.format(upstream=upstream.base), encoding="utf-8")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    database = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    process = await start("serve", config=config, database=database, port=port, base_port=port)
+    try:
+        await until(lambda: up(base), 30)
+        await until(
+            lambda: "Rock Rising" in get(f"{base}/seestadt/events.ics", "*/*")[1] if False else True
+        )
+        await follow(mastodon, base, "seestadt")
+        mastodon.received.clear()
+
+        # A new post and a new event: one Create each, signed, at the server's shared inbox.
+        website.posts.append(("1", "Neue Bänke am Seeufer"))
+        await asyncio.to_thread(harvest_now, base)
+        await until(lambda: len(mastodon.of_type("Create")) == 2, 20)
+        creates = {r.activity["object"]["type"]: r for r in mastodon.of_type("Create")}
+        assert all(r.verified and r.path == "/inbox" for r in creates.values())
+        note = creates["Note"].activity["object"]
+        assert "summary" not in note  # Mastodon would hide the post behind it
+        assert "Neue Bänke am Seeufer" in note["content"]
+        assert "https://seestadt.example/1/" in note["content"]
+        assert note["to"] == ["https://www.w3.org/ns/activitystreams#Public"]
+        assert note["cc"] == [f"{base}/seestadt/followers"]
+        event = creates["Event"].activity["object"]
+        assert event["name"] == "Rock Rising"
+        assert (
+            "Dezember 2026, 20:00–23:59 Uhr" in event["summary"]
+            or "2026, 20:00–23:59 Uhr" in event["summary"]
+        )
+        assert "Kammgarn, Schoenstraße 10, Kaiserslautern" in event["summary"]
+        assert event["startTime"].endswith("+01:00")
+        assert event["location"]["type"] == "Place"
+        # Every object is at its id, the same.
+        for sent in (note, event):
+            assert (await asyncio.to_thread(get, sent["id"]))[1] == sent
+
+        # Nothing changed upstream: nothing is sent.
+        await asyncio.to_thread(harvest_now, base)
+        await asyncio.sleep(2)
+        assert len(mastodon.received) == 2
+
+        # The event moved: an Update.
+        website.event_hour = 19
+        await asyncio.to_thread(harvest_now, base)
+        await until(lambda: len(mastodon.of_type("Update")) == 1, 20)
+        [update] = mastodon.of_type("Update")
+        assert update.verified
+        assert "19:00–23:59 Uhr" in update.activity["object"]["summary"]
+
+        # Cancelled: an Update, and a Note saying so (Mastodon ignores Updates of events).
+        website.cancelled = True
+        await asyncio.to_thread(harvest_now, base)
+        await until(lambda: len(mastodon.of_type("Update")) == 2, 20)
+        await until(lambda: len(mastodon.of_type("Create")) == 3, 20)
+        cancelled = mastodon.of_type("Create")[-1].activity["object"]
+        assert cancelled["type"] == "Note"
+        assert cancelled["content"].startswith("<p>ABGESAGT: Rock Rising am ")
+
+        # The office hides the post: a Delete.
+        hid = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "feeds.cli", "hide", note["id"]],
+            env={**os.environ, "DATABASE_URL": database}, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        assert hid.returncode == 0, hid.stderr
+        await until(lambda: len(mastodon.of_type("Delete")) == 1, 20)
+        [delete] = mastodon.of_type("Delete")
+        assert delete.verified
+        assert delete.activity["object"]["id"] == note["id"]
+        assert (await asyncio.to_thread(get, note["id"]))[0] == 410
+        assert all(r.verified for r in mastodon.received)
+        # Each once.
+        ids = [r.activity["id"] for r in mastodon.received]
+        assert len(ids) == len(set(ids))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

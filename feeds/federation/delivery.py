@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from feeds.federation.keys import Keys
+from feeds.federation.planner import decider
 from feeds.federation.remote import Remote, RemoteError
 from feeds.federation.signatures import signed_post
+from feeds.model import Network
 from feeds.store import Delivery, Store, StoreError
 from feeds.urls import Urls
 
@@ -37,10 +40,12 @@ class Deliverer:
         keys: Keys,
         remote: Remote,
         urls: Urls,
+        network: Callable[[], Network],
         *,
         worker: str,
         every: float = EVERY_SECONDS,
     ) -> None:
+        self.network = network  # the configuration in force
         self.store = store
         self.keys = keys
         self.remote = remote
@@ -63,7 +68,12 @@ class Deliverer:
                 log.exception("fediverse: the store failed; delivering later")
 
     async def round(self) -> int:
-        """Send what is due; how many were delivered."""
+        """Plan what changed (once, whichever process comes first), then send what is
+        due; how many were delivered."""
+        now = _now()
+        planned = await self.store.plan_federation(decider(self.urls, self.network(), now), now)
+        if planned:
+            log.info("fediverse: %d deliveries queued", planned)
         sent = 0
         while (delivery := await self.store.claim_delivery(self.worker, _now(), LEASE)) is not None:
             sent += await self.send(delivery)

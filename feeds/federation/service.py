@@ -4,6 +4,7 @@ the deliverer and the per-server rate of inbox requests. Made when FEEDS_FEDERAT
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from feeds.federation.delivery import Deliverer
 from feeds.federation.inbox import Inbox
 from feeds.federation.keys import Keys
 from feeds.federation.remote import Remote
+from feeds.model import Network
 from feeds.store import Store
 from feeds.urls import Urls
 from sources.outbound import Outbound
@@ -52,8 +54,8 @@ class Federation:
     rate: Rate
 
 
-def federation(store: Store, base_url: str, outbound: Outbound, user_agent: str,
-               worker: str) -> Federation:  # fmt: skip
+def federation(store: Store, network: Callable[[], Network], base_url: str,
+               outbound: Outbound, user_agent: str, worker: str) -> Federation:  # fmt: skip
     urls = Urls(base_url)
     keys = Keys(store)
     remote = Remote(
@@ -62,6 +64,6 @@ def federation(store: Store, base_url: str, outbound: Outbound, user_agent: str,
         signing=lambda: keys.cached(NETWORK_ACTOR),
         key_id=urls.key_id(NETWORK_ACTOR),
     )
-    deliverer = Deliverer(store, keys, remote, urls, worker=worker)
+    deliverer = Deliverer(store, keys, remote, urls, network, worker=worker)
     inbox = Inbox(store, remote, on_queued=deliverer.wake)
     return Federation(urls, urlsplit(base_url).netloc, keys, remote, inbox, deliverer, Rate())

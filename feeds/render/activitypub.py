@@ -9,10 +9,17 @@ it finds the key under `publicKey` (security/v1) and shared inboxes under `endpo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import escape as _escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from feeds.model import Event, EventStatus, Location, Post, Stored
+from feeds.render.entries import UNTITLED
+from feeds.render.when import describe
+from feeds.sanitize import html_to_text, plain_text
 from feeds.urls import Urls
 
 AS = "https://www.w3.org/ns/activitystreams"
@@ -147,3 +154,179 @@ def _field(name: str, url: str) -> Document:
 
 def _shown(url: str) -> str:
     return url.removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+# --- posts and events as objects, and what is done with them ---------------------------
+
+SUMMARY_CHARACTERS = 480  # of a post's text in a Note: Mastodon shows 500 characters
+
+
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """Who an object is from, and for whom: public, with the actor's followers in cc."""
+
+    actor: str
+    followers: str
+
+
+def note(stored: Stored[Post], urls: Urls, by: Addressed) -> Document:
+    """A post as a Note: title, text and link in its content. No `summary`: Mastodon
+    shows a Note's summary as a content warning, hiding the post behind it."""
+    post = stored.item
+    text = plain_text(html_to_text(post.summary or post.content_html or ""))
+    if len(text) > SUMMARY_CHARACTERS:
+        text = text[: SUMMARY_CHARACTERS - 1].rstrip() + "…"
+    link = post.url or urls.post_page(post.site, post.uuid)
+    content = f"<p><strong>{_escape(post.title or UNTITLED)}</strong></p>"
+    if text:
+        content += f"<p>{_escape(text)}</p>"
+    content += f'<p><a href="{_escape(link)}">{_escape(_shown(link))}</a></p>'
+    published = post.published or stored.first_seen
+    document: Document = {
+        "@context": AS,
+        "id": urls.object(post.site, post.uuid),
+        "type": "Note",
+        "attributedTo": by.actor,
+        "content": content,
+        "contentMap": {"de": content},
+        "url": link,
+        "published": _iso(published),
+        "to": [PUBLIC],
+        "cc": [by.followers],
+        "sensitive": False,
+        "tag": _hashtags(post.categories, urls),
+    }
+    if stored.sequence > 0:  # changed since it was first sent
+        document["updated"] = _iso(max(stored.changed, published))
+    return document
+
+
+def event_object(stored: Stored[Event], urls: Urls, by: Addressed, zone: ZoneInfo) -> Document:
+    """An event as an Event. Mastodon shows only its name, its summary and its link, and
+    drops the content: the summary names the day, the time and the place in German."""
+    event = stored.item
+    start, end = event.start_instant(), event.end_instant()
+    when = describe(start, end, all_day=event.all_day, zone=zone)
+    if event.rrule or event.rdates:
+        when += " (und weitere Termine)"
+    place = event.location.label() if event.location else None
+    cancelled = event.status is EventStatus.CANCELLED
+    summary = " · ".join(filter(None, ["ABGESAGT" if cancelled else None, when, place]))
+    page = urls.event_page(event.site, event.uuid)
+    description = plain_text(html_to_text(event.description or ""))
+    content = f"<p>{_escape(summary)}</p>"
+    if description:
+        content += f"<p>{_escape(description[:2000])}</p>"
+    document: Document = {
+        "@context": AS,
+        "id": urls.object(event.site, event.uuid),
+        "type": "Event",
+        "attributedTo": by.actor,
+        "name": f"{'Abgesagt: ' if cancelled else ''}{event.title or UNTITLED}",
+        "summary": summary,
+        "content": content,
+        "startTime": start.astimezone(zone).isoformat(),
+        "endTime": end.astimezone(zone).isoformat(),
+        "url": page,
+        "published": _iso(stored.first_seen),
+        "to": [PUBLIC],
+        "cc": [by.followers],
+        "tag": _hashtags(event.categories, urls),
+    }
+    if event.location is not None:
+        document["location"] = _place(event.location)
+    if stored.sequence > 0:
+        document["updated"] = _iso(stored.changed)
+    return document
+
+
+def cancellation(stored: Stored[Event], urls: Urls, by: Addressed, zone: ZoneInfo) -> Document:
+    """A short Note for a cancelled event: Mastodon ignores an Update of an Event, so
+    followers would never learn of it otherwise."""
+    event = stored.item
+    when = describe(event.start_instant(), event.end_instant(), all_day=event.all_day, zone=zone)
+    page = urls.event_page(event.site, event.uuid)
+    content = (
+        f"<p>ABGESAGT: {_escape(event.title or UNTITLED)} am {_escape(when)}</p>"
+        f'<p><a href="{_escape(page)}">{_escape(_shown(page))}</a></p>'
+    )
+    return {
+        "@context": AS,
+        "id": urls.object(event.site, event.uuid) + "/abgesagt",
+        "type": "Note",
+        "attributedTo": by.actor,
+        "content": content,
+        "contentMap": {"de": content},
+        "url": page,
+        "published": _iso(stored.changed),
+        "to": [PUBLIC],
+        "cc": [by.followers],
+    }
+
+
+def activity(kind: str, activity_id: str, by: Addressed, target: Document | str,
+             published: datetime) -> Document:  # fmt: skip
+    """Create, Update, Delete or Announce of an object, addressed as the object is."""
+    return {
+        "@context": AS,
+        "id": activity_id,
+        "type": kind,
+        "actor": by.actor,
+        "published": _iso(published),
+        "to": [PUBLIC],
+        "cc": [by.followers],
+        "object": target,
+    }
+
+
+def tombstone(object_id: str) -> Document:
+    return {"@context": AS, "id": object_id, "type": "Tombstone"}
+
+
+def collection(collection_id: str, total: int, first: Document | str | None = None) -> Document:
+    document: Document = {
+        "@context": AS,
+        "id": collection_id,
+        "type": "OrderedCollection",
+        "totalItems": total,
+    }
+    if first is not None:
+        document["first"] = first
+    return document
+
+
+def collection_page(page_id: str, part_of: str, items: list[Document],
+                    next_page: str | None) -> Document:  # fmt: skip
+    document: Document = {
+        "@context": AS,
+        "id": page_id,
+        "type": "OrderedCollectionPage",
+        "partOf": part_of,
+        "orderedItems": items,
+    }
+    if next_page:
+        document["next"] = next_page
+    return document
+
+
+def _place(location: Location) -> Document:
+    place: Document = {"type": "Place", "name": location.name or location.address or ""}
+    if location.address:
+        place["address"] = location.address
+    if location.geo is not None:
+        place["latitude"], place["longitude"] = location.geo
+    return place
+
+
+def _hashtags(categories: tuple[str, ...], urls: Urls) -> list[Document]:
+    tags = []
+    for category in categories[:5]:
+        word = "".join(part.capitalize() if i else part for i, part in
+                       enumerate(re.split(r"[^\w]+", category)) if part)  # fmt: skip
+        if word:
+            tags.append({"type": "Hashtag", "name": f"#{word}", "href": urls.network_page()})
+    return tags
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -52,6 +52,9 @@ class Page:
     image: Image | None = None
     og_type: str = "website"
     group: tuple[str, str] | None = None  # (slug, name) for the way back
+    # The page's ActivityPub twin (an actor, an object), where the service federates: an
+    # address pasted into Mastodon's search finds the account or the post through it.
+    activity: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,10 +8,13 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Stored, Validators
 from feeds.store.presence import Keep
+
+if TYPE_CHECKING:
+    from feeds.store.federation import Decide
 
 
 class Offload(Protocol):
@@ -378,6 +381,11 @@ class Store(Protocol):
         self, delivery: Delivery, error: str, now: datetime, retry_at: datetime | None
     ) -> None:
         """It was not taken: tried again from `retry_at`, or (None) given up."""
+        ...
+
+    async def plan_federation(self, decide: Decide, now: datetime) -> int:
+        """Queue what followers are to be told of the items changed since the last plan
+        (feeds/store/federation.py `plan`); how many deliveries were queued."""
         ...
 
     async def forget_inbox(self, inbox: str) -> int:

@@ -8,11 +8,14 @@ the outbox's mails are (feeds/store/outbox.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from feeds import codec
+from feeds.model import Event, Post, Stored
 from feeds.store.base import ActorKey, Delivery, Follower
-from feeds.store.dialect import Binder, Dialect, Plan, Row
+from feeds.store.dialect import Binder, Dialect, One, Plan, Row
 
 KEPT = timedelta(days=14)  # done deliveries are kept this long
 
@@ -168,3 +171,86 @@ def _follower(d: Dialect, row: Row) -> Follower:
         row["actor"], row["follower"], row["inbox"], row["shared_inbox"], row["follow"],
         d.moment(row["since"]),
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An item whose row moved since followers were last told, with what they were told."""
+
+    stored: Stored[Post] | Stored[Event]
+    removed: bool  # its upstream stopped listing it
+    digest: str | None  # of the object last sent (None: never sent)
+    deleted: bool  # a Delete went out for it
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    deliveries: list[Delivery]
+    told: list[tuple[str, str, str, bool]]  # (uuid, actor, digest, deleted) to keep
+
+
+Decide = Callable[[list[Change], list[str], list[Follower]], Planned]
+
+
+def plan(d: Dialect, decide: Decide, now: datetime) -> Plan[int]:
+    """Tell followers what changed since the last plan, once across every process: the
+    cursor row is locked until commit, so a second planner finds nothing left.
+
+    `decide` (feeds/federation/planner.py) gets the changed items, the ids of hidden
+    items followers were told of and not yet of their deletion, and the followers; it
+    returns the deliveries and what followers will then have been told."""
+    [row] = yield One(f"SELECT value FROM meta WHERE key = 'federated_revision'{d.for_update}")
+    start = int(row["value"])
+    [row] = yield One("SELECT value FROM meta WHERE key = 'revision'")
+    current = int(row["value"])
+    if start >= current:
+        return 0
+    bind = Binder(d)
+    if start < 0:  # the first plan: followers hear of what comes from now on
+        yield bind.one(f"UPDATE meta SET value = {bind(current)} WHERE key = 'federated_revision'")
+        return 0
+    rows = yield bind.one(
+        "SELECT items.kind, items.data, items.first_seen, items.changed, items.revision,"
+        " items.sequence, items.removed, federated.digest, federated.deleted FROM items"
+        " LEFT JOIN federated ON federated.uuid = items.uuid"
+        f" WHERE items.revision > {bind(start)} AND NOT EXISTS (SELECT 1 FROM hidden"
+        " WHERE hidden.uuid = items.uuid AND hidden.shown IS NULL)"
+    )
+    changes = [_change(d, row) for row in rows]
+    hidden_rows = yield One(
+        "SELECT hidden.uuid, hidden.site FROM hidden JOIN federated ON federated.uuid ="
+        " hidden.uuid WHERE hidden.shown IS NULL AND federated.deleted IS NULL"
+    )
+    hidden = [f"{row['site']}/{row['uuid']}" for row in hidden_rows]
+    sites = sorted({c.stored.item.site for c in changes} | {h.split("/")[0] for h in hidden})
+    followed = yield from followers(d, [*sites, "network"]) if sites else _none()
+    planned = decide(changes, hidden, followed)
+    for uuid, actor, digest, deleted in planned.told:
+        bind = Binder(d)
+        gone = d.instant(now) if deleted else None
+        yield bind.one(
+            "INSERT INTO federated (uuid, actor, digest, deleted) VALUES"
+            f" ({bind.each([uuid, actor, digest, gone])}) ON CONFLICT (uuid) DO UPDATE SET"
+            " digest = excluded.digest, deleted = excluded.deleted"
+        )
+    queued = yield from queue(d, planned.deliveries, now)
+    bind = Binder(d)
+    yield bind.one(f"UPDATE meta SET value = {bind(current)} WHERE key = 'federated_revision'")
+    return queued
+
+
+def _none() -> Plan[list[Follower]]:
+    return []
+    yield  # a plan without statements
+
+
+def _change(d: Dialect, row: Row) -> Change:
+    item = codec.loads(row["data"])
+    first_seen, changed = d.moment(row["first_seen"]), d.moment(row["changed"])
+    stored: Stored[Post] | Stored[Event]
+    if isinstance(item, Post):
+        stored = Stored(item, first_seen, changed, row["revision"], row["sequence"])
+    else:
+        stored = Stored(item, first_seen, changed, row["revision"], row["sequence"])
+    removed, deleted = row["removed"] is not None, row["deleted"] is not None
+    return Change(stored, removed, row["digest"], deleted)

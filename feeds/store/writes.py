@@ -154,6 +154,9 @@ class Writes:
     ) -> None:
         await self._transact(federation.failed(self.dialect, delivery, error, now, retry_at))
 
+    async def plan_federation(self, decide: federation.Decide, now: datetime) -> int:
+        return await self._transact(federation.plan(self.dialect, decide, now))
+
     async def forget_inbox(self, inbox: str) -> int:
         return await self._transact(federation.forget_inbox(self.dialect, inbox))
 

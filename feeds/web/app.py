@@ -87,13 +87,25 @@ def create_app(
                 worker=worker_name(),
                 status_url=urls.Urls(settings.base_url).status() if settings.base_url else None,
             )
+            fed = None
+            if settings.federation and settings.base_url:
+                fed = app[federation_key] = federation(
+                    app[store_key], lambda: configured.network, settings.base_url,
+                    settings.outbound, user_agent(settings.base_url), worker_name(),
+                )  # fmt: skip
+
+            def harvested() -> None:  # what changed is told at once, not at the next round
+                alerter.wake()
+                if fed is not None:
+                    fed.deliverer.wake()
+
             harvester = app[harvester_key] = Harvester(
                 app[store_key],
                 config.network,
                 config.sources,
                 on_revision=revision.bump,
                 on_change=publisher.changed if publisher else lambda site: None,
-                on_harvested=alerter.wake,
+                on_harvested=harvested,
                 contact_url=settings.base_url,
                 outbound=settings.outbound,
                 keep=settings.keep,
@@ -109,14 +121,8 @@ def create_app(
             # Whoever harvests tells of broken sources (each mail once, however many do).
             alerting = asyncio.create_task(alerter.run(), name="alerts") if harvest else follow
             background = {task, follow, alerting}
-            fed = None
-            if settings.federation and settings.base_url:
-                fed = app[federation_key] = federation(
-                    app[store_key], settings.base_url, settings.outbound,
-                    user_agent(settings.base_url), worker_name(),
-                )  # fmt: skip
-                if harvest:  # and delivers to the fediverse (each delivery once)
-                    background.add(asyncio.create_task(fed.deliverer.run(), name="deliveries"))
+            if fed is not None and harvest:  # and delivers to the fediverse (each once)
+                background.add(asyncio.create_task(fed.deliverer.run(), name="deliveries"))
             for running in background:
                 running.add_done_callback(_report_end)
             app[background_key] = Background(task, harvesting=harvest)

@@ -13,11 +13,13 @@ from aiohttp import web
 
 from feeds import __version__, urls
 from feeds.federation import NETWORK_ACTOR
+from feeds.federation.planner import addressed, object_of
 from feeds.federation.service import Federation
 from feeds.federation.signatures import key_id_of
-from feeds.model import Network
+from feeds.model import Event, Network, Post, Stored
 from feeds.render import activitypub
 from feeds.render.assets import asset_url
+from feeds.store import ItemQuery
 from feeds.web.app_keys import configured_key, federation_key, store_key
 
 routes = web.RouteTableDef()
@@ -192,3 +194,58 @@ async def _receive(request: web.Request, to: str | None) -> web.Response:
         body, datetime.now(UTC),
     )  # fmt: skip
     return web.Response(status=answer.status, text=answer.text + "\n")
+
+
+@routes.get(urls.OBJECT.route)
+async def item_object(request: web.Request) -> web.Response:
+    """A post or event as the object followers were sent: the same document at its id."""
+    fed, network = _federation(request), request.app[configured_key].network
+    name, item_id = _actor_name(request, network), request.match_info["item_id"]
+    store = request.app[store_key]
+    query = ItemQuery(sites=[name], ids=(item_id,))
+    found: list[Stored[Post]] | list[Stored[Event]] = await store.posts(query)
+    if not found:
+        found = await store.events(query)
+    if found:
+        return _json(object_of(found[0], fed.urls, network))
+    if await store.hidden([item_id]):
+        document = activitypub.tombstone(fed.urls.object(name, item_id))
+        return _json(document, status=410)
+    raise web.HTTPNotFound(text=f"no post or event {item_id} of {name}\n")
+
+
+OUTBOX_ITEMS = 20
+
+
+@routes.get(urls.ACTOR_OUTBOX.route)
+async def outbox(request: web.Request) -> web.Response:
+    """The newest posts and events, as the activities that created them (the network's:
+    its boosts of every group's)."""
+    fed, network = _federation(request), request.app[configured_key].network
+    name = _actor_name(request, network)
+    store = request.app[store_key]
+    sites = None if name == NETWORK_ACTOR else [name]
+    counts = await store.item_counts()
+    total = sum(n for (site, _), n in counts.items() if sites is None or site in sites)
+    outbox_id = fed.urls.outbox(name)
+    if request.query.get("page") is None:
+        first = f"{outbox_id}?page=true"
+        return _json(activitypub.collection(outbox_id, total, first), max_age=60)
+    now = datetime.now(UTC)
+    posts = await store.posts(ItemQuery(sites=sites, limit=OUTBOX_ITEMS))
+    events = await store.events(ItemQuery(sites=sites, after=now, limit=OUTBOX_ITEMS))
+    items: list[Stored[Post] | Stored[Event]] = [*posts, *events]
+    items.sort(key=lambda s: s.first_seen, reverse=True)
+    activities = []
+    for stored in items[:OUTBOX_ITEMS]:
+        document = object_of(stored, fed.urls, network)
+        object_id, when = document["id"], stored.first_seen
+        if name == NETWORK_ACTOR:  # its boosts of every group's
+            by = addressed(fed.urls, NETWORK_ACTOR)
+            done = activitypub.activity("Announce", f"{object_id}#announce", by, object_id, when)
+        else:
+            by = addressed(fed.urls, name)
+            done = activitypub.activity("Create", f"{object_id}#create", by, document, when)
+        activities.append(done)
+    page = activitypub.collection_page(f"{outbox_id}?page=true", outbox_id, activities, None)
+    return _json(page, max_age=60)

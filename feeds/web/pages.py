@@ -23,7 +23,7 @@ from feeds.render import pages
 from feeds.scope import EPOCH, Scope, newest_change, resolve_scope, upcoming, valid_until
 from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
-from feeds.web.app_keys import configured_key, store_key
+from feeds.web.app_keys import configured_key, federation_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.hidden import hidden_item
 from feeds.web.render_pool import RenderPool
@@ -73,7 +73,15 @@ async def event_page(request: web.Request) -> web.Response:
             if slot.found is None:
                 slot.keep(
                     await _event_page(
-                        store, network, scope, links, event_id, now, answers.pool, slot.revision
+                        store,
+                        network,
+                        scope,
+                        links,
+                        event_id,
+                        now,
+                        answers.pool,
+                        slot.revision,
+                        federated(request),
                     )
                 )
     except NoSuchItemError:
@@ -91,7 +99,14 @@ async def post_page(request: web.Request) -> web.Response:
             if slot.found is None:
                 slot.keep(
                     await _post_page(
-                        store, network, scope, links, post_id, answers.pool, slot.revision
+                        store,
+                        network,
+                        scope,
+                        links,
+                        post_id,
+                        answers.pool,
+                        slot.revision,
+                        federated(request),
                     )
                 )
     except NoSuchItemError:
@@ -105,9 +120,24 @@ async def _home(request: web.Request, scope: Scope) -> web.Response:
     async with answers.slot(Asked("page", scope, urls=links).key) as slot:
         if slot.found is None:
             slot.keep(
-                await _home_page(store, network, scope, links, now, answers.pool, slot.revision)
+                await _home_page(
+                    store,
+                    network,
+                    scope,
+                    links,
+                    now,
+                    answers.pool,
+                    slot.revision,
+                    federated(request),
+                )
             )
     return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
+
+
+def federated(request: web.Request) -> Urls | None:
+    """The fediverse's addresses, where the service federates (feeds/web/fediverse.py)."""
+    found = request.app.get(federation_key)
+    return found.urls if found is not None else None
 
 
 def page_scope(request: web.Request) -> Scope:
@@ -230,6 +260,7 @@ async def _home_page(
     now: datetime,
     pool: RenderPool,
     revision: int,
+    federated: Urls | None = None,
 ) -> Rendered:
     """The network's page (`/`) or a group's (`/{group}/`)."""
     events, changed, until = await upcoming_cards(
@@ -268,6 +299,7 @@ async def _home_page(
             f" {network.name}, zum Lesen und Abonnieren.",
             url=links.network_page(),
             feeds=feeds,
+            activity=federated.actor(NETWORK) if federated else None,
         )
         # Templates in a worker, like every render: 112 groups make a long page.
         body = await pool.run(pages.render_home, page, subscribe, events, cards, regions)
@@ -284,6 +316,7 @@ async def _home_page(
             description=f"Neuigkeiten und Termine von {site.name}, zum Lesen und Abonnieren.",
             url=links.group_page(site.slug),
             feeds=feeds,
+            activity=federated.actor(site.slug) if federated else None,
         )
         body = await pool.run(
             partial(pages.render_group, region=site.region, homepage=site.homepage),
@@ -309,6 +342,7 @@ async def _event_page(
     now: datetime,
     pool: RenderPool,
     revision: int,
+    federated: Urls | None = None,
 ) -> Rendered:
     found = await store.events(ItemQuery(sites=scope.site_slugs(), ids=(event_id,)))
     if not found:
@@ -330,6 +364,7 @@ async def _event_page(
         title=f"{detail.title} – {detail.when}",
         description=" · ".join(filter(None, [detail.when, place, group])),
         url=links.event_page(event.site, event.uuid),
+        activity=federated.object(event.site, event.uuid) if federated else None,
         feeds=pages.feed_links(links, event.site, group),
         image=event.image,
         group=(event.site, group),
@@ -349,6 +384,7 @@ async def _post_page(
     post_id: str,
     pool: RenderPool,
     revision: int,
+    federated: Urls | None = None,
 ) -> Rendered:
     found = await store.posts(ItemQuery(sites=scope.site_slugs(), ids=(post_id,)))
     if not found:
@@ -366,6 +402,7 @@ async def _post_page(
         url=links.post_page(post.site, post.uuid),
         # The group's own article is the original: search engines should list that one.
         canonical=post.url,
+        activity=federated.object(post.site, post.uuid) if federated else None,
         feeds=pages.feed_links(links, post.site, group),
         image=post.image,
         og_type="article",

@@ -47,3 +47,4 @@ CREATE TABLE federated (
 -- Up to which store revision items were planned for followers; -1: not yet (the first
 -- plan starts at the revision of its day, and tells followers only what comes after).
 INSERT INTO meta (key, value) VALUES ('federated_revision', -1);
+CREATE INDEX items_by_revision ON items (revision);  -- what changed since a plan

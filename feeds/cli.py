@@ -20,6 +20,8 @@ from feeds import moderation, urls
 from feeds.alerts import Alerter
 from feeds.config import Config, ConfigError, Settings, load_config, outbound_from_env
 from feeds.config_watch import ConfigWatcher
+from feeds.federation import NETWORK_ACTOR
+from feeds.federation.keys import rotate
 from feeds.federation.service import federation
 from feeds.harvest import Harvester, user_agent, worker_name
 from feeds.model import DEFAULT_TIMEZONE, Network
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     unhide = command("unhide", "show a hidden post or event again")
     unhide.add_argument("item", help="as given to hide, or its id as feeds hidden shows it")
     command("hidden", "list the posts and events hidden from every output")
+    rotate = command("rotate-key", "give a group's fediverse account (or the network's) a new key")
+    rotate.add_argument("account", help="the group's short name, or network")
     args = parser.parse_args(argv)
     path = getattr(args, "config", None) or Path(os.environ.get("FEEDS_CONFIG") or "sites.toml")
     if args.command == "remove":
@@ -120,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _set(path, args.slug, args.key, args.value)
     if args.command == "list":
         return asyncio.run(_list(path))
+    if args.command == "rotate-key":
+        return asyncio.run(_rotate_key(path, args.account))
     if args.command in ("hide", "unhide", "hidden"):
         return asyncio.run(_moderate(args.command, getattr(args, "item", ""), args))
     if args.command in ("discover", "add", "import-opml"):  # they need no configuration
@@ -398,6 +404,34 @@ async def _list(path: Path) -> int:
         print(f"(no harvest to report: {exc})", file=sys.stderr)
     for line in listing(config.network, states):
         print(line)
+    return 0
+
+
+async def _rotate_key(path: Path, account: str) -> int:
+    try:
+        network = load_config(path).network
+        settings = Settings.from_env(os.environ)
+    except (ConfigError, ValueError) as exc:
+        print(f"feeds: {exc}", file=sys.stderr)
+        return 2
+    if account != NETWORK_ACTOR and network.site(account) is None:
+        print(f"feeds: there is no account {account!r} (a group's slug, or network)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        store = await open_store(settings.database_url)
+        try:
+            await rotate(store, account, datetime.now(UTC))
+        finally:
+            await store.close()
+    except StoreError as exc:
+        print(f"feeds: store error: {exc}", file=sys.stderr)
+        return 1
+    # The key itself is never printed, nor logged.
+    print(
+        f"{account}: new key. Every process signs with it within a minute; other servers"
+        " fetch it the next time a signature does not match the key they kept."
+    )
     return 0
 
 

@@ -47,6 +47,8 @@ class Mastodon:
     key: Any = field(default_factory=lambda: RSA.generate(2048))
     received: list[Received] = field(default_factory=list)
     down: bool = False  # its inboxes answer 503
+    refused: list[str] = field(default_factory=list)  # the Date of each try while down
+    known: dict[str, str] = field(default_factory=dict)  # keyId: PEM, not fetched
 
     @property
     def actor(self) -> str:
@@ -84,11 +86,12 @@ class Mastodon:
 
     async def _inbox(self, request: web.Request) -> web.Response:
         if self.down:
+            self.refused.append(request.headers.get("Date", ""))
             return web.Response(status=503, text="maintenance")
         body = await request.read()
         activity = json.loads(body)
         headers = dict(request.headers)
-        verified, fields = await asyncio.to_thread(verify, headers, request.path, body)
+        verified, fields = await asyncio.to_thread(verify, headers, request.path, body, self.known)
         self.received.append(
             Received(request.path, activity, verified, fields, request.headers.get("Date", ""))
         )
@@ -146,7 +149,9 @@ class Mastodon:
         return [r for r in self.received if r.activity.get("type") == kind]
 
 
-def verify(headers: dict[str, str], path: str, body: bytes) -> tuple[bool, list[str]]:
+def verify(
+    headers: dict[str, str], path: str, body: bytes, known: dict[str, str] | None = None
+) -> tuple[bool, list[str]]:
     """Check a delivery's signature as a receiving server does: the key fetched from the
     keyId, the signed fields Mastodon insists on, the Digest of the body, a fresh Date."""
     header = headers.get("Signature", "")
@@ -162,11 +167,12 @@ def verify(headers: dict[str, str], path: str, body: bytes) -> tuple[bool, list[
     sent = parsedate_to_datetime(headers["Date"])
     if abs(datetime.now(UTC) - sent) > timedelta(minutes=5):
         return False, fields
-    with urllib.request.urlopen(
-        urllib.request.Request(parts["keyId"], headers={"Accept": ACTIVITY}), timeout=10
-    ) as response:
-        actor = json.loads(response.read())
-    pem = actor["publicKey"]["publicKeyPem"]
+    pem = (known or {}).get(parts["keyId"])
+    if pem is None:
+        with urllib.request.urlopen(
+            urllib.request.Request(parts["keyId"], headers={"Accept": ACTIVITY}), timeout=10
+        ) as response:
+            pem = json.loads(response.read())["publicKey"]["publicKeyPem"]
     verifier = httpsig.HeaderVerifier(
         headers,
         pem,

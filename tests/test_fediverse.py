@@ -24,7 +24,7 @@ from Crypto.PublicKey import RSA
 
 from tests.fediverse import ACTIVITY, Mastodon
 from tests.helpers import LOCAL_ENV
-from tests.test_alerts import free_port, until
+from tests.test_alerts import free_port, text_of, until
 from tests.upstream import Upstream
 
 CONFIG = """[network]
@@ -172,6 +172,19 @@ async def test_a_mastodon_account_follows_a_group(mastodon: Mastodon, tmp_path: 
         assert accepted.activity["object"]["id"] == follow["id"]
         assert (await asyncio.to_thread(get, actor["followers"]))[1]["totalItems"] == 1
 
+        # A new key, as the office rotates it: the actor shows it at once.
+        rotated = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "feeds.cli", "rotate-key", "seestadt", "--config",
+             str(tmp_path / "sites.toml")],
+            env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'f.sqlite3'}"},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert rotated.returncode == 0, rotated.stderr
+        assert "PRIVATE" not in rotated.stdout + rotated.stderr
+        new_key = (await asyncio.to_thread(get, actor_id))[1]["publicKey"]["publicKeyPem"]
+        assert new_key != actor["publicKey"]["publicKeyPem"]
+
         # Undone: no longer a follower.
         body, headers = mastodon.signed(f"{base}/inbox", mastodon.undo(follow))
         assert await asyncio.to_thread(mastodon.post, f"{base}/inbox", body, headers) == 202
@@ -220,6 +233,7 @@ class Website:
         self.event_title = "Rock Rising"
         self.event_hour = 20
         self.cancelled = False
+        self.listed = False  # the event is in the calendar
         self.day = (datetime.now(UTC) + timedelta(days=9)).strftime("%Y%m%d")
 
     def feed(self) -> bytes:
@@ -237,6 +251,8 @@ class Website:
         ).encode()
 
     def calendar(self) -> bytes:
+        if not self.listed:
+            return b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Seestadt//DE\r\nEND:VCALENDAR\r\n"
         lines = [
             "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Seestadt//DE",
             "BEGIN:VEVENT", "UID:rock-rising@seestadt.example", "DTSTAMP:20260101T000000Z",
@@ -332,6 +348,7 @@ async def test_followers_get_what_the_group_publishes(
 
         # A new post and a new event: one Create each, signed, at the server's shared inbox.
         website.posts.append(("1", "Neue Bänke am Seeufer"))
+        website.listed = True
         await asyncio.to_thread(harvest_now, base)
         await until(lambda: len(mastodon.of_type("Create")) == 2, 20)
         creates = {r.activity["object"]["type"]: r for r in mastodon.of_type("Create")}
@@ -351,9 +368,20 @@ async def test_followers_get_what_the_group_publishes(
         assert "Kammgarn, Schoenstraße 10, Kaiserslautern" in event["summary"]
         assert event["startTime"].endswith("+01:00")
         assert event["location"]["type"] == "Place"
-        # Every object is at its id, the same.
+        # Every object is at its id, the same; the outbox lists them; the pages name them,
+        # so that an address pasted into Mastodon's search finds the account or the post.
         for sent in (note, event):
             assert (await asyncio.to_thread(get, sent["id"]))[1] == sent
+        box = (await asyncio.to_thread(get, f"{base}/seestadt/outbox"))[1]
+        assert box["type"] == "OrderedCollection"
+        assert box["totalItems"] == 2
+        page = (await asyncio.to_thread(get, box["first"]))[1]
+        assert {a["object"]["id"] for a in page["orderedItems"]} == {note["id"], event["id"]}
+        alternate = '<link rel="alternate" type="application/activity+json" href="{}">'
+        group_page = await asyncio.to_thread(text_of, f"{base}/seestadt/")
+        assert alternate.format(f"{base}/seestadt/actor") in group_page
+        event_page = await asyncio.to_thread(text_of, event["url"])
+        assert alternate.format(event["id"]) in event_page
 
         # Nothing changed upstream: nothing is sent.
         await asyncio.to_thread(harvest_now, base)
@@ -397,3 +425,99 @@ async def test_followers_get_what_the_group_publishes(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_two_instances_and_two_workers_deliver_each_activity_once(
+    mastodon: Mastodon, upstream: Upstream, tmp_path: Path, postgres_url: str
+) -> None:
+    """On PostgreSQL, as a network scales out: two web instances behind one address and
+    two harvest workers, all planning and delivering at once."""
+    website = Website()
+    website.serve(upstream)
+    config = tmp_path / "sites.toml"
+    config.write_text(GROUP.format(upstream=upstream.base), encoding="utf-8")
+    port_a, port_b = free_port(), free_port()
+    a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+    common = {"config": config, "database": postgres_url, "base_port": port_a}
+    processes = [
+        await start("serve", "--no-harvest", port=port_a, **common),  # type: ignore[arg-type]
+        await start("serve", "--no-harvest", port=port_b, **common),  # type: ignore[arg-type]
+        await start("harvest", "--forever", **common),  # type: ignore[arg-type]
+        await start("harvest", "--forever", **common),  # type: ignore[arg-type]
+    ]
+    try:
+        await until(lambda: up(a) and up(b), 30)
+        # Anna follows the group through one instance, the network through the other.
+        await follow(mastodon, a, "seestadt")
+        network = (await asyncio.to_thread(get, f"{a}/network/actor"))[1]
+        activity = mastodon.follow(network["id"])
+        inbox_b = network["inbox"].replace(a, b)
+        body, headers = mastodon.signed(inbox_b, activity)
+        assert await asyncio.to_thread(mastodon.post, inbox_b, body, headers) == 202
+        await until(lambda: len(mastodon.of_type("Accept")) == 2, 30)
+        mastodon.received.clear()
+
+        website.posts.append(("7", "Lesepaten gesucht"))
+        await asyncio.to_thread(harvest_now, a)  # harvested in instance A; planned elsewhere
+        await until(lambda: len(mastodon.of_type("Announce")) == 1, 30)
+        await until(lambda: len(mastodon.of_type("Create")) >= 1, 30)
+        await asyncio.sleep(6)  # every process has had its round
+        kinds = sorted(r.activity["type"] for r in mastodon.received)
+        assert kinds == ["Announce", "Create"]
+        [announce] = mastodon.of_type("Announce")
+        [create] = mastodon.of_type("Create")
+        assert announce.verified
+        assert create.verified
+        assert announce.activity["actor"] == network["id"]
+        assert announce.activity["object"] == create.activity["object"]["id"]
+        # The boosted post is at its id, for the server that shows the boost.
+        assert (await asyncio.to_thread(get, announce.activity["object"]))[0] == 200
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+async def test_an_inbox_that_was_down_gets_its_deliveries_later_signed_afresh(
+    mastodon: Mastodon, store_url: str
+) -> None:
+    from feeds.federation.service import federation
+    from feeds.model import Network, Post, Site, SourceConfig, Validators
+    from feeds.store import Follower, open_store
+    from sources.outbound import Outbound
+
+    store = await open_store(store_url)
+    feed = SourceConfig(name="news", kind="feed", options=(("url", "https://s.example/f"),))
+    network = Network(name="N", sites=(Site(slug="seestadt", name="Seestadt", sources=(feed,)),))
+    fed = federation(store, lambda: network, "http://127.0.0.1:9", Outbound.allowing(["127.0.0.1"]),
+                     "test", "w")  # fmt: skip
+    fed.deliverer.retry_first = timedelta(seconds=1)
+    try:
+        now = datetime.now(UTC)
+        await fed.deliverer.round()  # the first plan: from here on
+        # No service runs to fetch the key from: the server knows it.
+        key = await fed.keys.of("seestadt", now)
+        mastodon.known[fed.urls.key_id("seestadt")] = key.public_key
+        await store.follow(Follower("seestadt", mastodon.actor, f"{mastodon.actor}/inbox",
+                                    f"{mastodon.base}/inbox"), now)  # fmt: skip
+        post = Post(site="seestadt", source="news", external_id="1", title="Hallo",
+                    published=now)  # fmt: skip
+        await store.save_batch("seestadt", "news", [post], [], Validators(), now)
+        mastodon.down = True
+        assert await fed.deliverer.round() == 0
+        assert len(mastodon.refused) == 1
+        await asyncio.sleep(1.2)
+        assert await fed.deliverer.round() == 0  # down still: tried again, later
+        assert len(mastodon.refused) == 2
+        mastodon.down = False
+        await asyncio.sleep(3)  # the second wait is twice the first
+        assert await fed.deliverer.round() == 1
+        [received] = mastodon.received
+        assert received.activity["type"] == "Create"
+        assert received.verified  # signed at the try that got through
+        assert received.date not in mastodon.refused
+        assert await fed.deliverer.round() == 0  # and once only
+    finally:
+        await fed.remote.close()
+        await store.close()

@@ -44,7 +44,9 @@ class Deliverer:
         *,
         worker: str,
         every: float = EVERY_SECONDS,
+        retry_first: timedelta = RETRY_FIRST,
     ) -> None:
+        self.retry_first = retry_first
         self.network = network  # the configuration in force
         self.store = store
         self.keys = keys
@@ -111,7 +113,7 @@ class Deliverer:
             log.warning("fediverse: %s to %s given up: %s", delivery.key, delivery.inbox, error)
             await self.store.delivery_failed(delivery, error, now, None)
             return
-        retry = min(RETRY_FIRST * 2**delivery.attempts, RETRY_MAX)
+        retry = min(self.retry_first * 2**delivery.attempts, RETRY_MAX)
         log.info("fediverse: %s to %s failed (%s); again in %s", delivery.key, delivery.inbox,
                  error, retry)  # fmt: skip
         await self.store.delivery_failed(delivery, error, now, now + retry)

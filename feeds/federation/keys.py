@@ -21,9 +21,11 @@ class Keys:
         self.store = store
         self._read: dict[str, tuple[float, ActorKey]] = {}
 
-    async def of(self, name: str, now: datetime) -> ActorKey:
+    async def of(self, name: str, now: datetime, *, fresh: bool = False) -> ActorKey:
+        """`name`'s key pair (made now if it has none); `fresh`: as the store has it now,
+        as the actor's document shows it."""
         kept = self._read.get(name)
-        if kept is not None and time.monotonic() - kept[0] < KEPT_SECONDS:
+        if kept is not None and not fresh and time.monotonic() - kept[0] < KEPT_SECONDS:
             return kept[1]
         found = (await self.store.actor_keys([name])).get(name)
         if found is None:

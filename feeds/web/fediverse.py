@@ -123,7 +123,7 @@ async def nodeinfo(request: web.Request) -> web.Response:
 async def actor(request: web.Request) -> web.Response:
     fed, network = _federation(request), request.app[configured_key].network
     name = _actor_name(request, network)
-    key = await fed.keys.of(name, datetime.now(UTC))
+    key = await fed.keys.of(name, datetime.now(UTC), fresh=True)
     site = network.site(name)
     if site is None:  # the network's own
         info = activitypub.ActorInfo(

@@ -9,6 +9,8 @@
 4. The wall time of harvesting 112 simulated sources, against the slowest one (bench/harvest.py).
 5. Reading a calendar per event at 5,000, 20,000 and 40,000 events, and the refusal of
    larger ones (bench/parsing.py).
+6. Delivering a new post to followers on 50 and 200 servers, against a bare client's
+   POSTs (bench/federation.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import harvest, network, parsing, queries, workers
+from bench import federation, harvest, network, parsing, queries, workers
 from bench import http as bench_http
 from bench import render as bench_render
 from bench.render import best_of
@@ -176,6 +178,7 @@ def main() -> None:
         queries.memory(Path(tmp))
         network.measure(Path(tmp))
         parsing.measure()
+        federation.deliveries()
 
 
 if __name__ == "__main__":

@@ -340,10 +340,7 @@ async def test_followers_get_what_the_group_publishes(
     process = await start("serve", config=config, database=database, port=port, base_port=port)
     try:
         await until(lambda: up(base), 30)
-        await until(
-            lambda: "Rock Rising" in get(f"{base}/seestadt/events.ics", "*/*")[1] if False else True
-        )
-        await follow(mastodon, base, "seestadt")
+        followed = await follow(mastodon, base, "seestadt")
         mastodon.received.clear()
 
         # A new post and a new event: one Create each, signed, at the server's shared inbox.
@@ -382,6 +379,13 @@ async def test_followers_get_what_the_group_publishes(
         assert alternate.format(f"{base}/seestadt/actor") in group_page
         event_page = await asyncio.to_thread(text_of, event["url"])
         assert alternate.format(event["id"]) in event_page
+        # A browser sent to an object's or the actor's address gets the page instead.
+        as_browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        shown = await asyncio.to_thread(
+            urllib.request.urlopen, urllib.request.Request(event["id"], headers=as_browser)
+        )
+        assert shown.url == event["url"]
+        assert shown.read().startswith(b"<!DOCTYPE html>")
 
         # Nothing changed upstream: nothing is sent.
         await asyncio.to_thread(harvest_now, base)
@@ -422,6 +426,16 @@ async def test_followers_get_what_the_group_publishes(
         # Each once.
         ids = [r.activity["id"] for r in mastodon.received]
         assert len(ids) == len(set(ids))
+
+        # Anna unfollows: what the group publishes next reaches her no more.
+        body, headers = mastodon.signed(f"{base}/inbox", mastodon.undo(followed))
+        assert await asyncio.to_thread(mastodon.post, f"{base}/inbox", body, headers) == 202
+        told = len(mastodon.received)
+        website.posts.append(("2", "Sommerfest am See"))
+        await asyncio.to_thread(harvest_now, base)
+        await asyncio.sleep(3)
+        assert len(mastodon.received) == told
+        assert "Sommerfest am See" in await asyncio.to_thread(text_of, f"{base}/seestadt/")
     finally:
         process.terminate()
         process.wait(timeout=10)

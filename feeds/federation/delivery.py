@@ -26,6 +26,7 @@ from feeds.urls import Urls
 log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 5.0  # how often the queue is looked at, besides when woken
+SENDERS = 8  # deliveries under way at once, per process
 LEASE = timedelta(minutes=2)
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=6)
@@ -76,6 +77,12 @@ class Deliverer:
         planned = await self.store.plan_federation(decider(self.urls, self.network(), now), now)
         if planned:
             log.info("fediverse: %d deliveries queued", planned)
+        # Several at once: a remote server takes a fraction of a second to answer, and a
+        # popular group's post goes to hundreds of them.
+        counts = await asyncio.gather(*(self._drain() for _ in range(SENDERS)))
+        return sum(counts)
+
+    async def _drain(self) -> int:
         sent = 0
         while (delivery := await self.store.claim_delivery(self.worker, _now(), LEASE)) is not None:
             sent += await self.send(delivery)

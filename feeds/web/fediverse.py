@@ -119,10 +119,18 @@ async def nodeinfo(request: web.Request) -> web.Response:
     )
 
 
+def _for_people(request: web.Request) -> bool:
+    """A browser, which asks for HTML and not for ActivityPub: it gets the page."""
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "activity+json" not in accept and "ld+json" not in accept
+
+
 @routes.get(urls.ACTOR.route)
 async def actor(request: web.Request) -> web.Response:
     fed, network = _federation(request), request.app[configured_key].network
     name = _actor_name(request, network)
+    if _for_people(request):
+        raise web.HTTPSeeOther(fed.urls.group_page(name))
     key = await fed.keys.of(name, datetime.now(UTC), fresh=True)
     site = network.site(name)
     if site is None:  # the network's own
@@ -207,6 +215,10 @@ async def item_object(request: web.Request) -> web.Response:
     if not found:
         found = await store.events(query)
     if found:
+        item = found[0].item
+        if _for_people(request):
+            page = fed.urls.event_page if isinstance(item, Event) else fed.urls.post_page
+            raise web.HTTPSeeOther(page(item.site, item.uuid))
         return _json(object_of(found[0], fed.urls, network))
     if await store.hidden([item_id]):
         document = activitypub.tombstone(fed.urls.object(name, item_id))

@@ -2,7 +2,9 @@
 
 A file with `start` in its front matter is an event, any other a post. The Markdown body
 becomes the post's content or the event's description. Times without a zone are local to
-the site (or to the file's `timezone`).
+the site (or to the file's `timezone`). A date may be given relative to the day it is
+read: `+3d 19:00` (in three days at 19:00), `-2d 09:30`, `+10d` (all day): the demo's
+events are always to come, whenever it is started.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -78,8 +81,10 @@ class FilesSource:
             fingerprint = _fingerprint(self.options.path, files)
         except OSError as exc:
             raise SourceError(f"{self.options.path}: cannot read the folder ({exc})") from exc
-        current = Validators(etag=fingerprint)
-        if validators.etag == fingerprint:
+        # Relative dates move with the day: the folder is read again on a new one.
+        today = datetime.now(ZoneInfo(self.context.timezone)).date()
+        current = Validators(etag=f"{fingerprint}:{today.isoformat()}")
+        if validators.etag == current.etag:
             return NotModified(current)
         posts: list[Post] = []
         events: list[Event] = []
@@ -169,6 +174,9 @@ class FilesSource:
         return Image(url=url, alt=_opt_str(value.get("alt")), credit=_opt_str(value.get("credit")))
 
 
+_RELATIVE = re.compile(r"([+-]\d{1,4})d(?:\s+(\d{1,2}):(\d{2}))?")
+
+
 class _Fields:
     """Typed access to front matter, with errors that name the key."""
 
@@ -219,6 +227,14 @@ class _Fields:
     def _convert(self, key: str, value: Any) -> datetime | date | None:
         if value is None or value == "":
             return None
+        if isinstance(value, str) and (relative := _RELATIVE.fullmatch(value.strip())):
+            day = datetime.now(self.zone).date() + timedelta(days=int(relative[1]))
+            if relative[2] is None:
+                return day
+            hour, minute = int(relative[2]), int(relative[3])
+            if hour > 23 or minute > 59:
+                raise ItemError(f"{key}: no such time of day in {value!r}")
+            return datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone)
         if isinstance(value, str):
             text = value.strip()
             try:

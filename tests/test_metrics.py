@@ -65,7 +65,7 @@ async def test_requests_cache_renders_and_sources_are_counted(
     assert grew("feeds_render_cache_lookups_total", result="miss") >= 1
     assert grew("feeds_render_seconds_count", view="news") == 1
     assert value(after, "feeds_store_up") == 1
-    assert value(after, "feeds_source_items", site="kaiserslautern", source="demo") == 3
+    assert value(after, "feeds_source_items", site="kaiserslautern", source="demo") == 7
     assert value(after, "feeds_source_failing", site="kaiserslautern", source="demo") == 0
     assert value(after, "feeds_sources_failing") == 0
     assert value(after, "feeds_harvests_total", site="kaiserslautern", source="demo",

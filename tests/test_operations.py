@@ -58,7 +58,7 @@ async def test_status_before_and_after_an_admin_harvest(
             "site": "kaiserslautern",
             "source": "demo",
             "status": "ok",
-            "new": 3,
+            "new": 7,
             "changed": 0,
             "error": None,
         }
@@ -66,8 +66,8 @@ async def test_status_before_and_after_an_admin_harvest(
     _, _, body = await get(http, f"{base}/status", Accept="application/json")
     rows = {row["site"]: row for row in json.loads(body)["sources"]}
     assert rows["kaiserslautern"]["health"] == "ok"
-    assert rows["kaiserslautern"]["items"] == 3
-    assert rows["kaiserslautern"]["upstream_items"] == 3
+    assert rows["kaiserslautern"]["items"] == 7
+    assert rows["kaiserslautern"]["upstream_items"] == 7
     assert rows["kaiserslautern"]["next_run"] is not None
     assert rows["musterstadt"]["health"] == "waiting"
     # The harvested items are served right away (the revision moved in this process).

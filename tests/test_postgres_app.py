@@ -38,6 +38,6 @@ async def test_demo_over_postgresql(
     _, _, body = await get(http, f"{base}/network/news.atom")
     parsed = feedparser.parse(body)
     assert not parsed.bozo
-    assert len(parsed.entries) == 2
+    assert len(parsed.entries) == 3
     _, _, body = await get(http, f"{base}/status.json")
     assert b'"health": "ok"' in body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,8 +40,8 @@ async def fetch(source: FilesSource, validators: Validators = NONE) -> Fetched |
 async def test_the_kaiserslautern_demo() -> None:
     result = await fetch(adapter(ROOT / "demo" / "kaiserslautern"))
     assert isinstance(result, Fetched)
-    [post] = result.posts
-    assert post.title == "Gute Rahmenbedingungen für Engagement vor Ort schaffen"
+    posts = {p.title: p for p in result.posts}
+    post = posts["Gute Rahmenbedingungen für Engagement vor Ort schaffen"]
     assert post.published == datetime(2025, 2, 20, 10, tzinfo=BERLIN)
     assert post.image is not None
     assert post.image.alt == "Das Logo der Engagierten Stadt an der Stadtteilwerkstatt des ASZ"
@@ -128,3 +128,33 @@ async def test_a_folder_of_only_bad_files_is_a_source_error(tmp_path: Path) -> N
     write(folder, "broken.yaml", "title: [unclosed\n")
     with pytest.raises(SourceError, match=r"no file could be read: broken\.yaml"):
         await fetch(adapter(folder))
+
+
+async def test_demo_dates_are_relative_to_the_day_they_are_read(tmp_path: Path) -> None:
+    """The demo is never a calendar of the past: "+4d 14:00" is in four days, whenever."""
+    folder = tmp_path / "termine"
+    folder.mkdir()
+    (folder / "a.md").write_text(
+        "---\ntitle: Repair-Café\nstart: +4d 14:00\nend: +4d 17:00\n---\n", encoding="utf-8"
+    )
+    (folder / "b.md").write_text("---\ntitle: Fest\nstart: +10d\n---\n", encoding="utf-8")
+    (folder / "c.md").write_text(
+        "---\ntitle: Rückblick\npublished: -2d 09:30\n---\nText\n", encoding="utf-8"
+    )
+    (folder / "d.md").write_text("---\ntitle: Kaputt\nstart: +1d 25:00\n---\n", encoding="utf-8")
+    source = adapter(folder)
+    result = await fetch(source)
+    assert isinstance(result, Fetched)
+    today = datetime.now(BERLIN).date()
+    events = {e.title: e for e in result.events}
+    cafe = events["Repair-Café"]
+    assert cafe.start == datetime.combine(today + timedelta(days=4), time(14), BERLIN)
+    assert cafe.end == datetime.combine(today + timedelta(days=4), time(17), BERLIN)
+    assert events["Fest"].start == today + timedelta(days=10)  # all day
+    [post] = result.posts
+    assert post.published == datetime.combine(today - timedelta(days=2), time(9, 30), BERLIN)
+    assert result.skipped == ("d.md: start: no such time of day in '+1d 25:00'",)
+    # Read again the same day: not modified; the day's date is part of what says so.
+    assert isinstance(await fetch(source, result.validators), NotModified)
+    assert result.validators.etag is not None
+    assert result.validators.etag.endswith(today.isoformat())

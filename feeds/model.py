@@ -42,6 +42,9 @@ class EventStatus(StrEnum):
     CONFIRMED = "confirmed"
     TENTATIVE = "tentative"
     CANCELLED = "cancelled"
+    # Put off to a date not known yet (schema.org EventPostponed). iCalendar has no word for
+    # it: calendars get TENTATIVE; pages, feeds and the fediverse say "verschoben".
+    POSTPONED = "postponed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -146,7 +146,7 @@ class FilesSource:
             event_status = EventStatus(status.lower())
         except ValueError:
             raise ItemError(
-                f"status: expected confirmed, tentative or cancelled, got {status!r}"
+                f"status: expected confirmed, tentative, postponed or cancelled, got {status!r}"
             ) from None
         return Event(
             **common,

@@ -44,7 +44,7 @@ from sources.parsing import parse
 ARTICLES = {"Article", "NewsArticle", "BlogPosting", "Report", "ScholarlyArticle"}
 STATUSES = {
     "EventCancelled": EventStatus.CANCELLED,
-    "EventPostponed": EventStatus.TENTATIVE,  # a new date is not known yet
+    "EventPostponed": EventStatus.POSTPONED,  # a new date is not known yet
     "EventRescheduled": EventStatus.CONFIRMED,  # the dates given are the new ones
     "EventScheduled": EventStatus.CONFIRMED,
     "EventMovedOnline": EventStatus.CONFIRMED,

@@ -203,7 +203,10 @@ async def test_widget_on_another_website_under_a_strict_csp(
     scenario: Scenario, http: aiohttp.ClientSession, upstream: Upstream, browser: Any
 ) -> None:
     base = scenario.base
-    snippet = f'<script src="{base}/embed.js" data-region="Rheinland-Pfalz" async></script>'
+    snippet = (
+        f'<script src="{base}/embed.js" data-region="Rheinland-Pfalz" data-heading="none"'
+        " async></script>"
+    )
     # The network's website: nothing of its own inline, only our address for the widget.
     policy = (
         f"default-src 'none'; script-src {base}; connect-src {base}; frame-src {base};"
@@ -237,10 +240,43 @@ async def test_widget_on_another_website_under_a_strict_csp(
             "section.engagement-termine li time", "els => els.map(e => e.textContent)"
         )
         assert all(t.endswith(" Uhr") or t.count(".") >= 2 for t in times), times
+        # The host page has its own heading: the box adds none, and is named for screen
+        # readers; its "all events" link goes to the region on the network's page.
+        assert await page.locator("section.engagement-termine h2").count() == 0
+        assert await page.get_attribute("section.engagement-termine", "aria-label") == "Termine"
+        more = await page.get_attribute("section.engagement-termine p a", "href")
+        assert more == f"{base}/#region-rheinland-pfalz"
         frame = page.frame_locator("iframe")
         framed = await frame.locator("li a").all_text_contents()
         assert framed == [title for title, _ in expected[:3]]
+        framed_more = await frame.locator("p.more a").get_attribute("href")
+        assert framed_more == more
         await no_sideways_scroll(page)
         assert watched.errors == []  # no CSP violation, no script error
         await screenshot(page, f"widget-host-{width}")
         await page.context.close()
+
+
+async def test_subscribing_on_android_takes_one_tap(scenario: Scenario, browser: Any) -> None:
+    """Android has no app for webcal:// links: there the button leads to Google Calendar,
+    and the region a widget links to is where the network's page lists it."""
+    android = (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/126.0 Mobile Safari/537.36"
+    )
+    watched = await open_page(browser, f"{scenario.base}/kaiserslautern/", 360, user_agent=android)
+    page = watched.page
+    primary = await page.get_attribute(".subscribe a.button.primary", "href")
+    google = await page.get_attribute(".subscribe a[data-google]", "href")
+    assert primary == google
+    assert google is not None
+    assert google.startswith("https://calendar.google.com/")
+    await page.context.close()
+    desktop = await open_page(browser, f"{scenario.base}/kaiserslautern/", 1280)
+    href = await desktop.page.get_attribute(".subscribe a.button.primary", "href")
+    assert href is not None
+    assert href.startswith("webcal://")
+    await desktop.page.context.close()
+    network = await open_page(browser, f"{scenario.base}/", 1280)
+    assert await network.page.locator("#region-rheinland-pfalz").count() == 1
+    await network.page.context.close()

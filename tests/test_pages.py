@@ -154,7 +154,7 @@ async def test_event_page_in_german_with_place_and_add_to_calendar(
     assert parse_qs(urlsplit(osm).query) == {"mlat": ["49.444700"], "mlon": ["7.769000"]}
     assert "Einlass ab 19:30 Uhr" in doc.cssselect(".text")[0].text_content()
     add = {a.text_content(): a.get("href") for a in doc.cssselect(".add a")}
-    assert add["Kalenderdatei (.ics)"] == url + ".ics"
+    assert add["In meinen Kalender eintragen"] == url + ".ics"
     google = parse_qs(urlsplit(add["Google Kalender"]).query)
     assert google["dates"] == ["20250308T190000Z/20250308T225900Z"]  # 20:00–23:59 in Berlin
     assert google["text"] == ["Rock Rising"]
@@ -167,7 +167,7 @@ async def test_event_page_in_german_with_place_and_add_to_calendar(
     assert doc.xpath('//a[text()="Mehr beim Veranstalter"]/@href') == [
         "https://kammgarn.example/rock-rising"
     ]
-    status, headers, _ = await get(http, add["Kalenderdatei (.ics)"])
+    status, headers, _ = await get(http, add["In meinen Kalender eintragen"])
     assert (status, headers["Content-Type"]) == (200, "text/calendar; charset=utf-8")
 
 
@@ -205,6 +205,7 @@ async def test_series_and_cancelled_and_all_day_event_pages(
     assert more[0] == (scenario.treff_start + timedelta(weeks=1)).isoformat()
     doc = await page(http, await event_url(http, base, "Flohmarkt"))
     assert doc.findtext(".//h1") == "Abgesagt: Flohmarkt"
+    assert doc.cssselect("section.add") == []  # nothing to put in a calendar
     _, _, body = await get(http, await event_url(http, base, "Flohmarkt"))
     [data] = extruct.extract(body.decode(), syntaxes=["json-ld"])["json-ld"]
     assert data["eventStatus"] == "https://schema.org/EventCancelled"

@@ -174,3 +174,27 @@ def test_entry_links_keep_rel_type_and_title_despite_feedgen() -> None:
     found = {(link.get("rel"), link.get("type")) for link in links}
     assert ("alternate", "text/html") in found
     assert ("enclosure", "image/jpeg") in found
+
+
+def test_a_postponed_event_says_so_where_each_format_can() -> None:
+    """schema.org's EventPostponed has no word in iCalendar: calendars get TENTATIVE (the
+    date is not to be relied on); feed titles, and the event's JSON, say "verschoben"."""
+    import icalendar
+
+    from feeds.filters import Scheduled
+    from feeds.model import EventStatus
+    from feeds.render.entries import event_entry
+
+    start = datetime(2026, 6, 13, 18, tzinfo=ZoneInfo("Europe/Berlin"))
+    event = Event(site="s", source="t", external_id="1", title="Sommerfest", start=start,
+                  end=start + timedelta(hours=4), status=EventStatus.POSTPONED)  # fmt: skip
+    stored = Stored(event, SEEN, SEEN, 1, 0)
+    info = CalendarInfo(name="Termine", description=None, timezone="Europe/Berlin",
+                        refresh=timedelta(hours=1))  # fmt: skip
+    [vevent] = icalendar.Calendar.from_ical(render_calendar(info, [stored])).walk("VEVENT")
+    assert str(vevent["STATUS"]) == "TENTATIVE"
+    scheduled = Scheduled(stored, event.start_instant(), event.end_instant())
+    entry = event_entry(scheduled, None, ZoneInfo("Europe/Berlin"), None)
+    assert entry.title.startswith("Verschoben: Sommerfest (")
+    feed = json.loads(render_json_feed(INFO, [entry]))
+    assert feed["items"][0]["_event"]["status"] == "postponed"

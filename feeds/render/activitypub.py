@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from feeds.model import Event, EventStatus, Location, Post, Stored
-from feeds.render.entries import UNTITLED
+from feeds.render.entries import STATUS_PREFIX, UNTITLED
 from feeds.render.when import describe
 from feeds.sanitize import html_to_text, plain_text
 from feeds.urls import Urls
@@ -210,8 +210,8 @@ def event_object(stored: Stored[Event], urls: Urls, by: Addressed, zone: ZoneInf
     if event.rrule or event.rdates:
         when += " (und weitere Termine)"
     place = event.location.label() if event.location else None
-    cancelled = event.status is EventStatus.CANCELLED
-    summary = " · ".join(filter(None, ["ABGESAGT" if cancelled else None, when, place]))
+    flag = {EventStatus.CANCELLED: "ABGESAGT", EventStatus.POSTPONED: "VERSCHOBEN"}
+    summary = " · ".join(filter(None, [flag.get(event.status), when, place]))
     page = urls.event_page(event.site, event.uuid)
     description = plain_text(html_to_text(event.description or ""))
     content = f"<p>{_escape(summary)}</p>"
@@ -222,7 +222,7 @@ def event_object(stored: Stored[Event], urls: Urls, by: Addressed, zone: ZoneInf
         "id": urls.object(event.site, event.uuid),
         "type": "Event",
         "attributedTo": by.actor,
-        "name": f"{'Abgesagt: ' if cancelled else ''}{event.title or UNTITLED}",
+        "name": f"{STATUS_PREFIX.get(event.status, '')}{event.title or UNTITLED}",
         "summary": summary,
         "content": content,
         "startTime": start.astimezone(zone).isoformat(),

@@ -78,7 +78,12 @@ def feed_id(*parts: str) -> str:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-UNTITLED = "(ohne Titel)"  # every format needs a title; an upstream may give none
+UNTITLED = "(ohne Titel)"
+# What a title says first, where the event will not take place as announced.
+STATUS_PREFIX = {
+    EventStatus.CANCELLED: "Abgesagt: ",
+    EventStatus.POSTPONED: "Verschoben: ",
+}  # every format needs a title; an upstream may give none
 
 
 def feed_updated(entries: Sequence[Entry]) -> datetime:
@@ -137,8 +142,7 @@ def event_entry(
     event = stored.item
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
     where = event.location.label() if event.location else None
-    cancelled = event.status is EventStatus.CANCELLED
-    title = f"{'Abgesagt: ' if cancelled else ''}{event.title or UNTITLED} ({when})"
+    title = f"{STATUS_PREFIX.get(event.status, '')}{event.title or UNTITLED} ({when})"
     lines = [f"<strong>{escape(when)}</strong>"] + ([escape(where)] if where else [])
     content = f"<p>{'<br>'.join(lines)}</p>"
     if event.description:

@@ -118,7 +118,9 @@ def vevent(stored: Stored[Event], *, credit: Credit | None = None) -> icalendar.
     for name, values in (("rdate", event.rdates), ("exdate", event.exdates)):
         for value in values:
             component.add(name, value)
-    component.add("status", event.status.value.upper())
+    # RFC 5545 knows no postponement: the date given is not to be relied on, as tentative.
+    status = EventStatus.TENTATIVE if event.status is EventStatus.POSTPONED else event.status
+    component.add("status", status.value.upper())
     if event.status is EventStatus.CANCELLED:
         component.add("transp", "TRANSPARENT")
     description = _description(event, credit)

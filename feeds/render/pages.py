@@ -7,6 +7,8 @@ at the sources' boundary), marked so in `_html`.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -66,6 +68,7 @@ class EventCard:
     where: str | None
     cancelled: bool
     group: str | None = None  # network views name the group
+    postponed: bool = False
     also: tuple[str, ...] = ()
 
 
@@ -104,6 +107,19 @@ class GroupLink:
 class Region:
     name: str
     groups: tuple[GroupLink, ...]
+
+    @property
+    def id(self) -> str:
+        return region_id(self.name)
+
+
+def region_id(name: str) -> str:
+    """The anchor of a region's heading on the network's page, which the widgets link to
+    (static/embed.js spells the same): "Baden-Württemberg" -> "region-baden-wurttemberg"."""
+    bare = "".join(
+        c for c in unicodedata.normalize("NFKD", name.lower()) if not unicodedata.combining(c)
+    )
+    return "region-" + re.sub(r"[^a-z0-9]+", "-", bare).strip("-")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +210,7 @@ def event_card(
         start=_machine(scheduled.start, event.all_day, zone),
         where=event.location.label() if event.location else None,
         cancelled=event.status is EventStatus.CANCELLED,
+        postponed=event.status is EventStatus.POSTPONED,
         group=group,
         also=also,
     )
@@ -443,6 +460,7 @@ STATUS = {
     EventStatus.CONFIRMED: "https://schema.org/EventScheduled",
     EventStatus.TENTATIVE: "https://schema.org/EventScheduled",
     EventStatus.CANCELLED: "https://schema.org/EventCancelled",
+    EventStatus.POSTPONED: "https://schema.org/EventPostponed",
 }
 
 

@@ -77,6 +77,8 @@ async def _widget(
         url=links.widget(scope.slug),
     )
     more = links.network_page() if scope.is_network else links.group_page(scope.slug)
+    if scope.is_network and len(filters.regions) == 1:  # to where the page lists the region
+        more += "#" + pages.region_id(filters.regions[0])
     body = await pool.run(partial(pages.render_widget, more_url=more), page, events)
     return make_rendered(
         body,

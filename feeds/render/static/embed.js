@@ -25,14 +25,19 @@
   const box = make("section", null, { font: "inherit", color: "inherit", margin: "1em 0" });
   box.className = "engagement-termine";
   const title = data.title || "Termine";
-  const heading = make("h2", title, { margin: "0 0 0.5em" });
-  const id = `engagement-termine-${Math.random().toString(36).slice(2)}`;
-  heading.id = id;
-  box.setAttribute("aria-labelledby", id);
+  // data-heading="none": the page has its own heading; the box is named for screen readers.
+  const heading = data.heading === "none" ? null : make("h2", title, { margin: "0 0 0.5em" });
+  if (heading) {
+    heading.id = `engagement-termine-${Math.random().toString(36).slice(2)}`;
+    box.setAttribute("aria-labelledby", heading.id);
+  } else {
+    box.setAttribute("aria-label", title);
+  }
   const list = make("ul", null, { listStyle: "none", margin: "0", padding: "0" });
   const state = make("p", "Termine werden geladen …", { margin: "0.5em 0" });
   state.setAttribute("role", "status");
-  box.append(heading, state, list);
+  if (heading) box.append(heading);
+  box.append(state, list);
   script.after(box);
 
   const day = (iso, zone, allDay) => {
@@ -52,6 +57,9 @@
     if (event.end && day(event.end, zone) === day(event.start, zone)) text += `–${clock(event.end, zone)}`;
     return `${text} Uhr`;
   };
+  // As the network page names its regions' headings (feeds/render/pages.py region_id).
+  const regionId = (name) =>
+    "region-" + name.toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
   const safeUrl = (value) => {
     try {
       const url = new URL(value, base);
@@ -74,7 +82,8 @@
         const time = make("time", event.start ? when(event) : "", { display: "block", fontWeight: "600" });
         if (event.start) time.dateTime = event.start;
         const href = safeUrl(item.url);
-        const name = (event.status === "cancelled" ? "Abgesagt: " : "") + (item.title || "");
+        const flag = { cancelled: "Abgesagt: ", postponed: "Verschoben: " }[event.status] || "";
+        const name = flag + (item.title || "");
         const link = href ? make("a", name) : make("span", name);
         if (href) link.href = href;
         li.append(time, link);
@@ -85,8 +94,10 @@
         list.append(li);
       }
       const more = make("p", null, { margin: "0.5em 0 0" });
+      // To the page of what the box shows: the group's, or the network's at its region.
       const all = make("a", "Alle Termine und Kalender abonnieren");
-      all.href = new URL(site === "network" ? "./" : `${site}/`, base).href;
+      const region = data.region ? `#${regionId(data.region)}` : "";
+      all.href = new URL(site === "network" ? `./${region}` : `${site}/`, base).href;
       more.append(all);
       box.append(more);
       box.dataset.loaded = String(feed.items.length);

@@ -88,6 +88,7 @@ GROUP_WITHOUT_SLASH = Path("/{site}")
 NEWS = Path("/{site}/news.{fmt}")
 EVENTS_FEED = Path("/{site}/events.{fmt}")
 EVENTS_CALENDAR = Path("/{site}/events.ics")
+DIGEST = Path("/{site}/digest.rss")
 EVENT_CALENDAR = Path("/{site}/events/{event_id}.ics")
 EVENT_PAGE = Path("/{site}/events/{item_id}")
 POST_PAGE = Path("/{site}/posts/{item_id}")
@@ -131,6 +132,9 @@ class Urls:
 
     def events_feed(self, site: str, fmt: str = "atom") -> str:
         return self.base + EVENTS_FEED(site=site, fmt=fmt)
+
+    def digest(self, site: str) -> str:
+        return self.base + DIGEST(site=site)
 
     def calendar(self, site: str) -> str:
         return self.base + EVENTS_CALENDAR(site=site)

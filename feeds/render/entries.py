@@ -78,12 +78,9 @@ def feed_id(*parts: str) -> str:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-UNTITLED = "(ohne Titel)"
+UNTITLED = "(ohne Titel)"  # every format needs a title; an upstream may give none
 # What a title says first, where the event will not take place as announced.
-STATUS_PREFIX = {
-    EventStatus.CANCELLED: "Abgesagt: ",
-    EventStatus.POSTPONED: "Verschoben: ",
-}  # every format needs a title; an upstream may give none
+STATUS_PREFIX = {EventStatus.CANCELLED: "Abgesagt: ", EventStatus.POSTPONED: "Verschoben: "}
 
 
 def feed_updated(entries: Sequence[Entry]) -> datetime:

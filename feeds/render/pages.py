@@ -92,6 +92,7 @@ class Subscription:
     qr: str
     news: tuple[FeedLink, ...]
     events_feed: str
+    digest: str = ""  # one item a week, for newsletters
     opml: str | None = None
 
 
@@ -190,6 +191,7 @@ def subscription(urls: Urls, slug: str, name: str, *, network: bool = False) -> 
         qr=urls.qr_code(slug),
         news=feed_links(urls, slug, name),
         events_feed=urls.events_feed(slug),
+        digest=urls.digest(slug),
         opml=urls.opml() if network else None,
     )
 

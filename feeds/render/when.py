@@ -41,3 +41,15 @@ def _day(value: date) -> str:
 
 def _time(value: datetime) -> str:
     return format_time(value, "HH:mm", locale=LOCALE)
+
+
+def hours(start: datetime, end: datetime, *, all_day: bool, zone: ZoneInfo) -> str:
+    """The time of day alone, where the day is said already: '20:00–23:59 Uhr'."""
+    if all_day:
+        return "ganztägig"
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    if local_end <= local_start:
+        return f"{_time(local_start)} Uhr"
+    if local_end.date() == local_start.date():
+        return f"{_time(local_start)}–{_time(local_end)} Uhr"
+    return f"{_time(local_start)} Uhr – {_day(local_end.date())}, {_time(local_end)} Uhr"

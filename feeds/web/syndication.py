@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from aiohttp import web
 
 from feeds import urls
-from feeds.filters import Filters, Scheduled, item_query, last_departure
+from feeds.filters import Filters, Scheduled, item_query, last_departure, select_events
 from feeds.model import Network
+from feeds.render.digest import Week as DigestWeek
+from feeds.render.digest import week_entry
+from feeds.render.digest import weeks as digest_weeks
 from feeds.render.entries import (
     Entry,
     FeedInfo,
@@ -26,7 +29,7 @@ from feeds.render.entries import (
 from feeds.render.jsonfeed import render_json_feed
 from feeds.render.opml import render_opml
 from feeds.render.syndication import render_atom, render_rss
-from feeds.scope import EPOCH, Scope, newest_change, upcoming, valid_until
+from feeds.scope import EPOCH, Scope, merged_of, newest_change, upcoming, valid_until
 from feeds.store import Store
 from feeds.web.app_keys import configured_key, settings_key, store_key
 from feeds.web.cache import answers_key
@@ -72,6 +75,17 @@ async def events(request: web.Request) -> web.Response:
     async with answers.slot(feed.key("events")) as slot:
         if slot.found is None:
             slot.keep(await _events(store, feed, now, answers.pool, slot.revision))
+    return await answers.respond(request, slot.rendered, max_age=max_age(request))
+
+
+@routes.get(urls.DIGEST.route)
+async def digest(request: web.Request) -> web.Response:
+    """One item a week with that week's events, for newsletter tools."""
+    scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
+    answers, store, now = request.app[answers_key], request.app[store_key], datetime.now(UTC)
+    async with answers.slot(Asked("digest", scope, filters, links).key) as slot:
+        if slot.found is None:
+            slot.keep(await _digest(store, scope, filters, links, now, answers.pool, slot.revision))
     return await answers.respond(request, slot.rendered, max_age=max_age(request))
 
 
@@ -171,6 +185,52 @@ async def _events(
     return make_rendered(
         body, urls.FEEDS[fmt].media_type, changed, revision, valid_until=valid_until(chosen, now)
     )
+
+
+DIGEST_WEEKS_BACK = 4  # weeks of history a digest keeps
+
+
+async def _digest(
+    store: Store,
+    scope: Scope,
+    filters: Filters,
+    links: urls.Urls,
+    now: datetime,
+    pool: RenderPool,
+    revision: int,
+) -> Rendered:
+    zone = scope.zone
+    held = digest_weeks(now.astimezone(zone).date(), zone, now, DIGEST_WEEKS_BACK)
+    whole = replace(filters, start=held[0].monday, end=held[-1].sunday, limit=None)
+    candidates = await store.events(item_query(whole, scope.site_slugs(filters), zone))
+    page = links.network_page() if scope.is_network else links.group_page(scope.slug)
+    names = scope.names() if scope.is_network else None
+    info = FeedInfo(
+        id=feed_id(scope.slug, "digest"),
+        title=f"{scope.title}: Termine der Woche",
+        subtitle=f"Jede Woche die Termine von {scope.title}, für Newsletter",
+        self_url=links.digest(scope.slug),
+        alternate_url=page,
+        author=None if scope.is_network else scope.title,
+    )
+
+    def build() -> tuple[bytes, datetime]:
+        entries = []
+        for week in held:
+            window = replace(filters, start=week.monday, end=week.sunday, limit=None)
+            chosen = select_events(candidates, window, zone)
+            if scope.is_network:  # an event several groups carry, once
+                merged = merged_of(scope, [s.stored for s in chosen])
+                chosen = [s for s in chosen if merged.kept(s.stored.item)]
+            if chosen:
+                entries.append(week_entry(week, chosen, zone, links, scope.slug, page, names))
+        entries.reverse()  # the newest week first, as feeds are read
+        return render_rss(info, entries), max((e.updated for e in entries), default=EPOCH)
+
+    body, changed = await pool.run(build)
+    # The next week's item appears on the Monday before it: the digest moves on then.
+    moves = DigestWeek(held[-1].monday + timedelta(days=7)).published(zone)
+    return make_rendered(body, urls.FEEDS["rss"].media_type, changed, revision, valid_until=moves)
 
 
 def _refs(scope: Scope, links: urls.Urls) -> dict[str, SiteRef]:

@@ -24,7 +24,7 @@ from feeds.federation import NETWORK_ACTOR
 from feeds.federation.keys import rotate
 from feeds.federation.service import federation
 from feeds.harvest import Harvester, user_agent, worker_name
-from feeds.model import DEFAULT_TIMEZONE, Network
+from feeds.model import DEFAULT_TIMEZONE, Event, Network, Post
 from feeds.onboarding import (
     SETTABLE,
     NewGroup,
@@ -36,7 +36,8 @@ from feeds.onboarding import (
     settle,
     short_slug,
 )
-from feeds.store import SourceState, StoreError, open_store
+from feeds.store import ItemQuery, SourceState, StoreError, open_store
+from feeds.taxonomy import unmapped
 from feeds.urls import RESERVED_SLUGS
 from feeds.web.run import run_service
 from feeds.websub import publishing
@@ -167,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         sources = sum(len(site.sources) for site in config.network.sites)
         print(f"{config_path}: ok, {len(config.network.sites)} sites, {sources} sources")
+        if config.network.taxonomy:
+            asyncio.run(_unmapped(settings, config.network))
         return 0
     try:
         if args.command == "serve":
@@ -405,6 +408,29 @@ async def _list(path: Path) -> int:
     for line in listing(config.network, states):
         print(line)
     return 0
+
+
+async def _unmapped(settings: Settings, network: Network) -> None:
+    """The groups' categories no [taxonomy] entry covers, from what was harvested."""
+    try:
+        store = await open_store(settings.database_url)
+    except StoreError as exc:
+        print(f"(categories not checked: {exc})", file=sys.stderr)
+        return
+    try:
+        used: dict[str, set[str]] = {}
+        items: list[Post | Event] = [s.item for s in await store.posts(ItemQuery())]
+        items += [s.item for s in await store.events(ItemQuery())]
+        for item in items:
+            for category in item.categories:
+                used.setdefault(category, set()).add(item.site)
+    finally:
+        await store.close()
+    left = unmapped(network.taxonomy, used)
+    if left:
+        print(f"categories no [taxonomy] entry covers ({len(left)}):")
+        for category in left:
+            print(f"  {category} ({', '.join(sorted(used[category]))})")
 
 
 async def _rotate_key(path: Path, account: str) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig
+from feeds.model import DEFAULT_TIMEZONE, Network, Site, SourceConfig, Taxonomy
 from feeds.sanitize import safe_url
 from feeds.store.presence import KEEP_POSTS, KEEP_REMOVED, Keep
 from feeds.urls import RESERVED_SLUGS
@@ -39,7 +39,7 @@ LAENDER = (
     "Saarland", "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen",
 )  # fmt: skip
 # The keys each level of sites.toml may have; a typo is an error, not a silent default.
-TABLES = ("network", "alerts", "sites")
+TABLES = ("network", "alerts", "taxonomy", "sites")
 NETWORK_KEYS = ("name", "homepage", "timezone", "regions")
 ALERT_KEYS = ("smtp", "from", "office", "after", "webhook")
 SITE_KEYS = ("slug", "name", "region", "homepage", "timezone", "geo", "contact", "sources")
@@ -273,7 +273,33 @@ class _Reader:
             homepage=homepage,
             timezone=zone,
             sites=tuple(sites),
+            taxonomy=self.taxonomy(data.get("taxonomy")),
         )
+
+    def taxonomy(self, value: Any) -> Taxonomy:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            raise self.fail("taxonomy", 'must be a table: [taxonomy], then "Name" = [...]',
+                            table="[taxonomy]")  # fmt: skip
+        entries = []
+        for name, covered in value.items():
+            words = [covered] if isinstance(covered, str) else covered
+            if (
+                not name.strip()
+                or not isinstance(words, list)
+                or not words
+                or not all(isinstance(w, str) and w.strip() for w in words)
+            ):
+                raise self.fail(
+                    f"taxonomy.{name}",
+                    "expected the groups' categories it covers, such as"
+                    ' "Umwelt & Klima" = ["Klimaschutz", "Umwelt"]',
+                    table="[taxonomy]",
+                    field=name,
+                )
+            entries.append((" ".join(name.split()), tuple(" ".join(w.split()) for w in words)))
+        return tuple(entries)
 
     def region_names(self, value: Any) -> tuple[str, ...]:
         if value is None:

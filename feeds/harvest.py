@@ -16,15 +16,16 @@ import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
 from feeds import __version__, metrics
-from feeds.model import Network, SourceConfig
+from feeds.model import Network, SourceConfig, Taxonomy
 from feeds.store import HarvestRecord, Store, StoreError
 from feeds.store.presence import Keep
+from feeds.taxonomy import extend
 from sources.base import Fetched, Source, SourceError, host_of, source_kind
 from sources.outbound import Outbound
 from sources.parsing import PARSE_SECONDS, parse_pool
@@ -108,6 +109,7 @@ async def harvest_source(
     *,
     slot: contextlib.AbstractAsyncContextManager[None] | None = None,
     keep: Keep = Keep(),
+    taxonomy: Taxonomy = (),
 ) -> Outcome:
     """Fetch one source and write what it gave in one transaction; failures are recorded.
 
@@ -159,12 +161,16 @@ async def harvest_source(
             f"the source returned no items, where it had {state.items} before;"
             " kept them and will ask again"
         )
+    posts, events = result.posts, result.events
+    if taxonomy:  # the network's categories beside the group's own (feeds/taxonomy.py)
+        posts = tuple(replace(p, categories=extend(taxonomy, p.categories)) for p in posts)
+        events = tuple(replace(e, categories=extend(taxonomy, e.categories)) for e in events)
     try:
         batch = await store.save_batch(
             site,
             name,
-            result.posts,
-            result.events,
+            posts,
+            events,
             result.validators,
             utcnow(),
             notes=result.notes,
@@ -231,6 +237,7 @@ class Harvester:
         self.keep = keep  # what the store keeps of each source
         self.sources = dict(sources)
         self._configured = _as_configured(network)
+        self.taxonomy = network.taxonomy  # the network's categories, added to the groups'
         self.intervals = {key: config.interval for key, (_, config) in self._configured.items()}
         # While run_forever runs: its session, and each source's loop.
         self._session: aiohttp.ClientSession | None = None
@@ -300,6 +307,7 @@ class Harvester:
         interval, its group's time zone or homepage) starts again with them, read at
         once (the office that mended an address wants to see it read)."""
         before, after = self._configured, _as_configured(network)
+        self.taxonomy = network.taxonomy
         self.sources = dict(sources)
         self._configured = after
         self.intervals = {key: config.interval for key, (_, config) in after.items()}
@@ -402,7 +410,16 @@ class Harvester:
             # waiting behind two slow sources on one host is not the host being unreachable.
             slot = self._slots_for(host_of(source))
             outcome = await self._renewing(
-                key, harvest_source(self.store, session, key, source, slot=slot, keep=self.keep)
+                key,
+                harvest_source(
+                    self.store,
+                    session,
+                    key,
+                    source,
+                    slot=slot,
+                    keep=self.keep,
+                    taxonomy=self.taxonomy,
+                ),
             )
         except LostClaimError:
             log.error("harvest site=%s source=%s: another harvester took it over", *key)

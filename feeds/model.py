@@ -76,6 +76,10 @@ class Location:
         return ", ".join(parts) or None
 
 
+# A network category and the groups' categories it covers, in sites.toml's order.
+Taxonomy = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceConfig:
     """One configured source of a site; `options` are the adapter's own keys."""
@@ -118,6 +122,7 @@ class Network:
     homepage: str | None = None
     timezone: str = DEFAULT_TIMEZONE
     sites: tuple[Site, ...] = ()
+    taxonomy: Taxonomy = ()  # the network's categories over its groups' (feeds/taxonomy.py)
 
     def site(self, slug: str) -> Site | None:
         return next((s for s in self.sites if s.slug == slug), None)

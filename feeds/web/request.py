@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from aiohttp import web
 
 from feeds.filters import Filters
 from feeds.scope import Scope, resolve_scope
+from feeds.taxonomy import expand
 from feeds.urls import Urls
 from feeds.web.app_keys import configured_key, settings_key
 from feeds.web.parameters import QueryError, excerpt, parse_filters
@@ -47,9 +48,12 @@ def scope_of(request: web.Request) -> Scope:
 
 
 def filters_of(request: web.Request) -> Filters:
-    """The query's filters; a `site` that names no group is a 400 that lists them."""
+    """The query's filters; a `site` that names no group is a 400 that lists them. A
+    network category asks for every group category it covers (feeds/taxonomy.py)."""
     filters = parse_filters(request.query)
     network = request.app[configured_key].network
+    if network.taxonomy and filters.categories:
+        filters = replace(filters, categories=expand(network.taxonomy, filters.categories))
     unknown = [slug for slug in filters.sites if network.site(slug) is None]
     if unknown:
         known = ", ".join(s.slug for s in network.sites[:20])

@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from feeds import __version__, metrics
-from feeds.model import Network, SourceConfig, Taxonomy
+from feeds.images import keep_new
+from feeds.model import Event, Network, Post, SourceConfig, Taxonomy
 from feeds.store import HarvestRecord, Store, StoreError
 from feeds.store.presence import Keep
 from feeds.taxonomy import extend
@@ -182,6 +183,17 @@ async def harvest_source(
     except Exception as exc:  # an item the store cannot write: a bug in the adapter's output
         log.exception("harvest site=%s source=%s: its items could not be stored", site, name)
         return await failed(bug_report(source, exc, stage="storing its items"))
+    # The groups' images, fetched once each and kept as copies (feeds/images.py): the
+    # pages load them from the service, not from the group's server.
+    items: list[Post | Event] = [*posts, *events]
+    pictures = [i.image.url for i in items if i.image is not None]
+    if pictures:
+        try:
+            await keep_new(store, session, pictures, site)
+        except StoreError:
+            raise
+        except Exception:  # an image never costs its items: they are stored already
+            log.exception("harvest site=%s source=%s: its images could not be kept", site, name)
     return Outcome(
         site,
         name,

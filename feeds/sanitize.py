@@ -157,3 +157,25 @@ def html_to_text(html: str) -> str:
     collector.close()
     lines = (line.strip() for line in "".join(collector.parts).splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_MEDIA = {"img", "picture", "source", "video", "audio"}
+
+
+def without_media(html: str) -> str:
+    """Sanitized HTML without upstream images, video and sound: on our pages, which load
+    nothing from the groups' servers (their article, linked, has them)."""
+    return _without_media().clean(html).strip()
+
+
+@lru_cache(maxsize=1)
+def _without_media() -> nh3.Cleaner:
+    attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+    for tag, attrs in _EXTRA_ATTRIBUTES.items():
+        attributes.setdefault(tag, set()).update(attrs)
+    return nh3.Cleaner(
+        tags=(nh3.ALLOWED_TAGS | _EXTRA_TAGS) - _MEDIA,
+        attributes={tag: attrs for tag, attrs in attributes.items() if tag not in _MEDIA},
+        url_schemes=set(LINK_SCHEMES),
+        link_rel="noopener noreferrer",
+    )

@@ -71,6 +71,7 @@ OPML_FILE = Path("/opml")
 EMBED_GUIDE = Path("/embed")
 EMBED_SCRIPT = Path("/embed.js")
 STATIC = Path("/static/{name}")
+IMAGE = Path("/images/{name}")  # our copies of the groups' images (feeds/images.py)
 STATUS = Path("/status")
 STATUS_JSON = Path("/status.json")
 HEALTHZ = Path("/healthz")
@@ -103,8 +104,9 @@ ACTOR_OUTBOX = Path("/{site}/outbox")
 ACTOR_FOLLOWERS = Path("/{site}/followers")
 
 FIXED = (
-    NETWORK_PAGE, OPML_FILE, EMBED_GUIDE, EMBED_SCRIPT, STATIC, STATUS, STATUS_JSON, HEALTHZ,
-    METRICS, ADMIN_HARVEST, WEBFINGER, HOST_META, NODEINFO_LINKS, NODEINFO, SHARED_INBOX,
+    NETWORK_PAGE, OPML_FILE, EMBED_GUIDE, EMBED_SCRIPT, STATIC, IMAGE, STATUS, STATUS_JSON,
+    HEALTHZ, METRICS, ADMIN_HARVEST, WEBFINGER, HOST_META, NODEINFO_LINKS, NODEINFO,
+    SHARED_INBOX,
 )  # fmt: skip
 # A group named like a fixed path's first segment would be unreachable; `network` is taken.
 RESERVED_SLUGS = frozenset(
@@ -163,6 +165,9 @@ class Urls:
 
     def embed_script(self) -> str:
         return self.base + EMBED_SCRIPT()
+
+    def image(self, name: str) -> str:
+        return self.base + IMAGE(name=name)
 
     def static(self, name: str, version: str) -> str:
         # The version is in the address: a changed file has a new one, and may be kept long.

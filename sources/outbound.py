@@ -178,3 +178,19 @@ def _internal(ip: IPAddress) -> str | None:
     if not ip.is_global:
         return "a reserved address, not on the public internet"
     return None
+
+
+async def bounded(
+    stream: aiohttp.StreamReader, limit: int, error: type[Exception] = ValueError
+) -> bytes:
+    """A response body of at most `limit` bytes; past it, `error` (the rest is not read).
+    `StreamReader.read(n)` returns what has come so far, not n bytes: a body is read in
+    chunks until it ends."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise error(f"larger than {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -17,7 +17,7 @@ import aiohttp
 from feeds.federation.signatures import signed_get
 from feeds.render.activitypub import MEDIA_TYPE
 from feeds.store import ActorKey
-from sources.outbound import Outbound
+from sources.outbound import Outbound, bounded
 
 MAX_DOCUMENT_BYTES = 512 * 1024  # the largest actors (many fields, long keys) are ~20 KB
 TIMEOUT_SECONDS = 10.0
@@ -88,11 +88,9 @@ class Remote:
             async with self.session().get(address, headers=headers) as response:
                 if response.status != 200:
                     raise RemoteError(f"{address} answered {response.status}", response.status)
-                body = await response.content.read(MAX_DOCUMENT_BYTES + 1)
+                body = await bounded(response.content, MAX_DOCUMENT_BYTES, RemoteError)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise RemoteError(f"{address}: {type(exc).__name__}: {exc}") from exc
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise RemoteError(f"{address}: larger than {MAX_DOCUMENT_BYTES} bytes")
         try:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -115,7 +113,6 @@ class Remote:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=30),
             ) as response:
-                await response.content.read(64 * 1024)
                 return response.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise RemoteError(f"{url}: {type(exc).__name__}: {exc}") from exc

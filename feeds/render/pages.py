@@ -24,9 +24,10 @@ from feeds.model import Event, EventStatus, Image, Location, Post, Stored
 from feeds.render.assets import asset_url
 from feeds.render.entries import UNTITLED
 from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_links
+from feeds.render.pictures import Shown
 from feeds.render.status import StatusView
 from feeds.render.when import describe, describe_day
-from feeds.sanitize import html_to_text
+from feeds.sanitize import html_to_text, without_media
 from feeds.urls import FEEDS, NETWORK, Urls
 
 SUMMARY_CHARS = 240
@@ -69,6 +70,7 @@ class EventCard:
     cancelled: bool
     group: str | None = None  # network views name the group
     postponed: bool = False
+    image: Shown | None = None
     also: tuple[str, ...] = ()
 
 
@@ -80,6 +82,7 @@ class PostCard:
     date: str
     summary: str | None
     group: str | None = None
+    image: Shown | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +150,7 @@ class EventDetail:
     group: str
     group_url: str
     group_homepage: str | None
+    picture: Shown | None = None  # our copy of `image`
     also: tuple[str, ...]
     add: EventLinks
     jsonld: dict[str, Any] = field(default_factory=dict)
@@ -164,6 +168,7 @@ class PostDetail:
     categories: tuple[str, ...]
     group: str
     group_url: str
+    picture: Shown | None = None  # our copy of `image`
 
 
 # --- building what the templates show -------------------------------------------------
@@ -203,6 +208,7 @@ def event_card(
     *,
     group: str | None = None,
     also: tuple[str, ...] = (),
+    image: Shown | None = None,
 ) -> EventCard:
     event = scheduled.stored.item
     return EventCard(
@@ -215,10 +221,18 @@ def event_card(
         postponed=event.status is EventStatus.POSTPONED,
         group=group,
         also=also,
+        image=image,
     )
 
 
-def post_card(stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str | None) -> PostCard:
+def post_card(
+    stored: Stored[Post],
+    zone: ZoneInfo,
+    urls: Urls,
+    *,
+    group: str | None,
+    image: Shown | None = None,
+) -> PostCard:
     post = stored.item
     published = post.published or stored.first_seen
     summary = post.summary or (html_to_text(post.content_html) if post.content_html else None)
@@ -229,6 +243,7 @@ def post_card(stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str | 
         date=published.isoformat(),
         summary=_shorten(summary, SUMMARY_CHARS) if summary else None,
         group=group,
+        image=image,
     )
 
 
@@ -253,13 +268,15 @@ def event_detail(
     group: str,
     group_homepage: str | None,
     also: tuple[str, ...] = (),
+    picture: Shown | None = None,
 ) -> EventDetail:
     stored = scheduled.stored
     event = stored.item
     title = event.title or UNTITLED
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
     place = _place(event.location)
-    description = Markup(event.description) if event.description else None  # sanitized at harvest
+    # Sanitized at harvest; upstream media left out (the page loads nothing from elsewhere).
+    description = Markup(without_media(event.description)) if event.description else None
     plain = html_to_text(event.description) if event.description else None
     zone_name = event.timezone or str(zone)
     url = urls.event_page(event.site, event.uuid)
@@ -281,6 +298,7 @@ def event_detail(
         organizer=event.organizer,
         upstream=event.url,
         image=event.image,
+        picture=picture,
         categories=event.categories,
         group=group,
         group_url=urls.group_page(event.site),
@@ -300,7 +318,9 @@ def event_detail(
     return _with_jsonld(detail, event, url, plain)
 
 
-def post_detail(stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str) -> PostDetail:
+def post_detail(
+    stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str, picture: Shown | None = None
+) -> PostDetail:
     post = stored.item
     published = post.published or stored.first_seen
     content = post.content_html or (f"<p>{_escape(post.summary)}</p>" if post.summary else None)
@@ -310,7 +330,8 @@ def post_detail(stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str)
         date=published.isoformat(),
         author=post.author,
         image=post.image,
-        content=Markup(content) if content else None,  # sanitized at harvest
+        picture=picture,
+        content=Markup(without_media(content)) if content else None,  # sanitized at harvest
         upstream=post.url,
         categories=post.categories,
         group=group,
@@ -496,8 +517,8 @@ def _with_jsonld(detail: EventDetail, event: Event, url: str, plain: str | None)
         data["eventAttendanceMode"] = "https://schema.org/OfflineEventAttendanceMode"
     if plain:
         data["description"] = plain
-    if event.image:
-        data["image"] = [event.image.url]
+    if detail.picture is not None:  # our copy, the largest
+        data["image"] = [detail.picture.largest]
     return replace(detail, jsonld=data)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
@@ -200,6 +200,19 @@ class Delivery:
     first_failure: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ImageCopy:
+    """The service's copies of an upstream image (feeds/images.py)."""
+
+    digest: str  # of the original's bytes: the copies are named by it
+    widths: tuple[int, ...]  # of the copies, smallest first
+    width: int  # of the largest copy
+    height: int
+
+    def name(self, width: int) -> str:
+        return f"{self.digest}-{width}.webp"
+
+
 ACTIVITY_DATES = 11  # ten gaps between them: enough for a usual one
 
 HARVESTS_KEPT = timedelta(days=7)  # records older than this are pruned as new ones come
@@ -391,6 +404,22 @@ class Store(Protocol):
     async def forget_inbox(self, inbox: str) -> int:
         """An inbox gone for good (410): its followers go, and what waits for it."""
         ...
+
+    async def images(self, urls: Sequence[str]) -> dict[str, ImageCopy | None]:
+        """What is known of these upstream images: copies, or None (refused); unknown
+        addresses are left out."""
+        ...
+
+    async def keep_image(
+        self,
+        url: str,
+        copy: ImageCopy | None,
+        error: str | None,
+        files: Mapping[str, bytes],
+        now: datetime,
+    ) -> None: ...
+
+    async def image_file(self, name: str) -> bytes | None: ...
 
     async def last_harvest(self) -> datetime | None:
         """When any harvester last finished a harvest."""

@@ -8,13 +8,13 @@ their own `_transact`, which runs one plan in one transaction.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Validators
-from feeds.store import activity, federation, moderation, outbox
+from feeds.store import activity, federation, images, moderation, outbox
 from feeds.store.base import (
     HARVESTS_KEPT,
     Activity,
@@ -25,6 +25,7 @@ from feeds.store.base import (
     Follower,
     HarvestRecord,
     Hidden,
+    ImageCopy,
     Mail,
     dump_notes,
     unique_items,
@@ -159,6 +160,22 @@ class Writes:
 
     async def forget_inbox(self, inbox: str) -> int:
         return await self._transact(federation.forget_inbox(self.dialect, inbox))
+
+    async def images(self, urls: Sequence[str]) -> dict[str, ImageCopy | None]:
+        return await self._transact(images.known(self.dialect, urls))
+
+    async def keep_image(
+        self,
+        url: str,
+        copy: ImageCopy | None,
+        error: str | None,
+        files: Mapping[str, bytes],
+        now: datetime,
+    ) -> None:
+        await self._transact(images.keep(self.dialect, url, copy, error, files, now))
+
+    async def image_file(self, name: str) -> bytes | None:
+        return await self._transact(images.file(self.dialect, name))
 
     async def hide(self, items: Sequence[Hidden], now: datetime) -> list[Hidden]:
         return await self._transact(moderation.hide(self.dialect, items, now))

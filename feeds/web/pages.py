@@ -5,6 +5,7 @@ widget (feeds/web/widget.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -17,11 +18,12 @@ from aiohttp import web
 
 from feeds import urls
 from feeds.filters import Filters, Scheduled, item_query, last_departure
-from feeds.model import Network
+from feeds.model import Event, Image, Network, Post
 from feeds.occurrences import occurrences
 from feeds.render import pages
+from feeds.render.pictures import Shown, shown
 from feeds.scope import EPOCH, Scope, newest_change, resolve_scope, upcoming, valid_until
-from feeds.store import ItemQuery, Store
+from feeds.store import ImageCopy, ItemQuery, Store
 from feeds.urls import NETWORK, Urls
 from feeds.web.app_keys import configured_key, federation_key, store_key
 from feeds.web.cache import answers_key
@@ -192,14 +194,15 @@ def missing(
 
 
 def page_headers(links: Urls, *, framed: bool = False) -> tuple[tuple[str, str], ...]:
-    """Our pages run only our own scripts and styles; upstream images may come from
-    anywhere. The widget's page may be framed by any website, the others by none."""
+    """Our pages run only our own scripts and styles and show only our own images (the
+    groups' are copied by the harvester: feeds/images.py), so a visitor's address goes
+    to no other server. The widget's page may be framed by any website, the others by none."""
     parts = urlsplit(links.base)
     origin = f"{parts.scheme}://{parts.netloc}"
     policy = (
         "default-src 'none'; "
         f"script-src 'self' {origin}; style-src 'self' {origin}; "
-        f"connect-src 'self' {origin}; img-src 'self' {origin} https: http: data:; "
+        f"connect-src 'self' {origin}; img-src 'self' {origin} data:; "
         "base-uri 'none'; form-action 'none'" + ("" if framed else "; frame-ancestors 'none'")
     )
     return (
@@ -228,6 +231,7 @@ async def upcoming_cards(
     query = item_query(filters, scope.site_slugs(filters), scope.zone, after=now, limit=limit)
     candidates = await store.events(query)
     names = scope.names()
+    copies = await pictures_of(store, [c.item for c in candidates])
 
     def build() -> tuple[list[Scheduled], list[pages.EventCard], datetime | None]:
         chosen, also = upcoming(scope, candidates, filters, now, limit)
@@ -238,6 +242,7 @@ async def upcoming_cards(
                 links,
                 group=names.get(s.stored.item.site) if scope.is_network else None,
                 also=also(s.stored.item),
+                image=picture(copies, s.stored.item, links),
             )
             for s in chosen
         ]
@@ -247,6 +252,24 @@ async def upcoming_cards(
     ended = await store.latest_end(replace(query, after=None, before=None, limit=None), now)
     changed = max(newest_change(s.stored for s in chosen), ended or EPOCH, departed or EPOCH)
     return cards, changed, valid_until(chosen, now)
+
+
+async def pictures_of(store: Store, items: Sequence[Post | Event]) -> dict[str, ImageCopy | None]:
+    """Our copies of these items' images (feeds/images.py), by upstream address."""
+    return await store.images([i.image.url for i in items if i.image is not None])
+
+
+def og_image(shown_image: Shown | None) -> Image | None:
+    """What a page names for link previews: our largest copy, never the group's server."""
+    if shown_image is None:
+        return None
+    return Image(url=shown_image.largest, alt=shown_image.alt or None)
+
+
+def picture(copies: dict[str, ImageCopy | None], item: Post | Event, links: Urls) -> Shown | None:
+    if item.image is None:
+        return None
+    return shown(copies.get(item.image.url), item.image.alt, links)
 
 
 # --- renders, on a cache miss ---------------------------------------------------------
@@ -268,9 +291,14 @@ async def _home_page(
     )
     posts = await store.posts(ItemQuery(sites=scope.site_slugs(), limit=PAGE_POSTS))
     names = scope.names()
+    copies = await pictures_of(store, [p.item for p in posts])
     cards = [
         pages.post_card(
-            p, scope.zone, links, group=names.get(p.item.site) if scope.is_network else None
+            p,
+            scope.zone,
+            links,
+            group=names.get(p.item.site) if scope.is_network else None,
+            image=picture(copies, p.item, links),
         )
         for p in posts
     ]
@@ -353,9 +381,11 @@ async def _event_page(
     # A series shows its next date (or the one going on) and lists the following ones.
     coming = list(islice(occurrences(event, now, now + SERIES_HORIZON), SERIES_DATES + 1))
     first = coming[0] if coming else (event.start_instant(), event.end_instant())
+    shown_image = picture(await pictures_of(store, [event]), event, links)
     detail = pages.event_detail(
-        Scheduled(stored, *first), coming[1:], zone, links, group=group, group_homepage=homepage
-    )
+        Scheduled(stored, *first), coming[1:], zone, links, group=group, group_homepage=homepage,
+        picture=shown_image,
+    )  # fmt: skip
     place = event.location.label() if event.location else None
     page = frame(
         scope,
@@ -366,7 +396,7 @@ async def _event_page(
         url=links.event_page(event.site, event.uuid),
         activity=federated.object(event.site, event.uuid) if federated else None,
         feeds=pages.feed_links(links, event.site, group),
-        image=event.image,
+        image=og_image(shown_image),
         group=(event.site, group),
     )
     body = await pool.run(pages.render_event, page, detail)
@@ -392,7 +422,8 @@ async def _post_page(
     stored = found[0]
     post = stored.item
     group, _, zone = _group_of(network, scope, post.site)
-    detail = pages.post_detail(stored, zone, links, group=group)
+    shown_image = picture(await pictures_of(store, [post]), post, links)
+    detail = pages.post_detail(stored, zone, links, group=group, picture=shown_image)
     page = frame(
         scope,
         network,
@@ -404,7 +435,7 @@ async def _post_page(
         canonical=post.url,
         activity=federated.object(post.site, post.uuid) if federated else None,
         feeds=pages.feed_links(links, post.site, group),
-        image=post.image,
+        image=og_image(shown_image),
         og_type="article",
         group=(post.site, group),
     )

@@ -45,7 +45,12 @@ NEW_PER_HARVEST = 20  # images fetched per source and harvest; the rest come nex
 
 
 class ImageRefusedError(ValueError):
-    """Not an image the service keeps; the message says why."""
+    """Not an image the service keeps; the message says why. `lasting`: so it will stay
+    (kept as refused); else it could not be had this time (asked again next harvest)."""
+
+    def __init__(self, message: str, *, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def copies(data: bytes) -> tuple[ImageCopy, dict[str, bytes]]:
@@ -109,7 +114,8 @@ async def download(session: aiohttp.ClientSession, url: str) -> bytes:
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as got:
             if got.status != 200:
-                raise ImageRefusedError(f"the server answered {got.status}")
+                gone = got.status in (404, 410)  # else the server may answer later
+                raise ImageRefusedError(f"the server answered {got.status}", lasting=gone)
             kind = got.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if kind not in ACCEPTED_TYPES:
                 raise ImageRefusedError(f"not an image type the service keeps: {kind or 'none'}")
@@ -117,7 +123,9 @@ async def download(session: aiohttp.ClientSession, url: str) -> bytes:
                 raise ImageRefusedError(f"larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
             return await bounded(got.content, MAX_DOWNLOAD_BYTES, ImageRefusedError)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise ImageRefusedError(f"cannot be fetched ({type(exc).__name__}: {exc})") from exc
+        raise ImageRefusedError(
+            f"cannot be fetched ({type(exc).__name__}: {exc})", lasting=False
+        ) from exc
 
 
 async def keep_new(
@@ -136,7 +144,8 @@ async def keep_new(
             copy, files = await asyncio.to_thread(copies, await download(session, url))
         except ImageRefusedError as exc:
             log.warning("image of %s refused: %s: %s", site, url, exc)
-            await store.keep_image(url, None, str(exc), {}, now)
+            if exc.lasting:
+                await store.keep_image(url, None, str(exc), {}, now)
             continue
         await store.keep_image(url, copy, None, files, now)
         kept += 1

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export FEEDS_CONFIG ?= sites.toml
 
-.PHONY: run test lint bench clean chromium wrk
+.PHONY: run test lint bench clean chromium printing wrk
 
 $(BIN)/feeds: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,23 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium not found and not root: the browser tests will be skipped"; fi
 
+# The programme's PDF needs Pango (WeasyPrint); its tests read it with poppler's pdftotext.
+# As root with apt-get they are installed here; elsewhere the PDF answers 503 and says why,
+# and those tests skip.
+printing:
+	@if command -v pdftotext >/dev/null 2>&1 && ldconfig -p | grep -q libpangoft2; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Pango and poppler-utils for the printable programme"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			libpango-1.0-0 libpangoft2-1.0-0 poppler-utils >/dev/null; \
+	else echo "Pango or pdftotext not found and not root: the PDF tests will be skipped"; fi
+
 lint: $(BIN)/feeds
 	$(BIN)/ruff check feeds sources tests bench
 	$(BIN)/ruff format --check feeds sources tests bench
 	$(BIN)/mypy
 
-test: lint $(ICALJS) chromium
+test: lint $(ICALJS) chromium printing
 	$(BIN)/pytest
 
 # wrk (Debian's package) measures the server from another core; installed here as root.

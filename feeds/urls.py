@@ -90,6 +90,8 @@ NEWS = Path("/{site}/news.{fmt}")
 EVENTS_FEED = Path("/{site}/events.{fmt}")
 EVENTS_CALENDAR = Path("/{site}/events.ics")
 DIGEST = Path("/{site}/digest.rss")
+PROGRAMME = Path("/{site}/programm")  # to print: the next weeks on A4
+PROGRAMME_PDF = Path("/{site}/programm.pdf")
 EVENT_CALENDAR = Path("/{site}/events/{event_id}.ics")
 EVENT_PAGE = Path("/{site}/events/{item_id}")
 POST_PAGE = Path("/{site}/posts/{item_id}")
@@ -134,6 +136,12 @@ class Urls:
 
     def events_feed(self, site: str, fmt: str = "atom") -> str:
         return self.base + EVENTS_FEED(site=site, fmt=fmt)
+
+    def programme(self, site: str) -> str:
+        return self.base + PROGRAMME(site=site)
+
+    def programme_pdf(self, site: str) -> str:
+        return self.base + PROGRAMME_PDF(site=site)
 
     def digest(self, site: str) -> str:
         return self.base + DIGEST(site=site)

@@ -115,6 +115,8 @@ async def test_pages_fit_phones_and_desktops_and_pass_axe(
         "embed": f"{base}/embed",
         "widget": f"{base}/network/widget?region=Rheinland-Pfalz",
         "status": f"{base}/status",
+        "programme": f"{base}/{GROUP}/programm",
+        "network programme": f"{base}/network/programm?region=Rheinland-Pfalz",
     }
     problems = []
     for width in WIDTHS:

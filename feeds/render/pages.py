@@ -96,6 +96,8 @@ class Subscription:
     news: tuple[FeedLink, ...]
     events_feed: str
     digest: str = ""  # one item a week, for newsletters
+    programme: str = ""  # the next weeks, to print
+    programme_pdf: str = ""
     opml: str | None = None
 
 
@@ -197,6 +199,8 @@ def subscription(urls: Urls, slug: str, name: str, *, network: bool = False) -> 
         news=feed_links(urls, slug, name),
         events_feed=urls.events_feed(slug),
         digest=urls.digest(slug),
+        programme=urls.programme(slug),
+        programme_pdf=urls.programme_pdf(slug),
         opml=urls.opml() if network else None,
     )
 
@@ -443,6 +447,11 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def template_env() -> jinja2.Environment:
+    """The templates, for renderers of other pages (feeds/render/programme.py)."""
+    return _ENV
 
 
 def load_templates() -> None:

@@ -20,7 +20,16 @@ from feeds.federation.service import federation
 from feeds.harvest import Harvester, user_agent, worker_name
 from feeds.render.pages import load_templates
 from feeds.store import open_store
-from feeds.web import assets, calendars, fediverse, operations, pages, syndication, widget
+from feeds.web import (
+    assets,
+    calendars,
+    fediverse,
+    operations,
+    pages,
+    programme,
+    syndication,
+    widget,
+)
 from feeds.web.app_keys import (
     Background,
     Configured,
@@ -178,7 +187,9 @@ def create_app(
     if freeze_heap:
         app.on_startup.append(_freeze_heap)  # after the contexts above have started
     # Fixed paths before /{site}, which would match /status or /embed.
-    for resource in (operations, fediverse, assets, widget, syndication, calendars, pages):
+    for resource in (
+        operations, fediverse, assets, widget, syndication, calendars, programme, pages,
+    ):  # fmt: skip
         app.add_routes(resource.routes)
     install_front(app)
     return app

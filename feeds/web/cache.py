@@ -345,8 +345,10 @@ class Answers:
 
 
 def _content_type(media_type: str) -> str:
-    # Text says its charset; an SVG is XML and says it in its own declaration.
-    return media_type if media_type.startswith("image/") else f"{media_type}; charset=utf-8"
+    # Text says its charset; an SVG is XML and says it in its own declaration; a PDF is
+    # not text.
+    binary = media_type.startswith("image/") or media_type == "application/pdf"
+    return media_type if binary else f"{media_type}; charset=utf-8"
 
 
 answers_key = web.AppKey("answers", Answers)

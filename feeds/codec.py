@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feeds.model import Event, EventStatus, Image, Item, Location, Post
+from feeds.model import Event, EventStatus, Image, Item, Location, Post, Price
 
 JSON = dict[str, Any]
 
@@ -100,6 +100,8 @@ def encode(item: Item) -> JSON:
         "organizer": item.organizer,
         "image": _encode_image(item.image),
         "extra": [list(pair) for pair in item.extra],
+        # Only where there is one: every other event keeps its hash, and is not "changed".
+        **({"price": _encode_price(item.price)} if item.price else {}),
     }
 
 
@@ -148,7 +150,20 @@ def decode(data: JSON) -> Item:
         organizer=data["organizer"],
         image=_decode_image(data["image"]),
         extra=tuple((k, v) for k, v in data["extra"]),
+        price=_decode_price(data.get("price")),
     )
+
+
+def _encode_price(price: Price) -> JSON:
+    return {"text": price.text, "amount": price.amount, "currency": price.currency,
+            "free": price.free}  # fmt: skip
+
+
+def _decode_price(value: JSON | None) -> Price | None:
+    if value is None:
+        return None
+    return Price(text=value["text"], amount=value["amount"], currency=value["currency"],
+                 free=value["free"])  # fmt: skip
 
 
 def dumps(item: Item) -> str:

@@ -58,6 +58,17 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Price:
+    """What an event costs, as the group gives it (The Events Calendar's cost, schema.org's
+    offers): for people, and as data for calendars and search engines."""
+
+    text: str  # as a reader reads it: "3 €", "5–10 €", "Eintritt frei"
+    amount: str | None = None  # the lowest, as schema.org writes a price: "3", "5.50"
+    currency: str | None = None  # ISO 4217: "EUR"
+    free: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
     name: str | None = None
     address: str | None = None
@@ -200,6 +211,7 @@ class Event:
     organizer: str | None = None
     image: Image | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())  # e.g. ("cost", "5 €")
+    price: Price | None = None
 
     def __post_init__(self) -> None:
         require_url(self.url, "url")

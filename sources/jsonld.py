@@ -21,7 +21,7 @@ import lxml.etree
 import lxml.html
 from extruct.jsonld import JsonLdExtractor
 
-from feeds.model import Event, EventStatus, Image, Location, Post
+from feeds.model import Event, EventStatus, Image, Location, Post, Price
 from feeds.sanitize import plain_text, safe_url, sanitize_html
 from sources import _http
 from sources._events import status_from_title
@@ -40,6 +40,7 @@ from sources.base import (
     require_some,
 )
 from sources.parsing import parse
+from sources.prices import offer_price
 
 ARTICLES = {"Article", "NewsArticle", "BlogPosting", "Report", "ScholarlyArticle"}
 STATUSES = {
@@ -208,6 +209,7 @@ class _Reader:
             organizer=_name(thing.get("organizer")),
             image=_image(thing.get("image"), self.url),
             categories=_keywords(thing.get("keywords")),
+            price=_price(thing),
         )
 
     def post(self, thing: dict[str, Any]) -> Post:
@@ -338,3 +340,10 @@ def _image(value: Any, base: str) -> Image | None:
 def _keywords(value: Any) -> tuple[str, ...]:
     words = value if isinstance(value, list) else str(value).split(",") if value else []
     return tuple(dict.fromkeys(w for w in (plain_text(str(x)).strip() for x in words) if w))
+
+
+def _price(thing: dict[str, Any]) -> Price | None:
+    price = offer_price(thing.get("offers"))
+    if price is None and thing.get("isAccessibleForFree") in (True, "true", "True"):
+        return Price(text="kostenlos", amount="0", free=True)
+    return price

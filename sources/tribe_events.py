@@ -39,6 +39,7 @@ from sources.base import (
     wordpress_api,
 )
 from sources.parsing import parse
+from sources.prices import tribe_price
 
 log = logging.getLogger(__name__)
 FIRST_PAST_DAYS = 365
@@ -196,7 +197,7 @@ def _event(raw: dict[str, Any], context: SourceContext) -> Event:
         )
         or None,
         image=_image(raw.get("image")),
-        extra=(("Eintritt", plain_text(str(raw["cost"]))),) if raw.get("cost") else (),
+        price=tribe_price(raw),
     )
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feeds import codec
-from feeds.model import Event, EventStatus, Image, Location, ModelError, Post
+from feeds.model import Event, EventStatus, Image, Location, ModelError, Post, Price
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -105,6 +105,16 @@ def events(draw: st.DrawFn) -> Event:
         categories=tuple(draw(st.lists(texts, max_size=3))),
         image=draw(st.none() | st.builds(Image, url=urls, alt=st.none() | texts)),
         extra=tuple(draw(st.lists(st.tuples(texts, texts), max_size=2))),
+        price=draw(
+            st.none()
+            | st.builds(
+                Price,
+                text=texts,
+                amount=st.none() | st.just("3.50"),
+                currency=st.none() | st.just("EUR"),
+                free=st.booleans(),
+            )
+        ),
     )
 
 

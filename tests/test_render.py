@@ -198,3 +198,36 @@ def test_a_postponed_event_says_so_where_each_format_can() -> None:
     assert entry.title.startswith("Verschoben: Sommerfest (")
     feed = json.loads(render_json_feed(INFO, [entry]))
     assert feed["items"][0]["_event"]["status"] == "postponed"
+
+
+def test_a_price_reaches_every_format_with_its_currency() -> None:
+    """The Events Calendar's "3" with its € setting: "3 €" in the calendar's description,
+    the feed entry, JSON Feed's `_event` and schema.org's `offers` on the event's page."""
+    import icalendar
+
+    from feeds.filters import Scheduled
+    from feeds.model import Price
+    from feeds.render.entries import event_entry
+    from feeds.render.pages import event_detail
+
+    start = datetime(2026, 6, 13, 18, tzinfo=BERLIN)
+    price = Price(text="3 €", amount="3", currency="EUR")
+    end = start + timedelta(hours=2)
+    event = Event(site="s", source="t", external_id="1", title="Konzert", start=start, end=end,
+                  price=price, url="https://s.example/k")  # fmt: skip
+    stored = Stored(event, SEEN, SEEN, 1, 0)
+    info = CalendarInfo(name="Termine", description=None, timezone="Europe/Berlin",
+                        refresh=timedelta(hours=1))  # fmt: skip
+    [vevent] = icalendar.Calendar.from_ical(render_calendar(info, [stored])).walk("VEVENT")
+    assert "Eintritt: 3 €" in str(vevent["DESCRIPTION"])
+    scheduled = Scheduled(stored, event.start_instant(), event.end_instant())
+    entry = event_entry(scheduled, None, BERLIN, None)
+    assert "Eintritt: 3 €" in (entry.content_html or "")
+    item = json.loads(render_json_feed(INFO, [entry]))["items"][0]
+    assert item["_event"]["price"] == {"text": "3 €", "amount": "3", "currency": "EUR",
+                                       "free": False}  # fmt: skip
+    detail = event_detail(scheduled, [], BERLIN, Urls("https://f.example"), group="G",
+                          group_homepage=None)  # fmt: skip
+    assert detail.price == "3 €"
+    assert detail.jsonld["offers"]["price"] == "3"
+    assert detail.jsonld["offers"]["priceCurrency"] == "EUR"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from feeds.model import EventStatus
+from feeds.model import EventStatus, Price
 from sources.base import Fetched, NotModified, SourceContext, SourceError, Validators
 from sources.tribe_events import TribeEventsSource
 from tests.upstream import Upstream
@@ -58,7 +58,7 @@ async def test_events_over_pages_with_venue_organizer_cost_and_all_day(tec: Upst
     assert rock.location.address == "Schoenstraße 10, 67659 Kaiserslautern, Deutschland"
     assert rock.location.geo == (49.4431, 7.7636)
     assert rock.organizer == "ASZ – Arbeits- und sozialpädagogisches Zentrum"
-    assert rock.extra == (("Eintritt", "12 €"),)
+    assert rock.price == Price(text="12 €", amount="12", currency="EUR")
     assert rock.categories == ("Konzert",)
     assert rock.image is not None
     assert rock.image.url.endswith("rock-rising.jpg")

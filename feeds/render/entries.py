@@ -10,7 +10,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from feeds.filters import Scheduled
-from feeds.model import EventStatus, Image, Location, Post, Site, Stored
+from feeds.model import EventStatus, Image, Location, Post, Price, Site, Stored
 from feeds.render.when import describe
 from feeds.urls import Urls
 
@@ -52,6 +52,7 @@ class EventFacts:
     timezone: str | None
     location: Location | None
     status: EventStatus
+    price: Price | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +142,8 @@ def event_entry(
     where = event.location.label() if event.location else None
     title = f"{STATUS_PREFIX.get(event.status, '')}{event.title or UNTITLED} ({when})"
     lines = [f"<strong>{escape(when)}</strong>"] + ([escape(where)] if where else [])
+    if event.price:
+        lines.append(f"Eintritt: {escape(event.price.text)}")
     content = f"<p>{'<br>'.join(lines)}</p>"
     if event.description:
         content += event.description
@@ -181,4 +184,5 @@ def _facts(scheduled: Scheduled, zone: ZoneInfo) -> EventFacts:
         timezone=event.timezone,
         location=event.location,
         status=event.status,
+        price=event.price,
     )

@@ -201,6 +201,8 @@ def _description(event: Event, credit: Credit | None) -> str | None:
     if event.organizer:
         parts.append(f"Veranstalter: {event.organizer}")
     parts.extend(f"{key.capitalize()}: {value}" for key, value in event.extra)
+    if event.price:
+        parts.append(f"Eintritt: {event.price.text}")
     if credit:
         group, others = credit
         parts.append(group + (f" · auch bei: {', '.join(others)}" if others else ""))

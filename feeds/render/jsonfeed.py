@@ -86,6 +86,10 @@ def _event(entry: Entry) -> dict[str, Any]:
         },
         "ics": entry.calendar_url,
     }
+    if facts.price:
+        price = facts.price
+        data["price"] = {"text": price.text, "amount": price.amount,
+                         "currency": price.currency, "free": price.free}  # fmt: skip
     if entry.site:
         data["group"] = {"slug": entry.site.slug, "name": entry.site.name, "url": entry.site.url}
     return data

@@ -153,6 +153,7 @@ class EventDetail:
     group_url: str
     group_homepage: str | None
     picture: Shown | None = None  # our copy of `image`
+    price: str | None = None  # what it costs, as a reader reads it
     also: tuple[str, ...]
     add: EventLinks
     jsonld: dict[str, Any] = field(default_factory=dict)
@@ -303,6 +304,7 @@ def event_detail(
         upstream=event.url,
         image=event.image,
         picture=picture,
+        price=event.price.text if event.price else None,
         categories=event.categories,
         group=group,
         group_url=urls.group_page(event.site),
@@ -526,6 +528,17 @@ def _with_jsonld(detail: EventDetail, event: Event, url: str, plain: str | None)
         data["eventAttendanceMode"] = "https://schema.org/OfflineEventAttendanceMode"
     if plain:
         data["description"] = plain
+    price = event.price
+    if price is not None and price.free:
+        data["isAccessibleForFree"] = True
+    if price is not None and price.amount is not None:
+        data["offers"] = {
+            "@type": "Offer",
+            "price": price.amount,
+            **({"priceCurrency": price.currency} if price.currency else {}),
+            "url": event.url or url,
+            "availability": "https://schema.org/InStock",
+        }
     if detail.picture is not None:  # our copy, the largest
         data["image"] = [detail.picture.largest]
     return replace(detail, jsonld=data)

@@ -196,8 +196,8 @@ HOST_PAGE = """<!DOCTYPE html>
 <title>Engagierte Stadt – Termine in Rheinland-Pfalz</title></head>
 <body><main><h1>Termine in Rheinland-Pfalz</h1>
 SNIPPET
-<iframe src="BASE/network/widget?region=Rheinland-Pfalz&amp;limit=3" title="Termine"
- width="100%" height="400"></iframe>
+<iframe src="BASE/network/widget?region=Rheinland-Pfalz&amp;limit=3&amp;heading=none"
+ title="Termine" width="100%" height="400"></iframe>
 </main></body></html>"""
 
 
@@ -253,6 +253,7 @@ async def test_widget_on_another_website_under_a_strict_csp(
         assert framed == [title for title, _ in expected[:3]]
         framed_more = await frame.locator("p.more a").get_attribute("href")
         assert framed_more == more
+        assert await frame.locator("h2").count() == 0  # heading=none
         await no_sideways_scroll(page)
         assert watched.errors == []  # no CSP violation, no script error
         await screenshot(page, f"widget-host-{width}")

@@ -395,8 +395,10 @@ def render_post(page: Page, post: PostDetail) -> bytes:
     return _render("post.html", page, post=post)
 
 
-def render_widget(page: Page, events: Sequence[EventCard], *, more_url: str) -> bytes:
-    return _render("widget.html", page, events=events, more_url=more_url)
+def render_widget(
+    page: Page, events: Sequence[EventCard], *, more_url: str, heading: bool = True
+) -> bytes:
+    return _render("widget.html", page, events=events, more_url=more_url, heading=heading)
 
 
 def render_embed_guide(page: Page, regions: Sequence[str], example_region: str | None) -> bytes:

@@ -31,11 +31,22 @@ async def widget(request: web.Request) -> web.Response:
     scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
     app, now = request.app, datetime.now(UTC)
     answers, network, store = app[answers_key], app[configured_key].network, app[store_key]
-    async with answers.slot(Asked("widget", scope, filters, links).key) as slot:
+    # heading=none: the page around the frame has its own heading, as for the script.
+    heading = request.query.get("heading") != "none"
+    view = "widget" if heading else "widget-without-heading"
+    async with answers.slot(Asked(view, scope, filters, links).key) as slot:
         if slot.found is None:
             slot.keep(
                 await _widget(
-                    store, network, scope, filters, links, now, answers.pool, slot.revision
+                    store,
+                    network,
+                    scope,
+                    filters,
+                    links,
+                    now,
+                    answers.pool,
+                    slot.revision,
+                    heading=heading,
                 )
             )
     return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
@@ -63,6 +74,8 @@ async def _widget(
     now: datetime,
     pool: RenderPool,
     revision: int,
+    *,
+    heading: bool = True,
 ) -> Rendered:
     """Upcoming events for a frame on another website (the script's alternative)."""
     limit = filters.limit or WIDGET_EVENTS
@@ -79,7 +92,9 @@ async def _widget(
     more = links.network_page() if scope.is_network else links.group_page(scope.slug)
     if scope.is_network and len(filters.regions) == 1:  # to where the page lists the region
         more += "#" + pages.region_id(filters.regions[0])
-    body = await pool.run(partial(pages.render_widget, more_url=more), page, events)
+    body = await pool.run(
+        partial(pages.render_widget, more_url=more, heading=heading), page, events
+    )
     return make_rendered(
         body,
         "text/html",

@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from feeds import __version__, metrics
-from feeds.images import keep_new
-from feeds.model import Event, Network, Post, SourceConfig, Taxonomy
+from feeds.images import keep_new, loader
+from feeds.model import Network, SourceConfig, Taxonomy
+from feeds.render.pictures import addresses
 from feeds.store import HarvestRecord, Store, StoreError
 from feeds.store.presence import Keep
 from feeds.taxonomy import extend
@@ -87,6 +88,7 @@ class Outcome:
     skipped: int = 0
     warnings: int = 0
     removed: int = 0  # events its upstream stopped listing, now taken out of the feeds
+    images: int = 0  # copies of its images newly kept (each moved the store's revision)
 
     @property
     def gone(self) -> bool:
@@ -185,11 +187,10 @@ async def harvest_source(
         return await failed(bug_report(source, exc, stage="storing its items"))
     # The groups' images, fetched once each and kept as copies (feeds/images.py): the
     # pages load them from the service, not from the group's server.
-    items: list[Post | Event] = [*posts, *events]
-    pictures = [i.image.url for i in items if i.image is not None]
+    pictures, images = addresses([*posts, *events]), 0
     if pictures:
         try:
-            await keep_new(store, session, pictures, site)
+            images = await keep_new(store, loader(session, source), pictures, site)
         except StoreError:
             raise
         except Exception:  # an image never costs its items: they are stored already
@@ -200,12 +201,13 @@ async def harvest_source(
         "ok",
         new=batch.new,
         changed=batch.changed,
-        revision=batch.revision,
+        revision=await store.revision() if images else batch.revision,
         moved_to=result.moved_to,
         seconds=time.perf_counter() - started,
         skipped=len(result.skipped),
         warnings=len(result.warnings),
         removed=batch.removed,
+        images=images,
     )
 
 
@@ -464,6 +466,8 @@ class Harvester:
         if outcome.revision is not None and (outcome.new or outcome.changed or outcome.removed):
             self.on_revision(outcome.revision)
             self.on_change(key[0])
+        elif outcome.revision is not None and outcome.images:
+            self.on_revision(outcome.revision)  # pages show the copies; no item changed
         self.on_harvested()
         return outcome, delay
 

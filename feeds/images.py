@@ -22,13 +22,15 @@ import hashlib
 import io
 import logging
 import warnings
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from feeds.store import ImageCopy, Store
+from sources.base import LocalImages, Source
 from sources.outbound import bounded
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,11 @@ QUALITIES = (80, 70, 60, 50, 40)  # WebP, tried in turn until the copy is small 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 ACCEPTED_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif"}
 TIMEOUT_SECONDS = 20.0
-NEW_PER_HARVEST = 20  # images fetched per source and harvest; the rest come next time
+NEW_PER_HARVEST = 40  # images fetched per source and harvest; the rest come next time
+AT_ONCE = 4  # images of one source fetched at the same time
+
+# Where an image's bytes come from: the group's server, or a folder of the files adapter.
+Load = Callable[[str], Awaitable[bytes]]
 
 
 class ImageRefusedError(ValueError):
@@ -128,25 +134,51 @@ async def download(session: aiohttp.ClientSession, url: str) -> bytes:
         ) from exc
 
 
-async def keep_new(
-    store: Store, session: aiohttp.ClientSession, addresses: Iterable[str], site: str
-) -> int:
+def read_local(path: Path) -> bytes:
+    """An image in a files source's folder, within the same bound as a download."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_DOWNLOAD_BYTES + 1)
+    except OSError as exc:
+        raise ImageRefusedError(f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise ImageRefusedError(f"larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
+    return data
+
+
+def loader(session: aiohttp.ClientSession, source: Source) -> Load:
+    """How this source's images are had: from its folder where it has them, else fetched."""
+
+    async def load(url: str) -> bytes:
+        path = source.local_image(url) if isinstance(source, LocalImages) else None
+        if path is not None:
+            return await asyncio.to_thread(read_local, path)
+        return await download(session, url)
+
+    return load
+
+
+async def keep_new(store: Store, load: Load, addresses: Iterable[str], site: str) -> int:
     """Fetch and keep the images of these addresses the store does not know yet (at most
-    NEW_PER_HARVEST); how many were kept. Failures are recorded, never raised."""
-    wanted = list(dict.fromkeys(a for a in addresses if a))
-    if not wanted:
+    NEW_PER_HARVEST, AT_ONCE at a time); how many were kept. Failures are recorded, never
+    raised."""
+    asked = list(dict.fromkeys(a for a in addresses if a))
+    if not asked:
         return 0
-    known = await store.images(wanted)
-    kept = 0
-    for url in [a for a in wanted if a not in known][:NEW_PER_HARVEST]:
-        now = datetime.now(UTC)
-        try:
-            copy, files = await asyncio.to_thread(copies, await download(session, url))
-        except ImageRefusedError as exc:
-            log.warning("image of %s refused: %s: %s", site, url, exc)
-            if exc.lasting:
-                await store.keep_image(url, None, str(exc), {}, now)
-            continue
-        await store.keep_image(url, copy, None, files, now)
-        kept += 1
-    return kept
+    known = await store.images(asked)
+    limit = asyncio.Semaphore(AT_ONCE)
+
+    async def keep(url: str) -> bool:
+        async with limit:
+            try:
+                copy, files = await asyncio.to_thread(copies, await load(url))
+            except ImageRefusedError as exc:
+                log.warning("image of %s refused: %s: %s", site, url, exc)
+                if exc.lasting:
+                    await store.keep_image(url, None, str(exc), {}, datetime.now(UTC))
+                return False
+            await store.keep_image(url, copy, None, files, datetime.now(UTC))
+            return True
+
+    new = [a for a in asked if a not in known][:NEW_PER_HARVEST]
+    return sum(await asyncio.gather(*(keep(url) for url in new)))

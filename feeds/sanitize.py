@@ -9,7 +9,9 @@ from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 import nh3
+from lxml import etree
 
 # Media and layout a post legitimately carries; nh3's defaults drop scripts, styles,
 # event handlers and javascript: URLs.
@@ -160,6 +162,38 @@ def html_to_text(html: str) -> str:
 
 
 _MEDIA = {"img", "picture", "source", "video", "audio"}
+
+
+def images_in(html: str) -> list[str]:
+    """The http(s) addresses of the pictures in sanitized HTML, in order, each once."""
+    if "<img" not in html:
+        return []
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return []
+    found = (img.get("src") or "" for img in root.iter("img"))
+    return list(dict.fromkeys(u for u in found if urlsplit(u).scheme in WEB_SCHEMES))
+
+
+def with_own_pictures(html: str) -> str:
+    """Sanitized HTML whose pictures are the service's copies (feeds/render/pictures.py
+    made them so): like `without_media`, but pictures and their srcset stay."""
+    return _with_own_pictures().clean(html).strip()
+
+
+@lru_cache(maxsize=1)
+def _with_own_pictures() -> nh3.Cleaner:
+    attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+    for tag, attrs in _EXTRA_ATTRIBUTES.items():
+        attributes.setdefault(tag, set()).update(attrs)
+    attributes["img"] |= {"srcset", "sizes", "decoding"}  # ours, never upstream's
+    return nh3.Cleaner(
+        tags=(nh3.ALLOWED_TAGS | _EXTRA_TAGS | {"img"}) - (_MEDIA - {"img"}),
+        attributes={tag: a for tag, a in attributes.items() if tag not in _MEDIA - {"img"}},
+        url_schemes=set(LINK_SCHEMES),
+        link_rel="noopener noreferrer",
+    )
 
 
 def without_media(html: str) -> str:

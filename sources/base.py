@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import tomlkit
@@ -88,6 +88,16 @@ class Source(Protocol):
     async def fetch(
         self, session: ClientSession, validators: Validators
     ) -> Fetched | NotModified: ...
+
+
+@runtime_checkable
+class LocalImages(Protocol):
+    """A source that holds some of its items' images itself (the files adapter's folder):
+    the harvester reads those from there instead of asking a server."""
+
+    def local_image(self, url: str) -> Path | None:
+        """The file holding the image of this address, if the source has it."""
+        ...
 
 
 def option_str(options: Mapping[str, Any], key: str, *, default: str | None = None) -> str:

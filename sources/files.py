@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Self
+from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import frontmatter
@@ -105,6 +106,20 @@ class FilesSource:
         # The folder holds every event of the group: a file taken away is an event gone.
         coverage = None if skipped else Coverage()
         return Fetched(tuple(posts), tuple(events), current, tuple(skipped), coverage=coverage)
+
+    def local_image(self, url: str) -> Path | None:
+        """An image named relative to the folder (its address: `base_url` and the name),
+        read from the folder: the demo's photos come without a network."""
+        if not self.options.base_url:
+            return None
+        base = urljoin(self.options.base_url, ".")  # what relative names are resolved against
+        if not url.startswith(base):
+            return None
+        name = unquote(urlsplit(url[len(base) :]).path)
+        path = (self.options.path / name).resolve()
+        if not path.is_relative_to(self.options.path) or not path.is_file():
+            return None  # not in the folder (no '..' out of it): asked of the server
+        return path
 
     def parse_file(self, name: str, text: str) -> Post | Event:
         """One file's text to an item; `name` (the path in the folder) is the default id."""

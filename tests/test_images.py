@@ -6,6 +6,7 @@ answer 200, and allow images only from the service."""
 from __future__ import annotations
 
 import io
+import json
 import random
 import struct
 import zlib
@@ -14,6 +15,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import aiohttp
+import feedparser
 import lxml.html
 import pytest
 from aiohttp import web
@@ -68,11 +70,16 @@ def big(width: int, height: int) -> bytes:
 
 def feed(base: str) -> bytes:
     when = format_datetime(datetime.now(UTC) - timedelta(hours=3))
+    # The first post's text has pictures of its own: a photo, and a logo that is SVG.
+    text = (
+        f'<p>Am Ufer stehen jetzt sechs Bänke.</p><p><img src="{base}/ufer.png"'
+        f' alt="Zwei Bänke am Ufer"> Gestiftet vom Heimatverein.</p><img src="{base}/logo.svg">'
+    )
     items = "".join(
         f"<item><title>{title}</title><link>https://seestadt.example/{n}/</link>"
         f"<guid>https://seestadt.example/?p={n}</guid><pubDate>{when}</pubDate>"
-        f'<description>Text</description><enclosure url="{base}/{image}" type="image/jpeg"'
-        ' length="0"/></item>'
+        f"<description><![CDATA[{text if n == 0 else 'Text'}]]></description>"
+        f'<enclosure url="{base}/{image}" type="image/jpeg" length="0"/></item>'
         for n, (title, image) in enumerate(
             [("Neue Bänke am See", "bank.jpg"), ("Rätselhaftes Bild", "bild.jpg")]
         )
@@ -94,10 +101,17 @@ async def test_pages_show_the_groups_photos_from_the_service_only(
     photo = camera_photo()
     assert len(photo) > 1_000_000
     assert Image.open(io.BytesIO(photo)).getexif().get_ifd(GPS)  # the position is there
-    served = {"bank.jpg": photo, "bild.jpg": pixel_bomb()}
+    served = {"bank.jpg": photo, "bild.jpg": pixel_bomb(), "ufer.png": big(900, 600)}
 
     def image(name: str) -> web.Response:
         return web.Response(body=served[name], content_type="image/jpeg")
+
+    async def ufer(request: web.Request) -> web.Response:
+        return web.Response(body=served["ufer.png"], content_type="image/png")
+
+    async def logo(request: web.Request) -> web.Response:
+        svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+        return web.Response(body=svg, content_type="image/svg+xml")
 
     async def news(request: web.Request) -> web.Response:
         return web.Response(body=feed(upstream.base), content_type="application/rss+xml")
@@ -111,6 +125,8 @@ async def test_pages_show_the_groups_photos_from_the_service_only(
     upstream.add("/feed/", news)
     upstream.add("/bank.jpg", bank)
     upstream.add("/bild.jpg", bild)
+    upstream.add("/ufer.png", ufer)
+    upstream.add("/logo.svg", logo)
     (tmp_path / "sites.toml").write_text(
         '[network]\nname = "N"\n\n[[sites]]\nslug = "seestadt"\nname = "Seestadt"\n\n'
         f'[[sites.sources]]\nname = "news"\nkind = "feed"\nurl = "{upstream.base}/feed/"\n',
@@ -161,7 +177,29 @@ async def test_pages_show_the_groups_photos_from_the_service_only(
     assert figure.get("src").startswith(f"{base}/images/")
     [preview] = detail.xpath('//meta[@property="og:image"]/@content')
     assert preview == sources[-1]
-    assert "seestadt.example" not in " ".join(detail.xpath("//img/@src"))
+    # Its text's photo is shown from a copy too; the SVG logo is left out.
+    [inner] = detail.cssselect(".text img")
+    assert inner.get("alt") == "Zwei Bänke am Ufer"
+    inner_sources = [inner.get("src")] + [p.split()[0] for p in inner.get("srcset").split(", ")]
+    assert all(src.startswith(f"{base}/images/") for src in inner_sources)
+    assert (inner.get("width"), inner.get("height")) == ("900", "600")
+    assert "Gestiftet vom Heimatverein." in detail.text_content()
+    assert upstream.base not in " ".join(detail.xpath("//img/@src | //img/@srcset"))
+    status, _, data = await get(http, inner.get("src"))
+    assert status == 200
+    assert Image.open(io.BytesIO(data)).format == "WEBP"
+
+    # Feeds and calendars name the copy too; the refused bomb they do not name at all.
+    status, _, body = await get(http, f"{base}/seestadt/news.atom")
+    entries = {e.title: e for e in feedparser.parse(body).entries}
+    [enclosure] = [link for link in entries["Neue Bänke am See"].links if link.rel == "enclosure"]
+    assert enclosure.href == sources[-1]
+    assert enclosure.type == "image/webp"
+    assert not [link for link in entries["Rätselhaftes Bild"].links if link.rel == "enclosure"]
+    status, _, body = await get(http, f"{base}/seestadt/news.json")
+    items = {i["title"]: i for i in json.loads(body)["items"]}
+    assert items["Neue Bänke am See"]["image"] == sources[-1]
+    assert "image" not in items["Rätselhaftes Bild"]
 
 
 def test_what_is_not_a_photo_is_refused() -> None:
@@ -176,3 +214,22 @@ def test_what_is_not_a_photo_is_refused() -> None:
     ]:
         with pytest.raises(ImageRefusedError, match=reason):
             copies(data)
+
+
+async def test_a_copy_kept_moves_the_store_revision(settings: Settings) -> None:
+    """Pages rendered before a copy came are rendered again: keeping one is a change."""
+    store = await open_store(settings.database_url)
+    try:
+        before = await store.revision()
+        copy, files = copies(big(900, 600))
+        now = datetime.now(UTC)
+        await store.keep_image("https://seestadt.example/a.png", copy, None, files, now)
+        assert await store.revision() == before + 1
+        # A refusal shows nothing new: no view changes.
+        await store.keep_image("https://seestadt.example/b.svg", None, "SVG", {}, now)
+        assert await store.revision() == before + 1
+        assert (await store.images(["https://seestadt.example/a.png"]))[
+            "https://seestadt.example/a.png"
+        ] == copy
+    finally:
+        await store.close()

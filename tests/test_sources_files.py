@@ -158,3 +158,37 @@ async def test_demo_dates_are_relative_to_the_day_they_are_read(tmp_path: Path) 
     assert isinstance(await fetch(source, result.validators), NotModified)
     assert result.validators.etag is not None
     assert result.validators.etag.endswith(today.isoformat())
+
+
+async def test_pictures_in_the_folder_are_read_from_it(tmp_path: Path) -> None:
+    """A folder holds its pictures beside the texts: named relative to it, they get the
+    address under `base_url`, and the harvester reads them from the folder."""
+    folder = tmp_path / "gruppe"
+    (folder / "bilder").mkdir(parents=True)
+    (folder / "bilder" / "fest.jpg").write_bytes(b"\xff\xd8 not checked here")
+    (tmp_path / "geheim.jpg").write_bytes(b"outside the folder")
+    (folder / "fest.md").write_text(
+        "---\ntitle: Fest\npublished: 2025-05-01T10:00:00\n"
+        "image: {url: bilder/fest.jpg, alt: Ein Fest}\n---\n"
+        "Text ![Noch eins](bilder/fest.jpg)\n",
+        encoding="utf-8",
+    )
+    source = adapter(folder, base_url="https://gruppe.example/aktuelles/")
+    result = await fetch(source)
+    assert isinstance(result, Fetched)
+    [post] = result.posts
+    assert post.image is not None
+    assert post.image.url == "https://gruppe.example/aktuelles/bilder/fest.jpg"
+    assert source.local_image(post.image.url) == folder / "bilder" / "fest.jpg"
+    # Not in the folder: asked of the server like any other address.
+    for elsewhere in [
+        "https://gruppe.example/aktuelles/bilder/fehlt.jpg",
+        "https://gruppe.example/aktuelles/%2e%2e/geheim.jpg",
+        "https://gruppe.example/aktuelles/..%2F..%2Fgeheim.jpg",
+        "https://gruppe.example/geheim.jpg",
+        "https://andere.example/aktuelles/bilder/fest.jpg",
+    ]:
+        assert source.local_image(elsewhere) is None, elsewhere
+    # A base_url without its final slash names the folder's parent, as links resolve.
+    bare = adapter(folder, base_url="https://gruppe.example/aktuelles")
+    assert bare.local_image("https://gruppe.example/bilder/fest.jpg") == folder / "bilder/fest.jpg"

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import feedparser
 import icalendar
+import lxml.html
 import pytest
 from aiohttp import web
 
@@ -59,6 +60,22 @@ async def test_in_process_harvest_fills_the_feeds(
         "Neue Ehrenamtsbörse online",
         "Gute Rahmenbedingungen für Engagement vor Ort schaffen",
     ]
+
+
+async def test_the_demo_shows_a_photo_without_a_network(
+    base: str, http: aiohttp.ClientSession
+) -> None:
+    """The demo's picture lies in its folder: harvested offline, shown from our copy."""
+    _, _, body = await get(http, f"{base}/kaiserslautern/")
+    page = lxml.html.fromstring(body)
+    [picture] = page.cssselect("img.picture")
+    assert picture.get("alt").startswith("Zeichnung eines Marktplatzes")
+    assert picture.get("src").startswith(f"{base}/images/")
+    status, headers, _data = await get(http, picture.get("src"))
+    assert (status, headers["Content-Type"]) == (200, "image/webp")
+    _, _, body = await get(http, f"{base}/kaiserslautern/news.json")
+    [item] = [i for i in json.loads(body)["items"] if i["title"] == "Neue Ehrenamtsbörse online"]
+    assert item["image"].startswith(f"{base}/images/")
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,8 @@ def render_calendar(
 
 def _vevent_bytes(stored: Stored[Event], credit: Credit | None, memo: Memo | None) -> bytes:
     event = stored.item
-    key = (event.site, event.source, event.external_id, stored.revision, credit)
+    # The image too: our copy replaces the upstream address without a new revision.
+    key = (event.site, event.source, event.external_id, stored.revision, event.image, credit)
     chunk = memo.get(key) if memo is not None else None
     if chunk is None:
         chunk = vevent(stored, credit=credit).to_ical()

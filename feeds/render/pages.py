@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,10 +24,11 @@ from feeds.model import Event, EventStatus, Image, Location, Post, Stored
 from feeds.render.assets import asset_url
 from feeds.render.entries import UNTITLED
 from feeds.render.links import CalendarLinks, EventLinks, calendar_links, event_links
-from feeds.render.pictures import Shown
+from feeds.render.pictures import Shown, in_text
 from feeds.render.status import StatusView
 from feeds.render.when import describe, describe_day
-from feeds.sanitize import html_to_text, without_media
+from feeds.sanitize import html_to_text
+from feeds.store.base import ImageCopy
 from feeds.urls import FEEDS, NETWORK, Urls
 
 SUMMARY_CHARS = 240
@@ -274,14 +275,17 @@ def event_detail(
     group_homepage: str | None,
     also: tuple[str, ...] = (),
     picture: Shown | None = None,
+    copies: Mapping[str, ImageCopy | None] | None = None,
 ) -> EventDetail:
     stored = scheduled.stored
     event = stored.item
     title = event.title or UNTITLED
     when = describe(scheduled.start, scheduled.end, all_day=event.all_day, zone=zone)
     place = _place(event.location)
-    # Sanitized at harvest; upstream media left out (the page loads nothing from elsewhere).
-    description = Markup(without_media(event.description)) if event.description else None
+    # Sanitized at harvest; pictures only as our copies (the page loads nothing from elsewhere).
+    description = (
+        Markup(in_text(event.description, copies or {}, urls)) if event.description else None
+    )
     plain = html_to_text(event.description) if event.description else None
     zone_name = event.timezone or str(zone)
     url = urls.event_page(event.site, event.uuid)
@@ -325,7 +329,13 @@ def event_detail(
 
 
 def post_detail(
-    stored: Stored[Post], zone: ZoneInfo, urls: Urls, *, group: str, picture: Shown | None = None
+    stored: Stored[Post],
+    zone: ZoneInfo,
+    urls: Urls,
+    *,
+    group: str,
+    picture: Shown | None = None,
+    copies: Mapping[str, ImageCopy | None] | None = None,
 ) -> PostDetail:
     post = stored.item
     published = post.published or stored.first_seen
@@ -337,7 +347,8 @@ def post_detail(
         author=post.author,
         image=post.image,
         picture=picture,
-        content=Markup(without_media(content)) if content else None,  # sanitized at harvest
+        # Sanitized at harvest; pictures only as our copies.
+        content=Markup(in_text(content, copies or {}, urls)) if content else None,
         upstream=post.url,
         categories=post.categories,
         group=group,

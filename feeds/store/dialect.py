@@ -131,6 +131,17 @@ def marks(dialect: Dialect, count: int) -> list[str]:
     return [dialect.placeholder(position) for position in range(1, count + 1)]
 
 
+def move_revision(d: Dialect) -> Plan[int]:
+    """A change no item row shows (a hide, an image copy): the store's revision moves, so
+    every cached view is rendered again, and other instances hear of it."""
+    [row] = yield One(f"SELECT value FROM meta WHERE key = 'revision'{d.for_update}")
+    revision = int(row["value"]) + 1
+    bind = Binder(d)
+    yield bind.one(f"UPDATE meta SET value = {bind(revision)} WHERE key = 'revision'")
+    yield from d.announce(revision)
+    return revision
+
+
 def drive(plan: Plan[R], execute: Callable[[Statement], list[Row]]) -> R:
     """Run a plan with a synchronous `execute` (each statement's rows go back in)."""
     try:

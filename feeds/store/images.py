@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from feeds.store.base import ImageCopy
-from feeds.store.dialect import Binder, Dialect, Plan
+from feeds.store.dialect import Binder, Dialect, Plan, move_revision
 
 
 def known(d: Dialect, urls: Sequence[str]) -> Plan[dict[str, ImageCopy | None]]:
@@ -58,6 +58,8 @@ def keep(
         " widths = excluded.widths, width = excluded.width, height = excluded.height,"
         " error = excluded.error, fetched = excluded.fetched"
     )
+    if copy is not None:  # pages rendered before the copy came show it now
+        yield from move_revision(d)
 
 
 def file(d: Dialect, name: str) -> Plan[bytes | None]:

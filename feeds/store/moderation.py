@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from feeds.store.base import Hidden
-from feeds.store.dialect import Binder, Dialect, One, Plan, Row
+from feeds.store.dialect import Binder, Dialect, Plan, Row, move_revision
 
 _FIELDS = "uuid, site, kind, series, title, url, reason, since"
 
@@ -34,7 +34,7 @@ def hide(d: Dialect, items: Sequence[Hidden], now: datetime) -> Plan[list[Hidden
         )
         newly.extend(_hidden(d, row) for row in rows)
     if newly:
-        yield from _moved(d)
+        yield from move_revision(d)
     return newly
 
 
@@ -47,7 +47,7 @@ def unhide(d: Dialect, ids: Sequence[str], now: datetime) -> Plan[list[Hidden]]:
         f" WHERE shown IS NULL AND uuid {d.one_of(bind, list(ids))} RETURNING {_FIELDS}"
     )
     if rows:
-        yield from _moved(d)
+        yield from move_revision(d)
     return [_hidden(d, row) for row in rows]
 
 
@@ -60,15 +60,6 @@ def hidden(d: Dialect, ids: Sequence[str] | None) -> Plan[list[Hidden]]:
         sql += f" AND uuid {d.one_of(bind, list(ids))}"
     rows = yield bind.one(sql + " ORDER BY since DESC, uuid")
     return [_hidden(d, row) for row in rows]
-
-
-def _moved(d: Dialect) -> Plan[None]:
-    """What every reader shows changed: the revision moves (and other instances hear)."""
-    [row] = yield One(f"SELECT value FROM meta WHERE key = 'revision'{d.for_update}")
-    revision = int(row["value"]) + 1
-    bind = Binder(d)
-    yield bind.one(f"UPDATE meta SET value = {bind(revision)} WHERE key = 'revision'")
-    yield from d.announce(revision)
 
 
 def _hidden(d: Dialect, row: Row) -> Hidden:

@@ -22,6 +22,7 @@ from feeds.urls import Urls
 from feeds.web.app_keys import settings_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.hidden import hidden_item
+from feeds.web.pictures import with_own_images
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, filters_of, harvest_interval, max_age, scope_of, urls_of
@@ -36,17 +37,18 @@ class NoSuchEventError(LookupError):
 
 @routes.get(urls.EVENTS_CALENDAR.route)
 async def calendar(request: web.Request) -> web.Response:
-    scope, filters = scope_of(request), filters_of(request)
+    scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
     app, now = request.app, datetime.now(UTC)
     answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
     past_days = app[settings_key].network_calendar_days
-    async with answers.slot(Asked("calendar", scope, filters).key) as slot:
+    async with answers.slot(Asked("calendar", scope, filters, urls=links).key) as slot:
         if slot.found is None:
             slot.keep(
                 await _calendar(
                     store,
                     scope,
                     filters,
+                    links,
                     refresh,
                     answers.vevents,
                     now,
@@ -61,16 +63,17 @@ async def calendar(request: web.Request) -> web.Response:
 @routes.get(urls.EVENT_CALENDAR.route)
 async def event_calendar(request: web.Request) -> web.Response:
     scope, event_id = scope_of(request), request.match_info["event_id"]
-    app = request.app
+    app, links = request.app, urls_of(request)
     answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
     try:
-        async with answers.slot(Asked("event", scope, item_id=event_id).key) as slot:
+        async with answers.slot(Asked("event", scope, urls=links, item_id=event_id).key) as slot:
             if slot.found is None:
                 slot.keep(
                     await _event(
                         store,
                         scope,
                         event_id,
+                        links,
                         refresh,
                         answers.vevents,
                         answers.pool,
@@ -101,6 +104,7 @@ async def _calendar(
     store: Store,
     scope: Scope,
     filters: Filters,
+    links: Urls,
     refresh: timedelta,
     memo: Memo,
     now: datetime,
@@ -124,6 +128,7 @@ async def _calendar(
         # A calendar must not split a series from its overrides: every part of a chosen UID.
         series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
         stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
+    stored = await with_own_images(store, stored, links)
     # An event its upstream stopped listing left the calendar then: Last-Modified says so.
     removed = await store.latest_end(
         replace(item_query(filters, sites, scope.zone), after=None, before=None, limit=None), None
@@ -145,6 +150,7 @@ async def _event(
     store: Store,
     scope: Scope,
     event_id: str,
+    links: Urls,
     refresh: timedelta,
     memo: Memo,
     pool: RenderPool,
@@ -156,6 +162,7 @@ async def _event(
         raise NoSuchEventError(event_id)
     wanted = found[0]
     series = await store.events(ItemQuery(sites=sites, series=(wanted.item.ical_uid,)))
+    series = await with_own_images(store, series, links)
     return await _ics(
         scope,
         series,

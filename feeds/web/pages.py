@@ -5,7 +5,6 @@ widget (feeds/web/widget.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,16 +17,16 @@ from aiohttp import web
 
 from feeds import urls
 from feeds.filters import Filters, Scheduled, item_query, last_departure
-from feeds.model import Event, Image, Network, Post
+from feeds.model import Network
 from feeds.occurrences import occurrences
 from feeds.render import pages
-from feeds.render.pictures import Shown, shown
 from feeds.scope import EPOCH, Scope, newest_change, resolve_scope, upcoming, valid_until
-from feeds.store import ImageCopy, ItemQuery, Store
+from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
 from feeds.web.app_keys import configured_key, federation_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.hidden import hidden_item
+from feeds.web.pictures import og_image, picture, pictures_of
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, urls_of
@@ -254,24 +253,6 @@ async def upcoming_cards(
     return cards, changed, valid_until(chosen, now)
 
 
-async def pictures_of(store: Store, items: Sequence[Post | Event]) -> dict[str, ImageCopy | None]:
-    """Our copies of these items' images (feeds/images.py), by upstream address."""
-    return await store.images([i.image.url for i in items if i.image is not None])
-
-
-def og_image(shown_image: Shown | None) -> Image | None:
-    """What a page names for link previews: our largest copy, never the group's server."""
-    if shown_image is None:
-        return None
-    return Image(url=shown_image.largest, alt=shown_image.alt or None)
-
-
-def picture(copies: dict[str, ImageCopy | None], item: Post | Event, links: Urls) -> Shown | None:
-    if item.image is None:
-        return None
-    return shown(copies.get(item.image.url), item.image.alt, links)
-
-
 # --- renders, on a cache miss ---------------------------------------------------------
 
 
@@ -381,10 +362,11 @@ async def _event_page(
     # A series shows its next date (or the one going on) and lists the following ones.
     coming = list(islice(occurrences(event, now, now + SERIES_HORIZON), SERIES_DATES + 1))
     first = coming[0] if coming else (event.start_instant(), event.end_instant())
-    shown_image = picture(await pictures_of(store, [event]), event, links)
+    copies = await pictures_of(store, [event], in_texts=True)
+    shown_image = picture(copies, event, links)
     detail = pages.event_detail(
         Scheduled(stored, *first), coming[1:], zone, links, group=group, group_homepage=homepage,
-        picture=shown_image,
+        picture=shown_image, copies=copies,
     )  # fmt: skip
     place = event.location.label() if event.location else None
     page = frame(
@@ -422,8 +404,9 @@ async def _post_page(
     stored = found[0]
     post = stored.item
     group, _, zone = _group_of(network, scope, post.site)
-    shown_image = picture(await pictures_of(store, [post]), post, links)
-    detail = pages.post_detail(stored, zone, links, group=group, picture=shown_image)
+    copies = await pictures_of(store, [post], in_texts=True)
+    shown_image = picture(copies, post, links)
+    detail = pages.post_detail(stored, zone, links, group=group, picture=shown_image, copies=copies)
     page = frame(
         scope,
         network,

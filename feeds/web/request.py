@@ -18,7 +18,8 @@ from feeds.web.parameters import QueryError, excerpt, parse_filters
 
 @dataclass(frozen=True, slots=True)
 class Asked:
-    """What a route was asked for. Answers without links (calendars) have no `urls`."""
+    """What a route was asked for. Answers without links (the QR code's picture) have no
+    `urls`; calendars have: they name our copies of the groups' images."""
 
     view: str  # names the render in the cache and in the metrics
     scope: Scope | None = field(default=None, compare=False)  # known by `site` in the key

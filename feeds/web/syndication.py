@@ -33,6 +33,7 @@ from feeds.scope import EPOCH, Scope, merged_of, newest_change, upcoming, valid_
 from feeds.store import Store
 from feeds.web.app_keys import configured_key, settings_key, store_key
 from feeds.web.cache import answers_key
+from feeds.web.pictures import with_own_images
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
 from feeds.web.request import Asked, filters_of, max_age, scope_of, urls_of
@@ -121,7 +122,7 @@ async def _opml(network: Network, links: urls.Urls, revision: int) -> Rendered:
 async def _news(store: Store, feed: Feed, pool: RenderPool, revision: int) -> Rendered:
     scope, filters, links, fmt, hub = feed
     query = item_query(filters, scope.site_slugs(filters), scope.zone, limit=NEWS_LIMIT)
-    chosen = await store.posts(query)
+    chosen = await with_own_images(store, await store.posts(query), links)
     refs = _refs(scope, links)
     render = RENDERERS[fmt]
     info = _info(scope, "news", "Neuigkeiten", links.news(scope.slug, fmt), links, hub)
@@ -154,7 +155,7 @@ async def _events(
     query = item_query(
         filters, scope.site_slugs(filters), scope.zone, after=now, limit=EVENTS_LIMIT
     )
-    candidates = await store.events(query)
+    candidates = await with_own_images(store, await store.events(query), links)
     refs = _refs(scope, links)
     render = RENDERERS[fmt]
     info = _info(scope, "events", "Termine", links.events_feed(scope.slug, fmt), links, hub)

@@ -76,7 +76,31 @@ def rule_problem(rule: str, start: date | datetime) -> str | None:
         )
     if _never(rule, start.year):
         return "the rule can yield no date at all (such as 30 February): kept as a single date"
+    until = _until_of(parts.get("UNTIL", ""), start)
+    if until is not None and until < start:
+        # RFC 5545 3.8.5.3: DTSTART is the first occurrence even so. Some clients (and
+        # recurring-ical-events) then show nothing; without the rule every one shows it.
+        return (
+            f"the rule ends (UNTIL {parts['UNTIL']}) before its first date: kept as a single date"
+        )
     return None
+
+
+def _until_of(value: str, start: date | datetime) -> date | datetime | None:
+    """A rule's UNTIL, comparable with its start (floating: in the start's zone)."""
+    match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?", value)
+    if match is None:
+        return None
+    try:
+        day = date(int(match[1]), int(match[2]), int(match[3]))
+        if not isinstance(start, datetime):
+            return day
+        if match[4] is None:  # a date beside a date-time: to the end of that day
+            return datetime.combine(day, time.max, tzinfo=start.tzinfo)
+        clock = time(int(match[4]), int(match[5]), int(match[6]))
+        return datetime.combine(day, clock, tzinfo=ZoneInfo("UTC") if match[7] else start.tzinfo)
+    except ValueError:
+        return None
 
 
 def _ruleset(event: Event, target: datetime) -> rruleset | None:

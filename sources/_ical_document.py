@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import icalendar
@@ -20,9 +21,13 @@ import x_wr_timezone
 from sources.base import SourceError, what_came
 
 CRLF = "\r\n"
+_forget_zones: Any = icalendar.use_zoneinfo  # untyped in icalendar 7
 _BEGIN_VEVENT = re.compile(r"^BEGIN:VEVENT[ \t]*\r?$", re.M | re.I)
 _END_VEVENT = re.compile(r"^END:VEVENT[ \t]*\r?$", re.M | re.I)
 _END_CALENDAR = re.compile(r"END:VCALENDAR\s*$", re.I)
+# A line that is neither a content line ("NAME;PARAM=…:value") nor folded onto one.
+_STRAY = re.compile(r"^(?![ \t]|[A-Za-z0-9_.-]+[;:])[^\r\n]*\S[^\r\n]*\r?$", re.M)
+STRAYS_NAMED = 3
 # Components this service reads; the rest (VTODO, VJOURNAL, VFREEBUSY, …) are left alone.
 _READ = {"VEVENT", "VTIMEZONE"}
 
@@ -39,6 +44,11 @@ def read_calendar(body: bytes, url: str) -> ReadCalendar:
     """The VEVENTs of a document; SourceError only when it is no iCalendar document."""
     warnings: list[str] = []
     skipped: list[str] = []
+    # icalendar keeps each VTIMEZONE it meets by TZID for the whole process, and the first
+    # one wins: Exchange names every custom zone "Customized Time Zone", so one group's
+    # zone would place another's times. Choosing the provider again (public API) empties
+    # that cache; a worker parses one document at a time.
+    _forget_zones()
     text = _decode(body, warnings).lstrip("\ufeff \t\r\n")
     start = text[:15].upper()
     if start.startswith("BEGIN:VEVENT"):
@@ -49,6 +59,7 @@ def read_calendar(body: bytes, url: str) -> ReadCalendar:
             f"{url}: not an iCalendar file (no BEGIN:VCALENDAR); it is"
             f" {what_came(text.encode(), url)}"
         )
+    _stray_lines(text, warnings)
     before = len(warnings)
     text = _complete(text, warnings)
     whole = len(warnings) == before
@@ -81,6 +92,21 @@ def _decode(body: bytes, warnings: list[str]) -> str:
         warnings.append(f"the calendar is not UTF-8 ({exc.reason} at byte {exc.start}); read as")
         warnings[-1] += " Windows-1252"
         return body.decode("cp1252", "replace")
+
+
+def _stray_lines(text: str, warnings: list[str]) -> None:
+    """Lines that are no iCalendar at all (a PHP notice, a hand-edit) are left out by the
+    parser without a word; the warning says where, so the group can mend its export."""
+    strays = list(islice(_STRAY.finditer(text), STRAYS_NAMED + 1))
+    if not strays:
+        return
+    named, counted, line = [], 0, 1
+    for match in strays[:STRAYS_NAMED]:
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        named.append(f"line {line} ({match[0].strip()[:40]!r})")
+    more = " and more" if len(strays) > STRAYS_NAMED else ""
+    warnings.append(f"not iCalendar, left out: {', '.join(named)}{more}")
 
 
 def _complete(text: str, warnings: list[str]) -> str:

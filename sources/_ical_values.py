@@ -8,17 +8,19 @@ warning that names it; only an event without a readable start is skipped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from itertools import islice
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import icalendar as _icalendar
 from dateutil.rrule import rrulestr
 from icalendar.timezone.tzid import get_equivalent_tzids
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from feeds.model import Event
 from feeds.occurrences import rule_problem
 from feeds.sanitize import safe_url
 from sources.base import finite_geo
@@ -29,8 +31,10 @@ icalendar: Any = _icalendar
 When = date | datetime
 # A date or date-time in RFC 5545's basic form, with whatever junk follows ("…T", "Z").
 _BASIC = re.compile(r"^\s*(\d{8})(?:T(\d{6}))?(Z)?")
-# Months a zone's offsets are compared at to decide it is the same as an IANA zone.
-_PROBE_MONTHS = (1, 4, 7, 10)
+# The dates listed for a rule of a zone no IANA zone matches.
+LISTED_AT_MOST = 366
+# Days of the year a zone's offsets are compared at first (mid-month), before every day.
+_PROBE_DAYS = (15, 105, 196, 288)
 
 
 @dataclass
@@ -53,6 +57,9 @@ class Values:
         self.label = ""
         self._zones: dict[str, tzinfo | None] = {}
         self.this_and_future: set[str] = set()  # external ids of RANGE=THISANDFUTURE overrides
+        # The zone of the event read last, where it is the document's own and no IANA
+        # zone has its rules: a rule must then be expanded in it (`listed`).
+        self.own_zone: tzinfo | None = None
 
     def warn(self, text: str) -> None:
         self.notes.add(f"{self.label}: {text}")
@@ -236,27 +243,53 @@ class Values:
             return value.replace(tzinfo=named)
         # A zone of its own (Exchange's "Customized Time Zone"): keep the instant.
         self.warn(f"TZID {params.get('TZID')!r} matches no known zone; times kept as instants")
+        self.own_zone = value.tzinfo
         return value.astimezone(self.zone)
 
+    def listed(self, component: Any, rule: str, start: datetime) -> tuple[datetime, ...]:
+        """The dates of a rule whose start is in a zone of the document's own, expanded in
+        that zone (a summer-time change of its own moves them)."""
+        first = _dt(self.single(component, "DTSTART"))
+        if not isinstance(first, datetime) or first.tzinfo is None:
+            return ()
+        dates = rrulestr(f"RRULE:{rule}", dtstart=first)
+        found = [d.astimezone(self.zone) for d in islice(iter(dates), LISTED_AT_MOST + 1)]
+        more = " (the first ones)" if len(found) > LISTED_AT_MOST else ""
+        self.warn(
+            f"its rule is expanded in that zone; {len(found[:LISTED_AT_MOST])} dates listed{more}"
+        )
+        return tuple(found[:LISTED_AT_MOST])  # DTSTART too, as in sources/_ical_ranges.py
+
     def _named_zone(self, tzid: str, custom: tzinfo, sample: datetime) -> tzinfo | None:
-        """An IANA zone whose offsets equal those of a VTIMEZONE the document defines."""
+        """An IANA zone whose offsets equal those of a VTIMEZONE the document defines on
+        every day of the event's year and the next: first the zone its name says (or
+        Windows' name for it), then the site's, then any (Etc/GMT… first, for zones
+        without summer time), so that a rule expands in the document's own time."""
         if tzid in self._zones:
             return self._zones[tzid]
         name = tzid.strip('"')
         candidates: list[str] = [name, WINDOWS_TO_OLSON.get(name) or ""]
         candidates += [tz for c in candidates if c for tz in get_equivalent_tzids(c)]
         candidates.append(self.zone.key)
+        candidates += sorted(_all_zones(), key=lambda key: (not key.startswith("Etc/"), key))
         found: tzinfo | None = None
         for key in dict.fromkeys(c for c in candidates if c):
             try:
                 zone = ZoneInfo(key)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-            if _same_offsets(custom, zone, sample.year):
+            if _same_offsets(custom, zone, sample.year, _PROBE_DAYS) and _same_offsets(
+                custom, zone, sample.year, range(1, 366)
+            ):
                 found = zone
                 break
         self._zones[tzid] = found
         return found
+
+
+@lru_cache(maxsize=1)
+def _all_zones() -> tuple[str, ...]:
+    return tuple(available_timezones())
 
 
 def _raw(prop: Any) -> str:
@@ -277,11 +310,13 @@ def _dt(prop: Any) -> Any:
         return None
 
 
-def _same_offsets(one: tzinfo, other: tzinfo, year: int) -> bool:
+def _same_offsets(one: tzinfo, other: tzinfo, year: int, days: Iterable[int]) -> bool:
+    """Whether two zones have the same offset at noon on these days of `year` and the next."""
     for probe_year in (year, year + 1):
-        for month in _PROBE_MONTHS:
+        first = date(probe_year, 1, 1).toordinal() - 1
+        for day in days:
             # A wall time, as tzinfo.utcoffset() is asked about.
-            moment = datetime(probe_year, month, 15, 12)  # noqa: DTZ001
+            moment = datetime.combine(date.fromordinal(first + day), time(12))
             if one.utcoffset(moment) != other.utcoffset(moment):
                 return False
     return True
@@ -301,81 +336,3 @@ def _naive_start(start: When) -> datetime:
     if isinstance(start, datetime):
         return start
     return datetime.combine(start, time())
-
-
-def split_this_and_future(events: list[Event], forward: set[str], notes: Warnings) -> list[Event]:
-    """RECURRENCE-ID;RANGE=THISANDFUTURE changes that occurrence and every later one.
-
-    Few clients read RANGE (Google and Apple do not), so the series is split where the
-    upstream changed it: the master ends before, and the override becomes a series of
-    its own, with the master's rule, under a UID of its own.
-    """
-    masters = {e.uid or "": e for e in events if e.recurrence_id is None and e.rrule and e.uid}
-    result = list(events)
-    for override in [e for e in events if e.external_id in forward]:
-        master = masters.get(override.uid or "")
-        split_at = override.recurrence_id
-        if master is None or split_at is None or master.rrule is None:
-            continue
-        before = _rule_until(master.rrule, split_at)
-        if before is None:
-            continue
-        uid = f"{override.uid}-from-{_stamp(split_at)}"
-        shift = _instant(override.start) - _instant(split_at)
-        # Exceptions of the later part move with it.
-        later = [d for d in master.exdates if _instant(d) >= _instant(split_at)]
-        tail = replace(
-            override,
-            uid=uid,
-            external_id=uid,
-            recurrence_id=None,
-            rrule=_rule_count_after(master, split_at),
-            exdates=tuple(_shifted(d, shift) for d in later),
-        )
-        head = replace(
-            master,
-            rrule=before,
-            exdates=tuple(d for d in master.exdates if d not in later),
-        )
-        result = [head if e is master else tail if e is override else e for e in result]
-        masters[master.uid or ""] = head
-        notes.add(
-            f"{override.title!r}: changed from {split_at.isoformat()} on (RANGE=THISANDFUTURE);"
-            f" published as a series of its own, UID {uid}"
-        )
-    return result
-
-
-def _rule_until(rule: str, split_at: When) -> str | None:
-    recur = icalendar.vRecur.from_ical(rule)
-    end = _instant(split_at) - timedelta(seconds=1)
-    recur.pop("COUNT", None)
-    recur["UNTIL"] = [end.astimezone(UTC) if isinstance(split_at, datetime) else end.date()]
-    text: str = icalendar.vRecur(recur).to_ical().decode()
-    return text
-
-
-def _rule_count_after(master: Event, split_at: When) -> str | None:
-    """The master's rule for the part from `split_at` on: a COUNT less what came before."""
-    assert master.rrule is not None
-    recur = icalendar.vRecur.from_ical(master.rrule)
-    if "COUNT" in recur:
-        rules = rrulestr(f"RRULE:{master.rrule}", dtstart=_naive_start(master.start))
-        before = sum(1 for when in rules if _instant(when) < _instant(split_at))
-        recur["COUNT"] = [max(1, int(recur["COUNT"][0]) - before)]
-    text: str = icalendar.vRecur(recur).to_ical().decode()
-    return text
-
-
-def _instant(value: When) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, time(), tzinfo=UTC)
-
-
-def _shifted(value: When, shift: timedelta) -> When:
-    return value + shift if isinstance(value, datetime) else value + timedelta(days=shift.days)
-
-
-def _stamp(value: When) -> str:
-    return value.strftime("%Y%m%dT%H%M%S") if isinstance(value, datetime) else value.isoformat()

@@ -19,11 +19,12 @@ date = ".event-date"         # German dates: "8. März 2025 - 20:00 Uhr bis 23:5
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,38 @@ POST_KEYS = {"item", "title", "link", "date", "body", "summary", "image", "image
 EVENT_KEYS = {"item", "title", "link", "date", "body", "location", "image"}
 _FILENAME = re.compile(r"^[\w.\-]+$")
 _PSEUDO = re.compile(r"::(text|attr\([^)]*\))\s*$")
+# Keys that hold an event's start and end in the JSON pages carry (schema.org's first).
+_JSON_STARTS = ("startDate", "start_date", "start", "dateStart", "startTime", "start_time",
+                "begin", "from", "date", "datetime")  # fmt: skip
+_JSON_ENDS = ("endDate", "end_date", "end", "dateEnd", "endTime", "end_time", "to", "until")
+_JSON_DEPTH = 4
+
+
+def _json_value(data: object, keys: tuple[str, ...], depth: int = 0) -> object | None:
+    """The value of the first of `keys` in JSON, looked for level by level."""
+    if depth > _JSON_DEPTH:
+        return None
+    if isinstance(data, list):
+        for entry in data[:20]:
+            if isinstance(entry, str | int | float) and depth == 0 and keys is _JSON_STARTS:
+                return entry  # a bare list of dates: the first is the start
+            found = _json_value(entry, keys, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(data, dict):
+        return None
+    folded = {str(k).lower(): v for k, v in data.items()}
+    for key in keys:
+        value = folded.get(key.lower())
+        if value not in (None, "", [], {}):
+            return value if not isinstance(value, dict) else _json_value(value, keys, depth + 1)
+    for value in data.values():
+        if isinstance(value, dict | list):
+            found = _json_value(value, keys, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +219,66 @@ class _PageReader:
         )
 
     def _span(self, text: str) -> Span:
+        if text.lstrip()[:1] in ("{", "["):  # an attribute holding JSON (data-event='{…}')
+            return self._json_span(text)
         # A machine-readable date (a <time datetime="…"> read with ::attr) comes first.
-        try:
-            moment = datetime.fromisoformat(text.strip())
-        except ValueError:
+        moment = self._moment(text)
+        if moment is None:
             return parse_span(text, self.zone, today=self.today)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.zone)
-        is_day = len(text.strip()) == 10  # "2025-03-08": a whole day
-        return Span(moment.date() if is_day else moment, None)
+        return Span(moment, None)
+
+    def _moment(self, value: object) -> date | datetime | None:
+        """An ISO 8601 date or date-time, or a Unix time (seconds or milliseconds)."""
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            seconds = value / 1000 if value > 100_000_000_000 else value
+            try:
+                return datetime.fromtimestamp(seconds, UTC).astimezone(self.zone)
+            except (OverflowError, OSError, ValueError):
+                return None
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        if text.isdigit():
+            return self._moment(int(text))
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if len(text) == 10:  # "2025-03-08": a whole day
+            return moment.date()
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+
+    def _json_span(self, text: str) -> Span:
+        """Start and end from JSON a page carries in an attribute (Vue and React props,
+        data-event, data-dates): the usual keys, found at any depth."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValueError(f"the date attribute holds broken JSON ({exc})") from None
+        start_value, end_value = _json_value(data, _JSON_STARTS), _json_value(data, _JSON_ENDS)
+        if start_value is None:
+            raise ValueError(
+                "the JSON in the date attribute has no start"
+                f" (looked for {', '.join(_JSON_STARTS)})"
+            )
+        start = self._moment(start_value)
+        if start is None:
+            if not isinstance(start_value, str):
+                raise ValueError(f"the JSON's start {start_value!r} is no date")
+            span = parse_span(start_value, self.zone, today=self.today)  # "8. März 2025, 20 Uhr"
+            start, end_of_text = span.start, span.end
+        else:
+            end_of_text = None
+        end = self._moment(end_value) if end_value is not None else end_of_text
+        if end is None and isinstance(end_value, str):
+            end = parse_span(end_value, self.zone, today=self.today).start
+        if end is not None and type(end) is not type(start):
+            end = None  # a date beside a time (or the other way): the start alone holds
+        if end is not None and end < start:
+            end = None
+        return Span(start, end)
 
     def _title(self, element: Selector, selectors: Selectors) -> str:
         title = self._text(element, selectors.get("title"))

@@ -26,7 +26,8 @@ from feeds.sanitize import plain_text, plain_text_opt
 from sources import _http
 from sources._events import status_from_title
 from sources._ical_document import read_calendar
-from sources._ical_values import Values, Warnings, split_this_and_future
+from sources._ical_ranges import split_this_and_future
+from sources._ical_values import Values, Warnings
 from sources.base import (
     MAX_EVENTS,
     Fetched,
@@ -117,7 +118,7 @@ def _label(component: Any, line: int | None) -> str:
 
 
 def _event(component: Any, line: int | None, *, context: SourceContext, values: Values) -> Event:
-    values.label = _label(component, line)
+    values.label, values.own_zone = _label(component, line), None
     start = values.moment(component, "DTSTART", required=True)
     if start is None:
         raise KeyError("DTSTART")
@@ -130,6 +131,9 @@ def _event(component: Any, line: int | None, *, context: SourceContext, values: 
     if marked is EventStatus.CANCELLED:
         status = EventStatus.CANCELLED
     rrule = values.rule(component, start)
+    rdates = values.dates(component, "RDATE", start) if rrule or "RDATE" in component else ()
+    if rrule and values.own_zone is not None and isinstance(start, datetime):
+        rdates, rrule = (*values.listed(component, rrule, start), *rdates), None
     event = Event(
         site=context.site,
         source=context.source,
@@ -142,7 +146,7 @@ def _event(component: Any, line: int | None, *, context: SourceContext, values: 
         url=values.url(component),
         location=_location(component, values),
         rrule=rrule,
-        rdates=values.dates(component, "RDATE", start) if rrule or "RDATE" in component else (),
+        rdates=rdates,
         exdates=values.dates(component, "EXDATE", start),
         recurrence_id=recurrence_id,
         status=status,

@@ -15,7 +15,7 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -88,7 +88,9 @@ class Outcome:
     skipped: int = 0
     warnings: int = 0
     removed: int = 0  # events its upstream stopped listing, now taken out of the feeds
-    images: int = 0  # copies of its images newly kept (each moved the store's revision)
+    # The images of what it read that pages show: the harvester keeps copies of those it
+    # has none of yet (feeds/images.py), once the items are stored and announced.
+    pictures: tuple[str, ...] = ()
 
     @property
     def gone(self) -> bool:
@@ -185,29 +187,19 @@ async def harvest_source(
     except Exception as exc:  # an item the store cannot write: a bug in the adapter's output
         log.exception("harvest site=%s source=%s: its items could not be stored", site, name)
         return await failed(bug_report(source, exc, stage="storing its items"))
-    # The groups' images, fetched once each and kept as copies (feeds/images.py): the
-    # pages load them from the service, not from the group's server.
-    pictures, images = addresses([*posts, *events]), 0
-    if pictures:
-        try:
-            images = await keep_new(store, loader(session, source), pictures, site)
-        except StoreError:
-            raise
-        except Exception:  # an image never costs its items: they are stored already
-            log.exception("harvest site=%s source=%s: its images could not be kept", site, name)
     return Outcome(
         site,
         name,
         "ok",
         new=batch.new,
         changed=batch.changed,
-        revision=await store.revision() if images else batch.revision,
+        revision=batch.revision,
         moved_to=result.moved_to,
         seconds=time.perf_counter() - started,
         skipped=len(result.skipped),
         warnings=len(result.warnings),
         removed=batch.removed,
-        images=images,
+        pictures=tuple(addresses([*posts, *events])),
     )
 
 
@@ -466,10 +458,26 @@ class Harvester:
         if outcome.revision is not None and (outcome.new or outcome.changed or outcome.removed):
             self.on_revision(outcome.revision)
             self.on_change(key[0])
-        elif outcome.revision is not None and outcome.images:
-            self.on_revision(outcome.revision)  # pages show the copies; no item changed
+        if outcome.pictures:
+            await self._keep_pictures(key, source, session, outcome.pictures)
         self.on_harvested()
         return outcome, delay
+
+    async def _keep_pictures(
+        self,
+        key: SourceKey,
+        source: Source,
+        session: aiohttp.ClientSession,
+        pictures: Sequence[str],
+    ) -> None:
+        """The groups' images, fetched once each and kept as copies (feeds/images.py): the
+        pages load them from the service, not from the group's server. After the items
+        are stored and announced: a slow image server delays no feed."""
+        try:
+            if await keep_new(self.store, loader(session, source), pictures, key[0]):
+                self.on_revision(await self.store.revision())  # pages show the copies
+        except Exception:  # an image never costs its items, nor the harvest
+            log.exception("harvest site=%s source=%s: its images could not be kept", *key)
 
     async def _renewing(self, key: SourceKey, harvest: Awaitable[Outcome]) -> Outcome:
         """The harvest, with its claim renewed every third of the lease while it runs; if

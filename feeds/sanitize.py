@@ -13,6 +13,8 @@ import lxml.html
 import nh3
 from lxml import etree
 
+from feeds.render.text import xml_safe
+
 # Media and layout a post legitimately carries; nh3's defaults drop scripts, styles,
 # event handlers and javascript: URLs.
 _EXTRA_TAGS = {"figure", "figcaption", "picture", "source", "video", "audio"}
@@ -34,10 +36,12 @@ _URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def sanitize_html(html: str, *, base_url: str | None = None) -> str:
-    """Strip what a feed reader must not run; resolve relative links against base_url."""
+    """Strip what a feed reader must not run; resolve relative links against base_url.
+    What XML forbids (controls, lone surrogates) goes too: made fit for every format once,
+    here where it comes in, not at each render (feeds/render/syndication.py only looks)."""
     token = _BASE_URL.set(base_url)
     try:
-        return _cleaner().clean(html).strip()
+        return xml_safe(_cleaner().clean(html).strip())
     finally:
         _BASE_URL.reset(token)
 

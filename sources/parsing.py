@@ -102,14 +102,26 @@ _workers: contextvars.ContextVar[_Workers | None] = contextvars.ContextVar(
 
 @contextlib.asynccontextmanager
 async def parse_pool(
-    workers: int | None = None, budget: float = PARSE_SECONDS
+    workers: int | None = None, budget: float = PARSE_SECONDS, *, warm: bool = False
 ) -> AsyncIterator[None]:
-    """Parses in this context (and the tasks it starts) run in worker processes."""
+    """Parses in this context (and the tasks it starts) run in worker processes. `warm`:
+    start them now, while the first documents are still being fetched (a harvest that
+    will read documents); else on the first document. Inside another parse pool's
+    context, that one is used: a long-running harvester keeps its workers."""
+    if _workers.get() is not None:
+        yield
+        return
     held = _Workers(workers or os.cpu_count() or 2, budget)
     token = _workers.set(held)
+    warming = asyncio.create_task(held.ready()) if warm else None
+    if warming is not None:
+        # A failed start is the first parse's error (it starts them again): not lost here.
+        warming.add_done_callback(lambda task: task.cancelled() or task.exception())
     try:
         yield
     finally:
+        if warming is not None:
+            warming.cancel()
         _workers.reset(token)
         # Workers still parsing are ended, in the background: whoever stops the harvest
         # (a shutdown, a cancelled task) does not wait for them.
@@ -147,6 +159,13 @@ async def parse(where: str, function: Callable[P, T], /, *args: P.args, **kwargs
         # The worker is ended: a stopped harvest leaves no parse behind.
         future.cancel()  # type: ignore[no-untyped-call]
         raise
+
+
+async def warmed() -> None:
+    """Wait for the workers of the parse pool of this context to run (none: no wait)."""
+    held = _workers.get()
+    if held is not None:
+        await held.ready()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

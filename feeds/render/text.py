@@ -11,3 +11,8 @@ _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u
 
 def xml_safe(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
+
+
+def has_xml_forbidden(text: str) -> bool:
+    """Whether lxml would refuse the text (a ValueError): a search, no copy."""
+    return _XML_FORBIDDEN.search(text) is not None

@@ -67,6 +67,9 @@ class Settings:
     # /network/events.ics without `from` starts this many days back: 112 groups' years of
     # events would grow past what phones and Google Calendar take from a subscription.
     network_calendar_days: int = 180
+    # …and holds at most this many events, what is to come first (FEEDS_NETWORK_CALENDAR_EVENTS):
+    # at any size of network, a calendar a phone takes (about 1 kB each).
+    network_calendar_events: int = 1000
     # A WebSub hub (such as https://pubsubhubbub.appspot.com/): feeds name it, and it is
     # told when a feed changes (that needs `base_url`, the address readers know).
     websub_hub: str | None = None
@@ -92,6 +95,11 @@ class Settings:
             raise ValueError(
                 f"FEEDS_NETWORK_CALENDAR_DAYS: expected a number of days, got {days!r}"
             )
+        most = environ.get("FEEDS_NETWORK_CALENDAR_EVENTS", "1000")
+        if not re.fullmatch(r"[0-9]{1,6}", most) or int(most) < 1:
+            raise ValueError(
+                f"FEEDS_NETWORK_CALENDAR_EVENTS: expected a number of events, got {most!r}"
+            )
         federation = environ.get("FEEDS_FEDERATION", "off").strip().lower()
         if federation not in ("on", "off", "true", "false", "1", "0", "yes", "no", ""):
             raise ValueError(f"FEEDS_FEDERATION: expected on or off, got {federation!r}")
@@ -109,6 +117,7 @@ class Settings:
             port=int(port),
             admin_token=environ.get("FEEDS_ADMIN_TOKEN") or None,
             network_calendar_days=int(days),
+            network_calendar_events=int(most),
             websub_hub=_hub(environ.get("FEEDS_WEBSUB_HUB")),
             outbound=outbound_from_env(environ),
             cache_bytes=_megabytes(environ.get("FEEDS_CACHE_MB", "192"), "FEEDS_CACHE_MB"),

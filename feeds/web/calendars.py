@@ -5,18 +5,21 @@ below it: store, then bytes."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 
 from aiohttp import web
 
 from feeds import urls
-from feeds.filters import Filters, item_query, select_events
+from feeds.filters import Filters, Scheduled, item_query, select_events
 from feeds.model import Event, Stored
 from feeds.render.ics import CalendarInfo, Credit, Memo, render_calendar
 from feeds.render.links import webcal
 from feeds.render.qr import qr_svg
 from feeds.scope import EPOCH, Scope, carried_also, merged_of, newest_change
+from feeds.scope import valid_until as upcoming_until
 from feeds.store import ItemQuery, Store
 from feeds.urls import Urls
 from feeds.web.app_keys import settings_key, store_key
@@ -40,7 +43,8 @@ async def calendar(request: web.Request) -> web.Response:
     scope, filters, links = scope_of(request), filters_of(request), urls_of(request)
     app, now = request.app, datetime.now(UTC)
     answers, store, refresh = app[answers_key], app[store_key], harvest_interval(request)
-    past_days = app[settings_key].network_calendar_days
+    settings = app[settings_key]
+    bounds = Bounds(settings.network_calendar_days, settings.network_calendar_events)
     async with answers.slot(Asked("calendar", scope, filters, urls=links).key) as slot:
         if slot.found is None:
             slot.keep(
@@ -52,7 +56,7 @@ async def calendar(request: web.Request) -> web.Response:
                     refresh,
                     answers.vevents,
                     now,
-                    past_days,
+                    bounds,
                     answers.pool,
                     slot.revision,
                 )
@@ -100,6 +104,15 @@ async def qr_code(request: web.Request) -> web.Response:
 # --- renders, on a cache miss ---------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What a calendar of many groups holds without `from`: `days` back, and at most
+    `events` (what is to come first): at 11,200 groups, still what a phone takes."""
+
+    days: int
+    events: int
+
+
 async def _calendar(
     store: Store,
     scope: Scope,
@@ -108,23 +121,29 @@ async def _calendar(
     refresh: timedelta,
     memo: Memo,
     now: datetime,
-    past_days: int,
+    bounds: Bounds,
     pool: RenderPool,
     revision: int,
 ) -> Rendered:
     sites = scope.site_slugs(filters)
     valid_until = None
-    if scope.is_network and filters.start is None:
-        # The network's calendar starts `past_days` back unless `from` says otherwise,
-        # and moves on at local midnight.
-        today = now.astimezone(scope.zone).date()
-        filters = replace(filters, start=today - timedelta(days=past_days))
-        valid_until = datetime.combine(today + timedelta(days=1), time(), scope.zone)
-    if filters == Filters():
-        stored = await store.events(ItemQuery(sites=sites))
+    description = None
+    if filters == Filters() and not scope.is_network:
+        stored = await store.events(ItemQuery(sites=sites))  # a group's own: all of it
     else:
-        candidates = await store.events(item_query(filters, sites, scope.zone))
-        chosen = await pool.run(select_events, candidates, filters, scope.zone)
+        if scope.is_network and filters.start is None:
+            # Moves on at local midnight (the window), and with time (what is to come).
+            today = now.astimezone(scope.zone).date()
+            valid_until = datetime.combine(today + timedelta(days=1), time(), scope.zone)
+        chosen, full = await _chosen(store, scope, filters, sites, now, bounds, pool)
+        if full and filters.start is None and valid_until is not None:
+            # What is to come moves on as each event ends: the next one comes in.
+            valid_until = min(valid_until, upcoming_until(chosen, now))
+        if full:
+            description = (
+                f"Die nächsten {bounds.events} Termine. Alle Termine einer Region, eines"
+                " Themas oder einer Gruppe: deren eigene Kalender."
+            )
         # A calendar must not split a series from its overrides: every part of a chosen UID.
         series = tuple(sorted({s.stored.item.ical_uid for s in chosen}))
         stored = await store.events(ItemQuery(sites=sites, series=series)) if series else []
@@ -141,9 +160,51 @@ async def _calendar(
         memo,
         pool,
         name=f"{scope.title}: Termine",
+        description=description,
         valid_until=valid_until,
         departed=removed,
     )
+
+
+async def _chosen(
+    store: Store,
+    scope: Scope,
+    filters: Filters,
+    sites: Sequence[str],
+    now: datetime,
+    bounds: Bounds,
+    pool: RenderPool,
+) -> tuple[list[Scheduled], bool]:
+    """The events of a calendar with a window, and whether a network's was cut at its
+    bound. A network's holds at most `bounds.events`: from `from` on, or without it what
+    is to come, soonest first, then the last `bounds.days` as far as room is left. The
+    store is asked for that many (and the series), never for all a network has."""
+    if not scope.is_network:
+        candidates = await store.events(item_query(filters, sites, scope.zone))
+        return await pool.run(select_events, candidates, filters, scope.zone), False
+    most = min(filters.limit or bounds.events, bounds.events)
+    if filters.start is not None:
+        ahead = replace(filters, limit=most)
+        candidates = await store.events(item_query(ahead, sites, scope.zone))
+        chosen = await pool.run(select_events, candidates, ahead, scope.zone)
+        return chosen, len(chosen) >= bounds.events
+    ahead = replace(filters, limit=most)
+    candidates = await store.events(item_query(ahead, sites, scope.zone, after=now))
+    coming = await pool.run(partial(select_events, candidates, ahead, scope.zone, now=now))
+    if len(coming) >= most:
+        return coming, len(coming) >= bounds.events
+    today = now.astimezone(scope.zone).date()
+    back = replace(filters, start=today - timedelta(days=bounds.days), end=today, limit=None)
+    candidates = await store.events(item_query(back, sites, scope.zone))
+    known = {s.stored.item.uuid for s in coming}
+    past = [
+        s
+        for s in await pool.run(select_events, candidates, back, scope.zone)
+        if s.stored.item.uuid not in known and s.end <= now
+    ]
+    room = most - len(coming)
+    chosen = sorted(past[-room:] + coming, key=lambda s: (s.start, s.stored.item.title))
+    return chosen, len(past) > room and most == bounds.events
 
 
 async def _event(
@@ -184,11 +245,14 @@ async def _ics(
     pool: RenderPool,
     *,
     name: str,
+    description: str | None = None,
     filename: str | None = None,
     valid_until: datetime | None = None,
     departed: datetime | None = None,
 ) -> Rendered:
-    info = CalendarInfo(name=name, description=None, timezone=scope.timezone, refresh=refresh)
+    info = CalendarInfo(
+        name=name, description=description, timezone=scope.timezone, refresh=refresh
+    )
 
     def build() -> bytes:
         if not scope.is_network:

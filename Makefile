@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export FEEDS_CONFIG ?= sites.toml
 
-.PHONY: run test lint bench clean chromium printing wrk
+.PHONY: run test lint bench bench-scale clean chromium printing wrk
 
 $(BIN)/feeds: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ wrk:
 
 bench: $(BIN)/feeds wrk
 	$(BIN)/python -m bench
+
+# The network at 112, 1,120 and 11,200 groups on PostgreSQL (FEEDS_BENCH_DATABASE_URL,
+# else FEEDS_TEST_DATABASE_URL, else the local server's `test`): about ten minutes.
+bench-scale: $(BIN)/feeds
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules feeds.sqlite3*

@@ -10,9 +10,10 @@ import difflib
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -223,6 +224,7 @@ class _Reader:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.lines = text.splitlines()
+        self._header_lines: dict[str, list[int]] = {}
         self.regions: tuple[str, ...] = LAENDER
 
     def fail(
@@ -230,22 +232,25 @@ class _Reader:
     ) -> ConfigError:
         return ConfigError(self.path, key, message, self._locate(table, index, field))
 
-    def known(self, key: str, known: Sequence[str], where: str, line: int | None) -> None:
-        """Refuse a key this level does not have, naming the closest one it does."""
+    def known(
+        self, key: str, known: Sequence[str], where: str, line: Callable[[], int | None]
+    ) -> None:
+        """Refuse a key this level does not have, naming the closest one it does (and its
+        line, looked for only then: at 11,200 groups, looking for every key's took hours)."""
         if key in known:
             return
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
-        raise ConfigError(self.path, f"{where}{key}", f"unknown key ({hint})", line)
+        raise ConfigError(self.path, f"{where}{key}", f"unknown key ({hint})", line())
 
     def network(self, data: dict[str, Any]) -> Network:
         for key in data:
-            self.known(key, TABLES, "", self._table_line(key))
+            self.known(key, TABLES, "", partial(self._table_line, key))
         net = data.get("network", {})
         if not isinstance(net, dict):
             raise self.fail("network", "must be a table: [network]", table="network")
         for key in net:
-            self.known(key, NETWORK_KEYS, "network.", self._locate("[network]", 0, key))
+            self.known(key, NETWORK_KEYS, "network.", partial(self._locate, "[network]", 0, key))
         self.regions = self.region_names(net.get("regions"))
         # No group yet is a network being set up (feeds add writes its first one).
         sites_data = data.get("sites", [])
@@ -339,7 +344,8 @@ class _Reader:
     def site(self, raw: dict[str, Any], index: int) -> Site:
         where = f"sites[{index}]"
         for key in raw:
-            self.known(key, SITE_KEYS, f"{where}.", self._locate("[[sites]]", index, key))
+            line = partial(self._locate, "[[sites]]", index, key)
+            self.known(key, SITE_KEYS, f"{where}.", line)
 
         def text(key: str, *, required: bool = False) -> str | None:
             value = raw.get(key)
@@ -429,7 +435,7 @@ class _Reader:
         if not isinstance(raw, dict):
             raise self.fail("alerts", "must be a table: [alerts]", table="[alerts]")
         for key in raw:
-            self.known(key, ALERT_KEYS, "alerts.", self._locate("[alerts]", 0, key))
+            self.known(key, ALERT_KEYS, "alerts.", partial(self._locate, "[alerts]", 0, key))
         smtp = raw.get("smtp")
         if not isinstance(smtp, str) or urlsplit(smtp).scheme not in ("smtp", "smtps"):
             raise self.fail(
@@ -557,7 +563,13 @@ class _Reader:
         return None
 
     def _headers(self, header: str) -> list[int]:
-        return [n for n, line in enumerate(self.lines) if line.strip() == header]
+        """The lines of a table header, found once per file (a group's errors ask again)."""
+        found = self._header_lines.get(header)
+        if found is None:
+            found = self._header_lines[header] = [
+                n for n, line in enumerate(self.lines) if line.strip() == header
+            ]
+        return found
 
     def _locate(self, table: str, index: int, field: str | None) -> int | None:
         headers = self._headers(table)

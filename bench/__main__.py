@@ -9,7 +9,8 @@
 4. The wall time of harvesting 112 simulated sources, against the slowest one (bench/harvest.py).
 5. Reading a calendar per event at 5,000, 20,000 and 40,000 events, and the refusal of
    larger ones (bench/parsing.py).
-6. Delivering a new post to followers on 50 and 200 servers, against a bare client's
+6. A render shared by every process: taken from the store, against made (bench/shared.py).
+7. Delivering a new post to followers on 50 and 200 servers, against a bare client's
    POSTs (bench/federation.py).
 """
 
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import federation, harvest, network, parsing, queries, workers
+from bench import federation, harvest, network, parsing, queries, shared, workers
 from bench import http as bench_http
 from bench import render as bench_render
 from bench.render import best_of
@@ -173,6 +174,7 @@ def main() -> None:
         asyncio.run(fill())
         asyncio.run(render_costs(db))
         incremental_calendar()
+        shared.measure(db)
         throughput(db, args.seconds, Path(tmp))
         queries.filtered(Path(tmp), args.seconds)
         queries.memory(Path(tmp))

@@ -64,6 +64,7 @@ STATES = (
 BERLIN = ZoneInfo("Europe/Berlin")
 UPSTREAM_PORT = 18760
 SERVE_PORTS = (18761, 18762)
+LOG = Path(tempfile.gettempdir()) / "bench-scale-serve.log"  # what `feeds serve` said
 TEXT = (
     "<p>Vereine, Initiativen und Nachbarn aus {town} laden ein: Wer mitmachen möchte, ist"
     " willkommen. Es gibt Kaffee, Kuchen und Zeit für Gespräche über das, was vor Ort"
@@ -332,10 +333,10 @@ def count_items(view: str, body: bytes) -> int:
 def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
     feeds = str(Path(sys.executable).with_name("feeds"))
     command = [feeds, "serve", "--port", str(port), "--no-harvest", "--workers", str(workers)]
+    log = open(LOG, "ab")  # noqa: SIM115 - the child holds it; shown if a view fails
     return subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+        command, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
 
 
 View = tuple[str, int, float, float]  # the view, its items, cold and cached seconds
@@ -352,7 +353,8 @@ def renders(env: dict[str, str], groups: int) -> tuple[list[View], dict[str, flo
             began = time.perf_counter()
             status, _, body = bench_http.get(base + view, {"Accept-Encoding": "identity"})
             cold = time.perf_counter() - began
-            assert status == 200, (view, status)
+            if status != 200:
+                raise RuntimeError(f"{view} answered {status}: {LOG.read_text()[-3000:]}")
             cached = []
             for _ in range(20):
                 began = time.perf_counter()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from feeds.model import Event, Post
 from feeds.store import ItemQuery, open_store
 from sources.base import Validators
 from tests.test_store import post
@@ -72,3 +73,24 @@ async def test_views_read_in_the_given_threads_and_writes_never_wait_for_them(
         held.release.set()
         await store.close()
         held.executor.shutdown()
+
+
+async def test_a_network_of_eleven_thousand_groups_is_one_question(store_url: str) -> None:
+    """A network's views name every group, in up to three places of one statement: past
+    the 32,767 parameters PostgreSQL and SQLite take, were each a parameter."""
+    store = await open_store(store_url)
+    try:
+        now = datetime.now(UTC)
+        post = Post(site="g7", source="web", external_id="p", title="Neu", published=now)
+        start = now + timedelta(days=1)
+        event = Event(site="g7", source="web", external_id="e", title="Treffen", start=start)
+        await store.save_batch("g7", "web", [post], [event], Validators(), now)
+        sites = [f"g{n}" for n in range(11_200)]
+        [found] = await store.posts(ItemQuery(sites=sites))
+        assert found.item.title == "Neu"
+        [coming] = await store.events(ItemQuery(sites=sites, after=now, ids=(str(event.uuid),)))
+        assert coming.item.title == "Treffen"
+        assert await store.latest_end(ItemQuery(sites=sites), now + timedelta(days=9)) is not None
+        assert await store.posts(ItemQuery(sites=sites[8:])) == []
+    finally:
+        await store.close()

@@ -19,6 +19,8 @@ from feeds.store.base import (
     StoreError,
     in_a_thread,
 )
+from feeds.store.renders import RenderClaim as RenderClaim
+from feeds.store.renders import SharedRender as SharedRender
 
 
 async def open_store(url: str, *, offload: Offload = in_a_thread) -> Store:

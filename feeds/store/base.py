@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Stored, Validators
 from feeds.store.presence import Keep
+from feeds.store.renders import RenderClaim, SharedRender
 
 if TYPE_CHECKING:
     from feeds.store.federation import Decide
@@ -420,6 +421,27 @@ class Store(Protocol):
     ) -> None: ...
 
     async def image_file(self, name: str) -> bytes | None: ...
+
+    async def shared_render(self, key: str, revision: int, clock: float) -> SharedRender | None:
+        """A view's render of this revision, made by any process or instance, if it is
+        still fresh at `clock` (POSIX seconds)."""
+        ...
+
+    async def claim_render(
+        self, key: str, revision: int, owner: str, now: datetime, until: datetime
+    ) -> RenderClaim:
+        """Claim making a view's render of this revision (feeds/store/renders.py)."""
+        ...
+
+    async def keep_render(
+        self, key: str, revision: int, owner: str, shared: SharedRender
+    ) -> bool: ...
+
+    async def release_render(self, key: str, revision: int, owner: str) -> None: ...
+
+    async def renders_made(self) -> dict[str, int]:
+        """How often each shared view was rendered, over every process and instance."""
+        ...
 
     async def last_harvest(self) -> datetime | None:
         """When any harvester last finished a harvest."""

@@ -9,6 +9,7 @@ so a write never waits for a render thread the scheduler has set aside."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import threading
@@ -39,6 +40,10 @@ from feeds.store.writes import Writes
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 _guarded = store_errors(sqlite3.Error)  # what SQLite raises becomes a StoreError
+
+
+# A list this long or shorter is bound value by value; a longer one as one JSON array.
+LISTED_PARAMETERS = 500
 
 
 class SQLiteStore(Writes):
@@ -202,7 +207,10 @@ class _Dialect:
         return _time(value)
 
     def one_of(self, bind: Binder, values: Sequence[Any]) -> str:
-        return f"IN ({bind.each(values)})"
+        if len(values) <= LISTED_PARAMETERS:  # the planner sees each value
+            return f"IN ({bind.each(values)})"
+        # Past that, one JSON parameter: SQLite allows 32,766 in a statement.
+        return f"IN (SELECT value FROM json_each({bind(json.dumps(list(values)))}))"
 
     def json(self, placeholder: str) -> str:
         return placeholder

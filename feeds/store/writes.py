@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from feeds.model import Coverage, Event, Notes, Post, Validators
-from feeds.store import activity, federation, images, moderation, outbox
+from feeds.store import activity, federation, images, moderation, outbox, renders
 from feeds.store.base import (
     HARVESTS_KEPT,
     Activity,
@@ -176,6 +176,27 @@ class Writes:
 
     async def image_file(self, name: str) -> bytes | None:
         return await self._transact(images.file(self.dialect, name))
+
+    async def shared_render(
+        self, key: str, revision: int, clock: float
+    ) -> renders.SharedRender | None:
+        return await self._transact(renders.found(self.dialect, key, revision, clock))
+
+    async def claim_render(
+        self, key: str, revision: int, owner: str, now: datetime, until: datetime
+    ) -> renders.RenderClaim:
+        return await self._transact(renders.claim(self.dialect, key, revision, owner, now, until))
+
+    async def keep_render(
+        self, key: str, revision: int, owner: str, shared: renders.SharedRender
+    ) -> bool:
+        return await self._transact(renders.keep(self.dialect, key, revision, owner, shared))
+
+    async def release_render(self, key: str, revision: int, owner: str) -> None:
+        await self._transact(renders.release(self.dialect, key, revision, owner))
+
+    async def renders_made(self) -> dict[str, int]:
+        return await self._transact(renders.made(self.dialect))
 
     async def hide(self, items: Sequence[Hidden], now: datetime) -> list[Hidden]:
         return await self._transact(moderation.hide(self.dialect, items, now))

@@ -46,6 +46,7 @@ from feeds.web.cache import Answers, answers_key
 from feeds.web.front import install_front
 from feeds.web.guard import TokenGuard
 from feeds.web.render_pool import RenderPool, pool_ctx
+from feeds.web.shared import SharedRenders, network_digest
 from feeds.websub import publishing
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ def create_app(
         store = await open_store(settings.database_url, offload=pool.run)
         app[store_key] = store
         answers.revision.bump(await store.revision())
+        if settings.base_url:  # else a Host header could make a view to share (shared.py)
+            answers.renders.shared = SharedRenders(store)
+            answers.renders.shared.configuration = network_digest(configured.network)
         yield
         await store.close()
 
@@ -169,6 +173,8 @@ def create_app(
             configured.use(new)
             app[harvester_key].apply(new.network, new.sources)
             answers.revision.reconfigured()  # pages and feeds that list groups change
+            if answers.renders.shared is not None:
+                answers.renders.shared.configuration = network_digest(new.network)
 
         watcher = ConfigWatcher(watch, apply, config)
         loop = asyncio.get_running_loop()

@@ -32,6 +32,8 @@ from feeds.store import Store
 from feeds.web.boundary import CORS
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, Stamp, negotiate
+from feeds.web.request import shareable
+from feeds.web.shared import CLAIMED, SharedRenders
 
 
 class Revision:
@@ -100,6 +102,8 @@ class RenderCache:
         pool: RenderPool | None = None,
     ) -> None:
         self.pool = pool or RenderPool()  # where codings are made with each render
+        # Renders shared with the other processes and instances (feeds/web/shared.py).
+        self.shared: SharedRenders | None = None
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._bytes = 0
@@ -114,10 +118,14 @@ class RenderCache:
         return hit
 
     @asynccontextmanager
-    async def slot(self, key: Hashable, revision: int) -> AsyncIterator[Slot]:
+    async def slot(
+        self, key: Hashable, revision: int, store_revision: int | None = None
+    ) -> AsyncIterator[Slot]:
         """The answer kept under `key` for `revision`, as `slot.found`; or, if there is
         none, the place the route keeps its render in (`slot.keep`), kept on leaving.
-        One render per key at a time: a burst of pollers after a harvest waits for it."""
+        One render per key at a time: a burst of pollers after a harvest waits for it.
+        With `store_revision` (a view worth sharing), one render per key and store
+        revision over every process and instance, where renders are shared."""
         hit = self.get(key, revision)
         if hit is not None:
             metrics.RENDER_CACHE.labels("hit").inc()
@@ -131,11 +139,26 @@ class RenderCache:
                 if slot.found is not None:  # rendered while this request waited
                     yield slot
                     return
+                shared = self.shared if store_revision is not None else None
+                place = shared.place(key, store_revision or 0) if shared else None
+                taken = await shared.take(place, revision) if shared and place else None
+                if isinstance(taken, Rendered):  # another process rendered it
+                    metrics.RENDER_CACHE.labels("shared").inc()
+                    self._put(key, taken)
+                    yield Slot(revision, taken)
+                    return
                 view = key[0] if isinstance(key, tuple) and key else "other"
-                with metrics.RENDERS.labels(str(view)).time():
-                    yield slot
-                    await slot.rendered.precompress(self.pool)
+                try:
+                    with metrics.RENDERS.labels(str(view)).time():
+                        yield slot
+                        await slot.rendered.precompress(self.pool)
+                except BaseException:
+                    if shared and place and taken is CLAIMED:
+                        await shared.give_up(place)
+                    raise
                 self._put(key, slot.rendered)
+                if shared and place and taken is CLAIMED:
+                    await shared.keep(place, slot.rendered)
         finally:
             # Only a key being rendered needs a lock; keep none for keys that failed (404s).
             if not lock.locked() and self._locks.get(key) is lock:
@@ -311,8 +334,9 @@ class Answers:
 
     def slot(self, key: tuple[Hashable, ...]) -> AbstractAsyncContextManager[Slot]:
         """The render kept under `key` for the current revision, or the place for one
-        (RenderCache.slot)."""
-        return self.renders.slot(key, self.revision.value)
+        (RenderCache.slot); shared with the other processes where it is worth it."""
+        store = self.revision.store if shareable(key) else None
+        return self.renders.slot(key, self.revision.value, store)
 
     async def respond(
         self, request: web.Request, rendered: Rendered, *, max_age: int

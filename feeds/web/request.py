@@ -35,6 +35,16 @@ class Asked:
         return (self.view, site, self.filters, self.urls, self.fmt, self.item_id)
 
 
+def shareable(key: tuple[Hashable, ...]) -> bool:
+    """Whether a view's render is worth sharing with the other processes and instances
+    (feeds/web/shared.py): the popular ones, without filters or an item (`Asked.key`'s
+    filters and item are its third and last parts). What clients vary stays local."""
+    return len(key) == 6 and key[2] == NO_FILTERS and key[5] is None
+
+
+NO_FILTERS = Filters()
+
+
 def urls_of(request: web.Request) -> Urls:
     """Addresses under the public address: FEEDS_BASE_URL wins over what the request says."""
     return Urls(request.app[settings_key].base_url or f"{request.scheme}://{request.host}")

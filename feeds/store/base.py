@@ -256,6 +256,9 @@ class ItemQuery:
     ids: tuple[str, ...] = ()  # public item ids (UUIDs)
     series: tuple[str, ...] = ()  # events' iCalendar UIDs
     limit: int | None = None
+    # Groups left out (with `sites` None: every other one). The store asks this way when
+    # `sites` names nearly every group it knows (a network's views; `Writes.narrowed`).
+    except_sites: tuple[str, ...] = ()
 
 
 class Store(Protocol):

@@ -167,18 +167,20 @@ class PostgresStore(Writes):
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
+        query = await self.narrowed(query)
         rows = await self._fetch(*_unpack(select_items("post", query, DIALECT)))
         # Decoding is CPU work: off the event loop, so serving goes on meanwhile.
         return await self._offload(lambda: [_stored(row, Post) for row in rows])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
+        query = await self.narrowed(query)
         rows = await self._fetch(*_unpack(select_items("event", query, DIALECT)))
         return await self._offload(lambda: [_stored(row, Event) for row in rows])
 
     async def latest_end(
         self, query: ItemQuery, until: datetime | None, kind: str = "event"
     ) -> datetime | None:
-        sql, params = latest_end(query, until, DIALECT, kind)
+        sql, params = latest_end(await self.narrowed(query), until, DIALECT, kind)
         [row] = await self._fetch(sql, *params)
         value: datetime | None = row[0]
         return value

@@ -3,6 +3,7 @@ each spells what differs)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +71,22 @@ def latest_end(
     return f"SELECT max(moment) FROM ({departures}) AS departures", bind.params
 
 
+NARROW_FROM = 200  # groups asked for, from which the store asks for those left out instead
+
+
+def narrowed(query: ItemQuery, known: frozenset[str]) -> ItemQuery:
+    """`query` asking for what it leaves out of the groups the store `known`s, where that
+    is the shorter question: a network's views name every group it has, and 11,200 names
+    in a statement cost PostgreSQL's planner 60 ms and more each time (any plan it may
+    cache for them is a poor one); asking for none but the gone ones costs nothing."""
+    if query.sites is None or len(query.sites) < NARROW_FROM:
+        return query
+    gone = known.difference(query.sites)
+    if len(gone) >= len(query.sites):
+        return query
+    return replace(query, sites=None, except_sites=(*query.except_sites, *sorted(gone)))
+
+
 def _conditions(
     alias: str,
     kind: str,
@@ -94,6 +111,8 @@ def _conditions(
         # One array (PostgreSQL) or JSON (SQLite) parameter for a long list: a network
         # of 11,200 groups asked for three times passes the 32,767 parameters of either.
         parts.append(f"{alias}.site {bind.dialect.one_of(bind, list(query.sites))}")
+    if query.except_sites:
+        parts.append(f"NOT ({alias}.site {bind.dialect.one_of(bind, list(query.except_sites))})")
     if query.ids:
         parts.append(f"{alias}.uuid {bind.dialect.one_of(bind, list(query.ids))}")
     if query.series:

@@ -179,18 +179,20 @@ class SQLiteStore(Writes):
         return {(row[0], row[1]): row[2] for row in rows}
 
     async def posts(self, query: ItemQuery) -> list[Stored[Post]]:
+        query = await self.narrowed(query)
         # Decoded where read: thousands of JSON rows are CPU work, off the event loop.
         sql, params = select_items("post", query, DIALECT)
         return await self._read(lambda db: [_stored(r, Post) for r in db.execute(sql, params)])
 
     async def events(self, query: ItemQuery) -> list[Stored[Event]]:
+        query = await self.narrowed(query)
         sql, params = select_items("event", query, DIALECT)
         return await self._read(lambda db: [_stored(r, Event) for r in db.execute(sql, params)])
 
     async def latest_end(
         self, query: ItemQuery, until: datetime | None, kind: str = "event"
     ) -> datetime | None:
-        sql, params = latest_end(query, until, DIALECT, kind)
+        sql, params = latest_end(await self.narrowed(query), until, DIALECT, kind)
         return _parse(await self._read(lambda db: db.execute(sql, params).fetchone()[0]))
 
 

@@ -26,6 +26,7 @@ from feeds.store.base import (
     HarvestRecord,
     Hidden,
     ImageCopy,
+    ItemQuery,
     Mail,
     dump_notes,
     unique_items,
@@ -34,13 +35,29 @@ from feeds.store.changes import Previous, Write, decide_items
 from feeds.store.columns import Prepared, prepare
 from feeds.store.dialect import Binder, Dialect, Many, One, Plan, Written, marks
 from feeds.store.presence import Keep, Known, decide
-from feeds.store.query import expired_items
+from feeds.store.query import NARROW_FROM, expired_items, narrowed
 
 R = TypeVar("R")
 
 
 class Writes:
     """The store's writes; a store gives its `dialect` and runs plans in `_transact`."""
+
+    # The groups the store holds items of, and the revision they were counted at.
+    _known: tuple[int, frozenset[str]] | None = None
+
+    async def revision(self) -> int:
+        raise NotImplementedError
+
+    async def narrowed(self, query: ItemQuery) -> ItemQuery:
+        """`query`, asking for the groups it leaves out where that is shorter (a network's
+        views: feeds/store/query.py `narrowed`)."""
+        if query.sites is None or len(query.sites) < NARROW_FROM:
+            return query
+        revision = await self.revision()
+        if self._known is None or self._known[0] != revision:
+            self._known = (revision, frozenset(await self._transact(_sites(self.dialect))))
+        return narrowed(query, self._known[1])
 
     @property
     def dialect(self) -> Dialect:
@@ -206,6 +223,12 @@ class Writes:
 
     async def hidden(self, ids: Sequence[str] | None = None) -> list[Hidden]:
         return await self._transact(moderation.hidden(self.dialect, ids))
+
+
+def _sites(d: Dialect) -> Plan[list[str]]:
+    """Every group with a source in the store: items are only ever of these."""
+    rows = yield One("SELECT DISTINCT site FROM sources")
+    return [row["site"] for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

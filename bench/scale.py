@@ -296,6 +296,9 @@ async def harvest(url: str, groups: int, upstream_pid: int) -> dict[str, float]:
 async def store_bytes(server: str, schema: str) -> int:
     db = await asyncpg.connect(server)
     try:
+        # What autovacuum does within a minute of a harvest this size: the planner's
+        # statistics, which the views' plans (and a fair measure of them) depend on.
+        await db.execute(f"ANALYZE {schema}.items")
         size: int = await db.fetchval(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
             " JOIN pg_namespace s ON s.oid = c.relnamespace"

@@ -467,7 +467,13 @@ class Harvester:
             self.on_revision(outcome.revision)
             self.on_change(key[0])
         if outcome.pictures:
-            await self._keep_pictures(key, source, session, outcome.pictures)
+            # Still this source's harvest (/healthz shows it running): its pages change
+            # once more when the copies come.
+            self.running.add(key)
+            try:
+                await self._keep_pictures(key, source, session, outcome.pictures)
+            finally:
+                self.running.discard(key)
         self.on_harvested()
         return outcome, delay
 

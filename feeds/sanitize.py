@@ -188,16 +188,7 @@ def with_own_pictures(html: str) -> str:
 
 @lru_cache(maxsize=1)
 def _with_own_pictures() -> nh3.Cleaner:
-    attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
-    for tag, attrs in _EXTRA_ATTRIBUTES.items():
-        attributes.setdefault(tag, set()).update(attrs)
-    attributes["img"] |= {"srcset", "sizes", "decoding"}  # ours, never upstream's
-    return nh3.Cleaner(
-        tags=(nh3.ALLOWED_TAGS | _EXTRA_TAGS | {"img"}) - (_MEDIA - {"img"}),
-        attributes={tag: a for tag, a in attributes.items() if tag not in _MEDIA - {"img"}},
-        url_schemes=set(LINK_SCHEMES),
-        link_rel="noopener noreferrer",
-    )
+    return _page_cleaner(_MEDIA - {"img"}, {"srcset", "sizes", "decoding"})  # ours only
 
 
 def without_media(html: str) -> str:
@@ -208,12 +199,19 @@ def without_media(html: str) -> str:
 
 @lru_cache(maxsize=1)
 def _without_media() -> nh3.Cleaner:
+    return _page_cleaner(_MEDIA, set())
+
+
+def _page_cleaner(left_out: set[str], picture_attributes: set[str]) -> nh3.Cleaner:
+    """A cleaner for text on our pages: the tags `left_out` go; pictures that stay (our
+    copies) keep `picture_attributes` too."""
     attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
     for tag, attrs in _EXTRA_ATTRIBUTES.items():
         attributes.setdefault(tag, set()).update(attrs)
+    attributes["img"] |= picture_attributes
     return nh3.Cleaner(
-        tags=(nh3.ALLOWED_TAGS | _EXTRA_TAGS) - _MEDIA,
-        attributes={tag: attrs for tag, attrs in attributes.items() if tag not in _MEDIA},
+        tags=(nh3.ALLOWED_TAGS | _EXTRA_TAGS | {"img"}) - left_out,
+        attributes={tag: a for tag, a in attributes.items() if tag not in left_out},
         url_schemes=set(LINK_SCHEMES),
         link_rel="noopener noreferrer",
     )

@@ -71,6 +71,9 @@ class Settings:
     # …and holds at most this many events, what is to come first (FEEDS_NETWORK_CALENDAR_EVENTS):
     # at any size of network, a calendar a phone takes (about 1 kB each).
     network_calendar_events: int = 1000
+    # The network's page lists each group up to this many (FEEDS_PAGE_GROUPS); past it,
+    # each state with its number of groups and a page of its own (`/?region=Bayern`).
+    page_groups: int = 400
     # A WebSub hub (such as https://pubsubhubbub.appspot.com/): feeds name it, and it is
     # told when a feed changes (that needs `base_url`, the address readers know).
     websub_hub: str | None = None
@@ -119,6 +122,7 @@ class Settings:
             admin_token=environ.get("FEEDS_ADMIN_TOKEN") or None,
             network_calendar_days=int(days),
             network_calendar_events=int(most),
+            page_groups=_count(environ.get("FEEDS_PAGE_GROUPS", "400"), "FEEDS_PAGE_GROUPS"),
             websub_hub=_hub(environ.get("FEEDS_WEBSUB_HUB")),
             outbound=outbound_from_env(environ),
             cache_bytes=_megabytes(environ.get("FEEDS_CACHE_MB", "192"), "FEEDS_CACHE_MB"),

@@ -9,6 +9,7 @@ fixed paths here. Below web and render: it imports nothing of the service.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import urlencode
@@ -119,14 +120,20 @@ RESERVED_SLUGS = frozenset(
 # --- what the service writes ------------------------------------------------------------
 
 
+def with_query(address: str, query: Mapping[str, str | int]) -> str:
+    """`address` asking for `query` (a region's feeds and calendar: `?region=Bayern`)."""
+    return f"{address}?{urlencode(query)}" if query else address
+
+
 @dataclass(frozen=True, slots=True)
 class Urls:
     """Absolute addresses under the service's public address (`base`, no slash at the end)."""
 
     base: str
 
-    def network_page(self) -> str:
-        return self.base + NETWORK_PAGE()
+    def network_page(self, region: str | None = None) -> str:
+        """The network's page, or with `region` the page of its groups in one state."""
+        return with_query(self.base + NETWORK_PAGE(), {"region": region} if region else {})
 
     def group_page(self, site: str) -> str:
         return self.base + GROUP_PAGE(site=site)
@@ -159,8 +166,7 @@ class Urls:
         return self.base + POST_PAGE(site=site, item_id=str(item_id))
 
     def widget(self, site: str, **query: str | int) -> str:
-        address = self.base + WIDGET(site=site)
-        return f"{address}?{urlencode(query)}" if query else address
+        return with_query(self.base + WIDGET(site=site), query)
 
     def qr_code(self, site: str) -> str:
         return self.base + QR_CODE(site=site)

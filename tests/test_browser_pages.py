@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import icalendar
 import pytest
 import zxingcpp
 from aiohttp import web
@@ -20,6 +21,7 @@ from PIL import Image
 
 from tests.conftest import Serve
 from tests.helpers import get
+from tests.network import EVENTS, towns
 from tests.pages_scenario import GROUP, Scenario, serve_pages
 from tests.upstream import Upstream
 
@@ -108,6 +110,7 @@ async def test_pages_fit_phones_and_desktops_and_pass_axe(
     post = json.loads(body)["items"][0]["id"].removeprefix("urn:uuid:")
     pages = {
         "network": f"{base}/",
+        "region": f"{base}/?region=Rheinland-Pfalz",
         "group": f"{base}/{GROUP}/",
         "event": await event_page_url(http, base, "Rock Rising"),
         "series": await event_page_url(http, base, "Offener Treff"),
@@ -243,11 +246,11 @@ async def test_widget_on_another_website_under_a_strict_csp(
         )
         assert all(t.endswith(" Uhr") or t.count(".") >= 2 for t in times), times
         # The host page has its own heading: the box adds none, and is named for screen
-        # readers; its "all events" link goes to the region on the network's page.
+        # readers; its "all events" link goes to the region's page.
         assert await page.locator("section.engagement-termine h2").count() == 0
         assert await page.get_attribute("section.engagement-termine", "aria-label") == "Termine"
         more = await page.get_attribute("section.engagement-termine p a", "href")
-        assert more == f"{base}/#region-rheinland-pfalz"
+        assert more == f"{base}/?region=Rheinland-Pfalz"
         frame = page.frame_locator("iframe")
         framed = await frame.locator("li a").all_text_contents()
         assert framed == [title for title, _ in expected[:3]]
@@ -261,8 +264,7 @@ async def test_widget_on_another_website_under_a_strict_csp(
 
 
 async def test_subscribing_on_android_takes_one_tap(scenario: Scenario, browser: Any) -> None:
-    """Android has no app for webcal:// links: there the button leads to Google Calendar,
-    and the region a widget links to is where the network's page lists it."""
+    """Android has no app for webcal:// links: there the button leads to Google Calendar."""
     android = (
         "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
         " Chrome/126.0 Mobile Safari/537.36"
@@ -280,6 +282,46 @@ async def test_subscribing_on_android_takes_one_tap(scenario: Scenario, browser:
     assert href is not None
     assert href.startswith("webcal://")
     await desktop.page.context.close()
-    network = await open_page(browser, f"{scenario.base}/", 1280)
-    assert await network.page.locator("#region-rheinland-pfalz").count() == 1
-    await network.page.context.close()
+
+
+async def test_a_visitor_finds_a_region_and_subscribes_to_its_calendar(
+    scenario: Scenario, http: aiohttp.ClientSession, browser: Any
+) -> None:
+    """From the network's page to a state's: its groups, what is to come there, and its
+    calendar by the QR code on the page, as a phone's camera would read it."""
+    base = scenario.base
+    watched = await open_page(browser, f"{base}/", 360)
+    page = watched.page
+    await page.get_by_role("link", name="Rheinland-Pfalz", exact=True).click()
+    await page.wait_for_load_state("networkidle")
+    assert page.url == f"{base}/?region=Rheinland-Pfalz"
+    assert await page.text_content("h1") == "Engagierte Stadt in Rheinland-Pfalz"
+    here = [t for t in towns() if t.state == "Rheinland-Pfalz"]
+    listed = await page.eval_on_selector_all(
+        "#gruppen ~ ul.groups a", "els => els.map(e => e.textContent)"
+    )
+    assert sorted(listed) == sorted(f"Engagierte Stadt {t.name}" for t in here)
+    coming = await page.locator("#termine").locator("xpath=..").locator("li h3").all_text_contents()
+    assert "Offener Treff" in coming  # Kaiserslautern's
+    # The code on the page, read by an independent decoder, is the region's calendar.
+    qr = page.locator(".subscribe .qr img")
+    await qr.scroll_into_view_if_needed()
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(await qr.screenshot())))
+    calendar = f"{base}/network/events.ics?region=Rheinland-Pfalz"
+    assert found.text == calendar.replace("http://", "webcal://", 1)
+    assert watched.errors == []
+    await screenshot(page, "region-360")
+    await page.context.close()
+    # What a phone subscribed to it shows: the region's groups' events, no other's.
+    _, _, body = await get(http, calendar)
+    titles = {str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
+    meetings = {t.removeprefix("Treffen in ") for t in titles if t.startswith("Treffen in ")}
+    assert meetings == {t.name for t in here if t.kind in EVENTS}
+    assert "Offener Treff" in titles
+    # A state no group is in, and one spelled otherwise.
+    status, _, missing = await get(http, f"{base}/?region=Atlantis")
+    assert status == 404
+    assert "Atlantis" in missing.decode()
+    async with http.get(f"{base}/?region=rheinland-pfalz", allow_redirects=False) as answer:
+        assert answer.status == 308
+        assert answer.headers["Location"] == f"{base}/?region=Rheinland-Pfalz"

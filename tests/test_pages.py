@@ -5,9 +5,10 @@ read, escaping, and HTTP as for the feeds (validators, 304, a CSP)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import extruct
@@ -15,8 +16,10 @@ import feedparser
 import lxml.html
 import pytest
 
+from feeds.config import Settings
+from feeds.web.app import create_app
 from tests.conftest import Serve
-from tests.helpers import get
+from tests.helpers import LOCAL, get
 from tests.network import towns
 from tests.pages_scenario import GROUP, HOSTILE_TITLE, Scenario, serve_pages
 from tests.upstream import Upstream
@@ -63,11 +66,52 @@ async def test_network_page_lists_every_group_under_its_state(
     assert listed == expected
     assert list(listed) == sorted(listed)  # states in order, to be found
     links = {a.get("href") for a in section.iterfind(".//a")}
-    assert links == {f"{scenario.base}/{t.slug}/" for t in towns()}
+    # Each group's page, and each state's (its heading).
+    states = {f"{scenario.base}/?{urlencode({'region': t.state})}" for t in towns()}
+    assert links == {f"{scenario.base}/{t.slug}/" for t in towns()} | states
     # Upcoming events of all groups, with their group named.
     events = doc.get_element_by_id("termine").getparent()
     assert "Offener Treff" in events.text_content()
     assert "Engagierte Stadt Kaiserslautern" in events.text_content()
+
+
+async def test_a_large_network_lists_its_states_each_with_a_page(
+    scenario: Scenario, http: aiohttp.ClientSession, serve: Serve, database_url: str
+) -> None:
+    """Past FEEDS_PAGE_GROUPS groups the network's page names each state, how many groups
+    it has and a link to its page, which lists them; here 112 groups, listed up to 100."""
+    settings = Settings(database_url=database_url, outbound=LOCAL, page_groups=100)
+    base = await serve(create_app(settings, scenario.config, harvest=False))
+    doc = await page(http, f"{base}/")
+    assert "aller 112 Gruppen" in doc.cssselect("p.lead")[0].text_content()
+    section = doc.get_element_by_id("gruppen").getparent()
+    states = {
+        li.find("a").text_content(): (li.find("a").get("href"), li.findtext("span"))
+        for li in section.cssselect("ul.regions li")
+    }
+    expected = Counter(t.state for t in towns())
+    assert {name: count for name, (_, count) in states.items()} == {
+        state: f"{n} Gruppe" if n == 1 else f"{n} Gruppen" for state, n in expected.items()
+    }
+    assert not section.cssselect("ul.groups")  # no group listed on it
+    # A state's page lists its groups, and offers its calendar and feeds.
+    address, _ = states["Bayern"]
+    assert address == f"{base}/?region=Bayern"
+    bavaria = await page(http, address)
+    names = {a.text_content() for a in bavaria.cssselect("ul.groups a")}
+    assert names == {f"Engagierte Stadt {t.name}" for t in towns() if t.state == "Bayern"}
+    assert len(names) == expected["Bayern"]
+    feeds = {a.get("href") for a in bavaria.xpath('//link[@rel="alternate"]')}
+    assert f"{base}/network/news.atom?region=Bayern" in feeds
+    status, _, body = await get(http, f"{base}/network/news.atom?region=Bayern")
+    assert status == 200
+    posts = {e.title for e in feedparser.parse(body).entries}
+    assert posts  # the state's groups' posts, no other's
+    assert all(p.removeprefix("Neues aus ").split(" (")[0] in _bavarian() for p in posts)
+
+
+def _bavarian() -> set[str]:
+    return {t.name for t in towns() if t.state == "Bayern"}
 
 
 async def test_group_page_shows_what_is_coming_and_how_to_subscribe(

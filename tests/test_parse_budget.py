@@ -91,9 +91,11 @@ async def test_a_calendar_over_its_parse_budget_is_stopped_and_nothing_waits(
         await store.close()
     assert len(cached) >= 3
     # Another group's answers, cached and rendered anew, while the worker reads: 5 and 3 ms
-    # at most when this was written.
-    assert max(cached) < 0.1
-    assert max(uncached) < 0.1
+    # at most when this was written. An event loop waiting on the parse would wait its
+    # whole budget (1 s); half of that tells the two apart on a busy CI machine too (a
+    # render took 0.12 s there once, beside another test's browser).
+    assert max(cached) < 0.5
+    assert max(uncached) < 0.5
 
 
 def swallow_memory(gigabytes: int) -> int:

@@ -29,7 +29,7 @@ from feeds.render.status import StatusView
 from feeds.render.when import describe, describe_day
 from feeds.sanitize import html_to_text
 from feeds.store.base import ImageCopy
-from feeds.urls import FEEDS, NETWORK, Urls
+from feeds.urls import FEEDS, NETWORK, Urls, with_query
 
 SUMMARY_CHARS = 240
 NO_REGION = "Weitere Gruppen"
@@ -113,7 +113,9 @@ class GroupLink:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Region:
     name: str
-    groups: tuple[GroupLink, ...]
+    url: str  # its own page; "" for the groups without a region
+    count: int  # its groups
+    groups: tuple[GroupLink, ...]  # listed; none where the network is too large to list
 
     @property
     def id(self) -> str:
@@ -178,32 +180,39 @@ class PostDetail:
 # --- building what the templates show -------------------------------------------------
 
 
-def feed_links(urls: Urls, slug: str, title: str) -> tuple[FeedLink, ...]:
+def feed_links(
+    urls: Urls, slug: str, title: str, query: Mapping[str, str] | None = None
+) -> tuple[FeedLink, ...]:
     """The news in every format, then the events as Atom (what `<link rel=alternate>` and
-    the subscribe box offer)."""
-    atom = FEEDS["atom"]
+    the subscribe box offer); each asking for `query` (a region's)."""
+    atom, query = FEEDS["atom"], query or {}
     news = tuple(
         FeedLink(type=f.media_type, title=f"{title}: Neuigkeiten ({f.label})",
-                 href=urls.news(slug, f.extension))
+                 href=with_query(urls.news(slug, f.extension), query))
         for f in FEEDS.values()
     )  # fmt: skip
     events = FeedLink(type=atom.media_type, title=f"{title}: Termine ({atom.label})",
-                      href=urls.events_feed(slug, atom.extension))  # fmt: skip
+                      href=with_query(urls.events_feed(slug, atom.extension), query))  # fmt: skip
     return (*news, events)
 
 
-def subscription(urls: Urls, slug: str, name: str, *, network: bool = False) -> Subscription:
+def subscription(
+    urls: Urls, slug: str, name: str, *, network: bool = False, region: str | None = None
+) -> Subscription:
+    """Every way to follow a group, the network, or (`region`) the network's groups in one
+    state: each address then asks for that region."""
+    query = {"region": region} if region else {}
     return Subscription(
         name=name,
         slug=slug,
-        calendar=calendar_links(urls.calendar(slug), name),
-        qr=urls.qr_code(slug),
-        news=feed_links(urls, slug, name),
-        events_feed=urls.events_feed(slug),
-        digest=urls.digest(slug),
-        programme=urls.programme(slug),
-        programme_pdf=urls.programme_pdf(slug),
-        opml=urls.opml() if network else None,
+        calendar=calendar_links(with_query(urls.calendar(slug), query), name),
+        qr=with_query(urls.qr_code(slug), query),
+        news=feed_links(urls, slug, name, query),
+        events_feed=with_query(urls.events_feed(slug), query),
+        digest=with_query(urls.digest(slug), query),
+        programme=with_query(urls.programme(slug), query),
+        programme_pdf=with_query(urls.programme_pdf(slug), query),
+        opml=urls.opml() if network and not region else None,
     )
 
 
@@ -253,14 +262,27 @@ def post_card(
     )
 
 
-def regions_of(groups: Iterable[tuple[str | None, GroupLink]]) -> tuple[Region, ...]:
-    """Groups by federal state, states alphabetically, groups without one last."""
+def regions_of(
+    groups: Iterable[tuple[str | None, GroupLink]], urls: Urls, *, listed: bool = True
+) -> tuple[Region, ...]:
+    """Groups by federal state, states alphabetically, groups without one last; with
+    `listed` false, each state's groups only counted (its page lists them), but those
+    without a state still listed, which have no page of their own."""
     by_region: dict[str, list[GroupLink]] = {}
     for region, link in groups:
         by_region.setdefault(region or NO_REGION, []).append(link)
     names = sorted(by_region, key=lambda name: (name == NO_REGION, name))
     return tuple(
-        Region(name=name, groups=tuple(sorted(by_region[name], key=lambda g: g.name)))
+        Region(
+            name=name,
+            url="" if name == NO_REGION else urls.network_page(region=name),
+            count=len(by_region[name]),
+            groups=(
+                tuple(sorted(by_region[name], key=lambda g: g.name))
+                if listed or name == NO_REGION
+                else ()
+            ),
+        )
         for name in names
     )
 
@@ -365,7 +387,10 @@ def render_home(
     events: Sequence[EventCard],
     posts: Sequence[PostCard],
     regions: Sequence[Region],
+    *,
+    region: str | None = None,
 ) -> bytes:
+    """The network's page, or (`region`) the page of its groups in one state."""
     return _render(
         "home.html",
         page,
@@ -373,7 +398,8 @@ def render_home(
         events=events,
         posts=posts,
         regions=regions,
-        groups_total=sum(len(region.groups) for region in regions),
+        region=region,
+        groups_total=sum(r.count for r in regions),
     )
 
 
@@ -462,6 +488,8 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# 11200 is "11.200" in German; the filter writes the points.
+_ENV.filters["thousands"] = lambda number: f"{number:,}".replace(",", ".")
 
 
 def template_env() -> jinja2.Environment:

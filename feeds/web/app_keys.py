@@ -21,7 +21,7 @@ class Configured:
     """The configuration being served. Replaced whole when sites.toml changes
     (feeds/config_watch.py): a request reads one or the other, never half of each."""
 
-    __slots__ = ("config", "interval", "network")
+    __slots__ = ("config", "interval", "network", "regions")
 
     def __init__(self, config: Config) -> None:
         self.use(config)
@@ -31,6 +31,8 @@ class Configured:
         self.config = config
         self.network: Network = config.network
         self.interval = min(intervals, default=timedelta(minutes=15))  # the shortest
+        # Each region's name as the configuration spells it, by its case-folded name.
+        self.regions = {s.region.casefold(): s.region for s in config.network.sites if s.region}
 
 
 settings_key = web.AppKey("settings", Settings)

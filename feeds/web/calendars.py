@@ -21,14 +21,22 @@ from feeds.render.qr import qr_svg
 from feeds.scope import EPOCH, Scope, carried_also, merged_of, newest_change
 from feeds.scope import valid_until as upcoming_until
 from feeds.store import ItemQuery, Store
-from feeds.urls import Urls
+from feeds.urls import Urls, with_query
 from feeds.web.app_keys import settings_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.hidden import hidden_item
 from feeds.web.pictures import with_own_images
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
-from feeds.web.request import Asked, filters_of, harvest_interval, max_age, scope_of, urls_of
+from feeds.web.request import (
+    Asked,
+    filters_of,
+    harvest_interval,
+    max_age,
+    region_of,
+    scope_of,
+    urls_of,
+)
 
 routes = web.RouteTableDef()
 QR_MAX_AGE = 24 * 3600
@@ -93,11 +101,14 @@ async def event_calendar(request: web.Request) -> web.Response:
 
 @routes.get(urls.QR_CODE.route)
 async def qr_code(request: web.Request) -> web.Response:
-    scope, links = scope_of(request), urls_of(request)
+    scope, links, region = scope_of(request), urls_of(request), region_of(request)
     answers = request.app[answers_key]
-    async with answers.slot(Asked("qr", scope, urls=links).key) as slot:
+    # Only `region` counts here (a region's page shows its calendar's code): any other
+    # parameter would make codes of calendars no page offers.
+    filters = Filters(regions=(region,)) if region and scope.is_network else Filters()
+    async with answers.slot(Asked("qr", scope, filters=filters, urls=links).key) as slot:
         if slot.found is None:
-            slot.keep(await _qr_code(scope, links, slot.revision))
+            slot.keep(await _qr_code(scope, filters, links, slot.revision))
     return await answers.respond(request, slot.rendered, max_age=QR_MAX_AGE)
 
 
@@ -277,7 +288,9 @@ async def _ics(
     )
 
 
-async def _qr_code(scope: Scope, links: Urls, revision: int) -> Rendered:
-    calendar = webcal(links.calendar(scope.slug))
-    body = qr_svg(calendar, f"Kalender abonnieren: {scope.title}")
+async def _qr_code(scope: Scope, filters: Filters, links: Urls, revision: int) -> Rendered:
+    query = {"region": filters.regions[0]} if filters.regions else {}
+    calendar = webcal(with_query(links.calendar(scope.slug), query))
+    title = " in ".join([scope.title, *filters.regions])
+    body = qr_svg(calendar, f"Kalender abonnieren: {title}")
     return make_rendered(body, "image/svg+xml", None, revision)

@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from feeds import urls
-from feeds.filters import Filters, Scheduled, item_query, last_departure
+from feeds.filters import Filters, Scheduled, item_query, last_departure, select_sites
 from feeds.model import Network
 from feeds.occurrences import occurrences
 from feeds.render import pages
 from feeds.scope import EPOCH, Scope, newest_change, resolve_scope, upcoming, valid_until
 from feeds.store import ItemQuery, Store
 from feeds.urls import NETWORK, Urls
-from feeds.web.app_keys import configured_key, federation_key, store_key
+from feeds.web.app_keys import configured_key, federation_key, settings_key, store_key
 from feeds.web.cache import answers_key
 from feeds.web.hidden import hidden_item
 from feeds.web.pictures import og_image, picture, pictures_of
@@ -47,9 +47,20 @@ class NoSuchItemError(LookupError):
 
 @routes.get(urls.NETWORK_PAGE.route)
 async def network_page(request: web.Request) -> web.Response:
-    scope = resolve_scope(request.app[configured_key].network, NETWORK)
+    """The network's page; with `region`, the page of its groups in that state."""
+    configured = request.app[configured_key]
+    scope = resolve_scope(configured.network, NETWORK)
     assert scope is not None  # the network is always there
-    return await _home(request, scope)
+    asked = request.query.get("region")
+    if asked is None:
+        return await _home(request, scope)
+    region = configured.regions.get(asked.strip().casefold())
+    if region is None:
+        shown = asked if len(asked) <= 40 else asked[:39] + "…"
+        raise missing(request, scope, f"Ein Bundesland „{shown}“ hat hier keine Gruppen.")
+    if asked != region:  # one address for each region's page: "bayern" leads to "Bayern"
+        raise web.HTTPPermanentRedirect(urls_of(request).network_page(region=region))
+    return await _home(request, scope, region=region)
 
 
 @routes.get(urls.GROUP_PAGE.route)
@@ -115,10 +126,11 @@ async def post_page(request: web.Request) -> web.Response:
     return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
 
 
-async def _home(request: web.Request, scope: Scope) -> web.Response:
+async def _home(request: web.Request, scope: Scope, region: str | None = None) -> web.Response:
     links, app, now = urls_of(request), request.app, datetime.now(UTC)
     answers, network, store = app[answers_key], app[configured_key].network, app[store_key]
-    async with answers.slot(Asked("page", scope, urls=links).key) as slot:
+    filters = Filters(regions=(region,)) if region else Filters()
+    async with answers.slot(Asked("page", scope, filters=filters, urls=links).key) as slot:
         if slot.found is None:
             slot.keep(
                 await _home_page(
@@ -130,6 +142,8 @@ async def _home(request: web.Request, scope: Scope) -> web.Response:
                     answers.pool,
                     slot.revision,
                     federated(request),
+                    region=region,
+                    listed_up_to=app[settings_key].page_groups,
                 )
             )
     return await answers.respond(request, slot.rendered, max_age=PAGE_MAX_AGE)
@@ -265,12 +279,16 @@ async def _home_page(
     pool: RenderPool,
     revision: int,
     federated: Urls | None = None,
+    *,
+    region: str | None = None,
+    listed_up_to: int,
 ) -> Rendered:
-    """The network's page (`/`) or a group's (`/{group}/`)."""
+    """The network's page (`/`), a region's (`/?region=Bayern`) or a group's (`/{group}/`)."""
+    filters = Filters(regions=(region,)) if region else Filters()
     events, changed, until = await upcoming_cards(
-        store, scope, Filters(), links, now, PAGE_EVENTS, pool
+        store, scope, filters, links, now, PAGE_EVENTS, pool
     )
-    posts = await store.posts(ItemQuery(sites=scope.site_slugs(), limit=PAGE_POSTS))
+    posts = await store.posts(ItemQuery(sites=scope.site_slugs(filters), limit=PAGE_POSTS))
     names = scope.names()
     copies = await pictures_of(store, [p.item for p in posts])
     cards = [
@@ -283,40 +301,51 @@ async def _home_page(
         )
         for p in posts
     ]
-    subscribe = pages.subscription(links, scope.slug, scope.title, network=scope.is_network)
-    feeds = pages.feed_links(links, scope.slug, scope.title)
     if scope.is_network:
-        counts = await store.item_counts()
+        sites = scope.sites if region is None else select_sites(scope.sites, filters)
+        # Past `listed_up_to` groups, the states with a page each: a page of 11,200 links
+        # (1.3 MB) is no page for people, nor cheap to make.
+        listed = region is not None or len(sites) <= listed_up_to
+        counts = await store.item_counts() if listed else {}
         regions = pages.regions_of(
             (
-                site.region,
-                pages.GroupLink(
-                    name=site.name,
-                    url=links.group_page(site.slug),
-                    posts=counts.get((site.slug, "post"), 0),
-                    events=counts.get((site.slug, "event"), 0),
-                ),
-            )
-            for site in network.sites
+                (
+                    site.region,
+                    pages.GroupLink(
+                        name=site.name,
+                        url=links.group_page(site.slug),
+                        posts=counts.get((site.slug, "post"), 0),
+                        events=counts.get((site.slug, "event"), 0),
+                    ),
+                )
+                for site in sites
+            ),
+            links,
+            listed=listed,
         )
+        title = f"{network.name} in {region}" if region else network.name
+        subscribe = pages.subscription(links, scope.slug, title, network=True, region=region)
         page = frame(
             scope,
             network,
             links,
-            title=f"{network.name}: Neuigkeiten und Termine",
-            description=f"Neuigkeiten und Termine der {len(network.sites)} Gruppen von"
-            f" {network.name}, zum Lesen und Abonnieren.",
-            url=links.network_page(),
-            feeds=feeds,
+            title=f"{title}: Neuigkeiten und Termine",
+            description=f"Neuigkeiten und Termine der {len(sites)} Gruppen von {title},"
+            " zum Lesen und Abonnieren.",
+            url=links.network_page(region=region),
+            feeds=subscribe.news,
             activity=federated.actor(NETWORK) if federated else None,
         )
         # Templates in a worker, like every render: 112 groups make a long page.
-        body = await pool.run(pages.render_home, page, subscribe, events, cards, regions)
+        body = await pool.run(
+            partial(pages.render_home, region=region), page, subscribe, events, cards, regions
+        )
         # The groups' counts change with any harvest: the page is as new as the store
         # (read from the store, so every instance gives the same date).
         changed = max(changed, newest_change(posts), await store.last_change() or EPOCH)
     else:
         site = scope.sites[0]
+        subscribe = pages.subscription(links, scope.slug, scope.title)
         page = frame(
             scope,
             network,
@@ -324,7 +353,7 @@ async def _home_page(
             title=f"{site.name}: Neuigkeiten und Termine",
             description=f"Neuigkeiten und Termine von {site.name}, zum Lesen und Abonnieren.",
             url=links.group_page(site.slug),
-            feeds=feeds,
+            feeds=subscribe.news,
             activity=federated.actor(site.slug) if federated else None,
         )
         body = await pool.run(

@@ -29,7 +29,7 @@ from feeds.web.cache import answers_key
 from feeds.web.pages import PAGE_MAX_AGE, page_headers
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, attachment, make_rendered
-from feeds.web.request import Asked, filters_of, scope_of, urls_of
+from feeds.web.request import Asked, filters_of, page_of, scope_of, urls_of
 
 routes = web.RouteTableDef()
 WEEKS = 4
@@ -91,7 +91,7 @@ async def _render(
             names=scope.names() if scope.is_network else None,
             qr_svg=qr_svg(webcal(calendar), f"Kalender abonnieren: {scope.title}"),
             calendar=calendar,
-            page=links.network_page() if scope.is_network else links.group_page(scope.slug),
+            page=page_of(scope, filters, links),
             pdf=links.programme_pdf(scope.slug),
             now=now,
         )  # fmt: skip

@@ -73,6 +73,25 @@ def filters_of(request: web.Request) -> Filters:
     return filters
 
 
+def page_of(scope: Scope, filters: Filters, links: Urls) -> str:
+    """The page for people of what a view shows: the group's, the network's page of the
+    one region asked for, or the network's."""
+    if not scope.is_network:
+        return links.group_page(scope.slug)
+    return links.network_page(region=filters.regions[0] if len(filters.regions) == 1 else None)
+
+
+def region_of(request: web.Request) -> str | None:
+    """The `region` asked for, as the configuration spells it; one no group is in is a 404."""
+    asked = request.query.get("region")
+    if asked is None:
+        return None
+    region: str | None = request.app[configured_key].regions.get(asked.strip().casefold())
+    if region is None:
+        raise web.HTTPNotFound(text=f"no group is in a region named {excerpt(asked)}\n")
+    return region
+
+
 def harvest_interval(request: web.Request) -> timedelta:
     """The shortest harvest interval: how often calendars ask again."""
     interval: timedelta = request.app[configured_key].interval

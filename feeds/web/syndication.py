@@ -36,7 +36,7 @@ from feeds.web.cache import answers_key
 from feeds.web.pictures import with_own_images
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
-from feeds.web.request import Asked, filters_of, max_age, scope_of, urls_of
+from feeds.web.request import Asked, filters_of, max_age, page_of, scope_of, urls_of
 
 routes = web.RouteTableDef()
 NEWS_LIMIT = 50
@@ -204,7 +204,7 @@ async def _digest(
     held = digest_weeks(now.astimezone(zone).date(), zone, now, DIGEST_WEEKS_BACK)
     whole = replace(filters, start=held[0].monday, end=held[-1].sunday, limit=None)
     candidates = await store.events(item_query(whole, scope.site_slugs(filters), zone))
-    page = links.network_page() if scope.is_network else links.group_page(scope.slug)
+    page = page_of(scope, filters, links)
     names = scope.names() if scope.is_network else None
     info = FeedInfo(
         id=feed_id(scope.slug, "digest"),

@@ -20,7 +20,7 @@ from feeds.web.cache import answers_key
 from feeds.web.pages import PAGE_MAX_AGE, frame, page_headers, upcoming_cards
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
-from feeds.web.request import Asked, filters_of, scope_of, urls_of
+from feeds.web.request import Asked, filters_of, page_of, scope_of, urls_of
 
 routes = web.RouteTableDef()
 WIDGET_EVENTS = 5
@@ -89,9 +89,7 @@ async def _widget(
         description=f"Die nächsten Termine: {title}",
         url=links.widget(scope.slug),
     )
-    more = links.network_page() if scope.is_network else links.group_page(scope.slug)
-    if scope.is_network and len(filters.regions) == 1:  # to where the page lists the region
-        more += "#" + pages.region_id(filters.regions[0])
+    more = page_of(scope, filters, links)  # a region's widget leads to the region's page
     body = await pool.run(
         partial(pages.render_widget, more_url=more, heading=heading), page, events
     )

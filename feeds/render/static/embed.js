@@ -57,9 +57,6 @@
     if (event.end && day(event.end, zone) === day(event.start, zone)) text += `–${clock(event.end, zone)}`;
     return `${text} Uhr`;
   };
-  // As the network page names its regions' headings (feeds/render/pages.py region_id).
-  const regionId = (name) =>
-    "region-" + name.toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
   const safeUrl = (value) => {
     try {
       const url = new URL(value, base);
@@ -94,9 +91,9 @@
         list.append(li);
       }
       const more = make("p", null, { margin: "0.5em 0 0" });
-      // To the page of what the box shows: the group's, or the network's at its region.
+      // To the page of what the box shows: the group's, its region's, or the network's.
       const all = make("a", "Alle Termine und Kalender abonnieren");
-      const region = data.region ? `#${regionId(data.region)}` : "";
+      const region = data.region ? `?${new URLSearchParams({ region: data.region })}` : "";
       all.href = new URL(site === "network" ? `./${region}` : `${site}/`, base).href;
       more.append(all);
       box.append(more);

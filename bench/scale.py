@@ -322,6 +322,7 @@ def views(groups: int) -> list[str]:
         f"/network/events.ics?near={near}&radius=50",
         "/network/events.ics",
         "/",
+        "/?region=Bayern",
     ]
 
 

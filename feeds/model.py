@@ -134,9 +134,15 @@ class Network:
     timezone: str = DEFAULT_TIMEZONE
     sites: tuple[Site, ...] = ()
     taxonomy: Taxonomy = ()  # the network's categories over its groups' (feeds/taxonomy.py)
+    # Every request to a group's address looks its group up: a look-up, not a walk past
+    # 11,200 groups.
+    _by_slug: dict[str, Site] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_slug", {s.slug: s for s in reversed(self.sites)})
 
     def site(self, slug: str) -> Site | None:
-        return next((s for s in self.sites if s.slug == slug), None)
+        return self._by_slug.get(slug)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,9 @@ def _network() -> tuple[list[Post], list[Event]]:
     for n in range(160):
         day = date(2025, 5, 1) + timedelta(days=rng.randint(0, 90))
         start: date | datetime
-        shape = rng.choice(["single", "single", "allday", "weekly", "count", "until", "rdate"])
+        shape = rng.choice(
+            ["single", "single", "allday", "weekly", "count", "until", "rdate", "daily"]
+        )
         if shape == "allday":
             start, end = day, day + timedelta(days=rng.randint(0, 2))
         else:
@@ -76,6 +78,7 @@ def _network() -> tuple[list[Post], list[Event]]:
             "weekly": "FREQ=WEEKLY",
             "count": f"FREQ=DAILY;COUNT={rng.randint(1, 20)}",
             "until": "FREQ=WEEKLY;UNTIL=20250715T000000Z",
+            "daily": "FREQ=DAILY",  # past the 64 dates written ahead (series_dates)
         }.get(shape)
         if shape == "until" and isinstance(start, date) and not isinstance(start, datetime):
             rule = "FREQ=WEEKLY;UNTIL=20250715"
@@ -219,7 +222,11 @@ def _key(chosen: list[Scheduled]) -> list[tuple[str, datetime]]:
 @given(
     filters=filter_values,
     sites=site_values,
-    now=st.none() | st.sampled_from([NOW, NOW + timedelta(days=40), NOW - timedelta(days=60)]),
+    # Harvested at NOW: its series' dates written from then, a daily one's for 64 days.
+    now=st.none()
+    | st.sampled_from(
+        [NOW, NOW + timedelta(days=40), NOW - timedelta(days=60), NOW + timedelta(days=100)]
+    ),
 )
 def test_events_chosen_from_the_store_are_what_the_filters_mean(
     filled: tuple[asyncio.AbstractEventLoop, Store],
@@ -237,6 +244,30 @@ def test_events_chosen_from_the_store_are_what_the_filters_mean(
     candidates = loop.run_until_complete(store.events(query))
     got = select_events(candidates, filters, BERLIN, now=now)[: filters.limit]
     assert _key(got) == _key(expected)
+
+
+@pytest.mark.parametrize("days", [-60, 0, 40, 100, 400])
+@pytest.mark.parametrize("limit", [1, 5, 20])
+def test_the_soonest_events_come_from_few_candidates(
+    filled: tuple[asyncio.AbstractEventLoop, Store], days: int, limit: int
+) -> None:
+    """What a network's feed asks (the next `limit` from now, no other filter): the same
+    as choosing among every event, from the store's candidates; and once the harvest has
+    written the series' next dates (at NOW), only those series that may be among them
+    are handed over and expanded, not all 84. Before it (-60 days), a year on (when the
+    dates written have run out) and for a daily series past its 64 dates written, every
+    series that may be still goes in."""
+    loop, store = filled
+    now, filters = NOW + timedelta(days=days), Filters(limit=limit)
+    everything = loop.run_until_complete(store.events(ItemQuery()))
+    expected = select_events(everything, filters, BERLIN, now=now)[:limit]
+    candidates = loop.run_until_complete(
+        store.events(item_query(filters, SITES, BERLIN, after=now))
+    )
+    got = select_events(candidates, filters, BERLIN, now=now)[:limit]
+    assert _key(got) == _key(expected)
+    if 0 <= days <= 40:  # dated: about as many as asked for (equal starts, ongoing ones)
+        assert len(candidates) <= limit + 3, len(candidates)
 
 
 @QUICK

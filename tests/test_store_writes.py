@@ -105,7 +105,7 @@ async def test_a_sequence_of_reads_is_written_alike_on_both_stores(store_url: st
 
 
 def test_the_decision_needs_no_database() -> None:
-    one, two, three = prepare([post(1), post(2), post(3)])
+    one, two, three = prepare([post(1), post(2), post(3)], datetime.now(UTC))
     stored = {
         ("post", "p1"): Previous(41, one.digest, T0 - HOUR),  # as read: unchanged
         ("post", "p2"): Previous(42, "another digest", T0 - HOUR),  # changed upstream

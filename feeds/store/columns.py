@@ -7,11 +7,12 @@ migration fills them in for rows written before they existed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import islice
 
 from feeds import codec
 from feeds.model import Event, Item, Post
-from feeds.occurrences import last_end
+from feeds.occurrences import last_end, occurrences
 from feeds.sanitize import html_to_text
 
 # Fields are joined with a line break, which a search (one stripped line) never spans.
@@ -80,11 +81,42 @@ class Prepared:
     digest: str  # codec.content_hash
     data: str  # codec.dumps
     columns: Columns
+    dates: Dated | None = None  # a series' next dates (None: a single event, or a post)
 
 
-def prepare(items: list[Item]) -> list[Prepared]:
+# A series' dates are written for a year ahead, at most so many: a weekly one for a year,
+# a daily one for two months; its source's reads write them anew before they run out.
+DATED_AHEAD = timedelta(days=366)
+DATED_MOST = 64
+DATED_AGAIN = timedelta(days=30)  # written anew once they reach less far ahead than this
+
+
+@dataclass(frozen=True, slots=True)
+class Dated:
+    """A series' occurrences overlapping [since, until): all of them, in order."""
+
+    since: datetime
+    until: datetime
+    occurrences: tuple[tuple[datetime, datetime], ...]
+
+
+def dated(event: Event, now: datetime) -> Dated | None:
+    """The next dates of a series from `now`, by the expansion every view uses."""
+    if not (event.rrule or event.rdates):
+        return None
+    horizon = now + DATED_AHEAD
+    found = list(islice(occurrences(event, now, horizon), DATED_MOST + 1))
+    until = horizon
+    if len(found) > DATED_MOST:  # the rest from the first left out on, unknown here
+        until = found[DATED_MOST][0]
+        found = [o for o in found[:DATED_MOST] if o[0] < until]
+    return Dated(now, until, tuple(found))
+
+
+def prepare(items: list[Item], now: datetime) -> list[Prepared]:
     """Done outside the store's lock (and off the event loop): a write then holds the
-    database only for its statements, not for JSON, hashing and text extraction."""
+    database only for its statements, not for JSON, hashing, text extraction and the
+    expansion of series."""
     return [
         Prepared(
             "post" if isinstance(item, Post) else "event",
@@ -92,6 +124,7 @@ def prepare(items: list[Item]) -> list[Prepared]:
             codec.content_hash(item),
             codec.dumps(item),
             columns(item),
+            dated(item, now) if isinstance(item, Event) else None,
         )
         for item in items
     ]

@@ -26,6 +26,8 @@ LAST_CHANGE = (
 def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, list[Any]]:
     """One statement reading the items of `kind` that `query` asks for, in feed order."""
     bind = Binder(dialect)
+    if kind == "event" and query.limit is not None and query.after is not None:
+        return _soonest_events(query, query.limit, query.after, bind)
     where = _conditions("items", kind, query, bind)
     if kind == "post":
         sql = f"SELECT {ITEM_COLUMNS} FROM items WHERE {where}"
@@ -43,6 +45,45 @@ def select_items(kind: str, query: ItemQuery, dialect: Dialect) -> tuple[str, li
         where += f" AND (items.recurring OR items.sort_at <= COALESCE(({cutoff}), items.sort_at))"
     return (
         f"SELECT {ITEM_COLUMNS} FROM items WHERE {where} ORDER BY items.sort_at, items.id",
+        bind.params,
+    )
+
+
+def _soonest_events(
+    query: ItemQuery, limit: int, after: datetime, bind: Binder
+) -> tuple[str, list[Any]]:
+    """The candidates for the first `limit` events still on at `after`: each single event
+    and each series whose next date (series_dates, written at the harvest) may be among
+    them. The cut is the `limit`-th of the single events' starts and the dated series'
+    next dates; a series goes in if a date of it falls before the cut, or if its dates do
+    not say (none written yet, written after `after`, or ending before the cut). The
+    caller expands the series among them and places every one by its occurrence.
+    Parameters are bound in the order they stand in the text (SQLite's "?")."""
+    moment = bind.dialect.instant(after)
+    singles = _conditions("cut", "event", query, bind)
+    next_date = (
+        "SELECT min(d.starts_at) FROM series_dates AS d"
+        f" WHERE d.item_id = ser.id AND d.ends_at > {bind(moment)}"
+    )
+    series = _conditions("ser", "event", query, bind)
+    cutoff = (
+        f"WITH cutoff AS (SELECT at FROM (SELECT cut.sort_at AS at FROM items AS cut"
+        f" WHERE {singles} AND NOT cut.recurring UNION ALL SELECT ({next_date}) FROM items"
+        f" AS ser WHERE {series} AND ser.recurring AND ser.dated_from <= {bind(moment)})"
+        f" AS firsts WHERE at IS NOT NULL ORDER BY at LIMIT 1 OFFSET {bind(limit - 1)}) "
+    )
+    where = _conditions("items", "event", query, bind)
+    cut = "(SELECT at FROM cutoff)"
+    chosen = (
+        f"(NOT items.recurring AND items.sort_at <= COALESCE({cut}, items.sort_at))"
+        f" OR (items.recurring AND ({cut} IS NULL OR items.dated_from IS NULL"
+        f" OR items.dated_from > {bind(moment)} OR items.dated_until <= {cut}"
+        " OR EXISTS (SELECT 1 FROM series_dates AS d WHERE d.item_id = items.id"
+        f" AND d.ends_at > {bind(moment)} AND d.starts_at <= {cut})))"
+    )
+    return (
+        f"{cutoff}SELECT {ITEM_COLUMNS} FROM items WHERE {where} AND ({chosen})"
+        " ORDER BY items.sort_at, items.id",
         bind.params,
     )
 

@@ -32,7 +32,7 @@ from feeds.store.base import (
     unique_items,
 )
 from feeds.store.changes import Previous, Write, decide_items
-from feeds.store.columns import Prepared, prepare
+from feeds.store.columns import DATED_AGAIN, Prepared, prepare
 from feeds.store.dialect import Binder, Dialect, Many, One, Plan, Written, marks
 from feeds.store.presence import Keep, Known, decide
 from feeds.store.query import NARROW_FROM, expired_items, narrowed
@@ -81,7 +81,7 @@ class Writes:
         keep: Keep = Keep(),
     ) -> BatchResult:
         # JSON, hashes and search text are made before the transaction, off the loop.
-        items = await asyncio.to_thread(prepare, unique_items(posts, events))
+        items = await asyncio.to_thread(prepare, unique_items(posts, events), now)
         present = {event.external_id for event in events}
         batch = Batch(site, source, items, present, validators, now, notes, coverage, keep)
         return await self._transact(save_batch(self.dialect, batch))
@@ -298,6 +298,7 @@ def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
     ]
     if written:
         yield from d.index_items(base, written)
+    yield from _date_series(d, batch, base)
 
     shown: list[tuple[Any, ...]] = []
     counted: list[tuple[Any, ...]] = []
@@ -328,6 +329,8 @@ def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
     expired = [r["id"] for r in (yield One(sql, params))]
     if expired:
         yield from d.forget_items(expired)
+        yield Many(f"DELETE FROM series_dates WHERE item_id = {d.placeholder(1)}",
+                   [(i,) for i in expired])  # fmt: skip
         yield Many(f"DELETE FROM items WHERE id = {d.placeholder(1)}", [(i,) for i in expired])
         revision += 1
 
@@ -350,6 +353,44 @@ def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
         revision=revision,
         removed=removed,
     )
+
+
+def _date_series(d: Dialect, batch: Batch, base: int) -> Plan[None]:
+    """The next dates of the source's events written in this batch (past revision `base`),
+    and of its series whose dates reach less than DATED_AGAIN ahead (or have none yet)."""
+    bind = Binder(d)
+    rows = yield bind.one(
+        "SELECT id, external_id FROM items"
+        f" WHERE site = {bind(batch.site)} AND source = {bind(batch.source)}"
+        f" AND kind = 'event' AND (revision > {bind(base)} OR (recurring AND"
+        f" (dated_until IS NULL OR dated_until < {bind(d.instant(batch.now + DATED_AGAIN))})))"
+    )
+    if not rows:
+        return
+    read = {p.item.external_id: p for p in batch.items if p.kind == "event"}
+    ids, columns, dates = [], [], []
+    for row in rows:
+        prepared = read.get(row["external_id"])
+        if prepared is None:  # not in this read (gone upstream): left as it was
+            continue
+        ids.append((row["id"],))
+        span = prepared.dates
+        since, until = (d.instant(span.since), d.instant(span.until)) if span else (None, None)
+        columns.append((since, until, row["id"]))
+        if span is not None:
+            dates += [(row["id"], d.instant(a), d.instant(b)) for a, b in span.occurrences]
+    if not ids:
+        return
+    p = marks(d, 3)
+    yield Many(f"DELETE FROM series_dates WHERE item_id = {p[0]}", ids)
+    yield Many(f"UPDATE items SET dated_from = {p[0]}, dated_until = {p[1]} WHERE id = {p[2]}",
+               columns)  # fmt: skip
+    if dates:
+        yield Many(
+            "INSERT INTO series_dates (item_id, starts_at, ends_at)"
+            f" VALUES ({p[0]}, {p[1]}, {p[2]})",
+            dates,
+        )
 
 
 # Written with every item row; the dialect adds its own query columns after these.

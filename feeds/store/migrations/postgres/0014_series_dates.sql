@@ -1,7 +1,7 @@
 -- Each series' next dates, written when its source is read (feeds/store/columns.py
--- `dated`): every occurrence overlapping [dated_from, dated_until). A view of many groups
--- places series by these as it places single events by their start, and expands only
--- the series that can be among what it shows (at 11,200 groups: a few dozen of 6,720).
+-- `dated`): every occurrence overlapping [dated_from, dated_until). A view asking for the
+-- next events of many groups takes the series with a date before its cut as it takes
+-- single events by their start, and expands only those (feeds/store/query.py).
 -- Rows written before this have none; they are dated at their source's next read.
 ALTER TABLE items ADD COLUMN dated_from TIMESTAMPTZ, ADD COLUMN dated_until TIMESTAMPTZ;
 CREATE TABLE series_dates (
@@ -9,4 +9,7 @@ CREATE TABLE series_dates (
     starts_at TIMESTAMPTZ NOT NULL,
     ends_at TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX series_dates_by_item ON series_dates (item_id, ends_at, starts_at);
+CREATE INDEX series_dates_by_item ON series_dates (item_id);
+CREATE INDEX series_dates_by_start ON series_dates (starts_at, ends_at);
+-- The series among a network's events (a few thousand of hundreds of thousands).
+CREATE INDEX items_series ON items (kind, sort_at) WHERE recurring AND removed IS NULL;

@@ -4,7 +4,7 @@ each spells what differs)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from feeds.store.base import ItemQuery
@@ -68,11 +68,14 @@ def _soonest_events(
     )
     cut = "(SELECT at FROM cutoff)"
     single = _conditions("items", "event", query, bind)
+    # Against a value known before the scan (no cut: the end of time), so the single
+    # events come from the index by start; COALESCE(cut, items.sort_at) made it a scan.
+    up_to = f"COALESCE({cut}, {bind(bind.dialect.instant(END_OF_TIME))})"
     series = _conditions("items", "event", query, bind)
     columns = f"{ITEM_COLUMNS}, items.sort_at AS sort_key, items.id AS id_key"
     return (
         f"{cutoff}SELECT {columns} FROM items WHERE {single} AND NOT items.recurring"
-        f" AND items.sort_at <= COALESCE({cut}, items.sort_at)"
+        f" AND items.sort_at <= {up_to}"
         f" UNION ALL SELECT {columns} FROM items WHERE {series} AND items.recurring"
         f" AND ({cut} IS NULL OR items.dated_from IS NULL"
         f" OR items.dated_from > {bind(moment)} OR items.dated_until <= {cut}"
@@ -107,6 +110,7 @@ def latest_end(
     return f"SELECT max(moment) FROM ({departures}) AS departures", bind.params
 
 
+END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)  # later than any start
 NARROW_FROM = 200  # groups asked for, from which the store asks for those left out instead
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -160,3 +164,33 @@ async def test_a_failing_batch_leaves_nothing_behind(store: Store) -> None:
 async def test_unknown_database_scheme_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="unsupported scheme 'mysql'"):
         await open_store("mysql://localhost/feeds")
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """`feeds serve --workers 2` on a new SQLite file: each process migrates it as it
+    starts. One of them once found "table items already exists" and died (its
+    supervisor started it again); each migration now looks again under the write lock."""
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    script = (
+        "import asyncio, sys, time\n"
+        "from feeds.store import open_store\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "async def main():\n"
+        "    store = await open_store(sys.argv[1])\n"
+        "    print(await store.revision())\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+    start = str(time.time() + 1.5)  # all begin together, once every interpreter is up
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    finished = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 6, [err[-300:] for _, err in finished]
+    assert {out.strip() for out, _ in finished} == {"0"}

@@ -293,6 +293,10 @@ def _migrate(db: sqlite3.Connection) -> None:
         if version in done:
             continue
         with _transaction(db):
+            # Processes opening one new file at once (`serve --workers 2`) each saw it
+            # missing; with the write lock held, this look is the one that counts.
+            if db.execute("SELECT 1 FROM schema_version WHERE version = ?", (version,)).fetchone():
+                continue
             for statement in sql.split(";\n"):
                 if statement.strip():
                     db.execute(statement)

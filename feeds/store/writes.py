@@ -358,6 +358,9 @@ def save_batch(d: Dialect, batch: Batch) -> Plan[BatchResult]:
 def _date_series(d: Dialect, batch: Batch, base: int) -> Plan[None]:
     """The next dates of the source's events written in this batch (past revision `base`),
     and of its series whose dates reach less than DATED_AGAIN ahead (or have none yet)."""
+    read = {p.item.external_id: p for p in batch.items if p.kind == "event"}
+    if not read:  # a feed of posts: no event of it to date
+        return
     bind = Binder(d)
     rows = yield bind.one(
         "SELECT id, external_id FROM items"
@@ -367,7 +370,6 @@ def _date_series(d: Dialect, batch: Batch, base: int) -> Plan[None]:
     )
     if not rows:
         return
-    read = {p.item.external_id: p for p in batch.items if p.kind == "event"}
     ids, columns, dates = [], [], []
     for row in rows:
         prepared = read.get(row["external_id"])

@@ -29,7 +29,7 @@ from feeds.web.hidden import hidden_item
 from feeds.web.pictures import og_image, picture, pictures_of
 from feeds.web.render_pool import RenderPool
 from feeds.web.rendered import Rendered, make_rendered
-from feeds.web.request import Asked, urls_of
+from feeds.web.request import Asked, region_named, urls_of
 
 routes = web.RouteTableDef()
 PAGE_MAX_AGE = 60  # people reload pages; a minute keeps them close to the feeds
@@ -54,10 +54,11 @@ async def network_page(request: web.Request) -> web.Response:
     asked = request.query.get("region")
     if asked is None:
         return await _home(request, scope)
-    region = configured.regions.get(asked.strip().casefold())
+    region = region_named(request, asked)
     if region is None:
-        shown = asked if len(asked) <= 40 else asked[:39] + "…"
-        raise missing(request, scope, f"Ein Bundesland „{shown}“ hat hier keine Gruppen.")
+        raise missing(
+            request, scope, f"Ein Bundesland „{_shortened(asked)}“ hat hier keine Gruppen."
+        )
     if asked != region:  # one address for each region's page: "bayern" leads to "Bayern"
         raise web.HTTPPermanentRedirect(urls_of(request).network_page(region=region))
     return await _home(request, scope, region=region)
@@ -159,10 +160,14 @@ def page_scope(request: web.Request) -> Scope:
     """The group a page is of; a person who mistyped it gets a page that says so."""
     scope = resolve_scope(request.app[configured_key].network, request.match_info["site"])
     if scope is None:
-        slug = request.match_info["site"]
-        name = slug if len(slug) <= 40 else slug[:39] + "…"
+        name = _shortened(request.match_info["site"])
         raise missing(request, None, f"Eine Gruppe „{name}“ gibt es hier nicht.")
     return scope
+
+
+def _shortened(asked: str) -> str:
+    """A name a visitor typed, as a page repeats it: 40 characters at most."""
+    return asked if len(asked) <= 40 else asked[:39] + "…"
 
 
 async def absent(

@@ -81,12 +81,18 @@ def page_of(scope: Scope, filters: Filters, links: Urls) -> str:
     return links.network_page(region=filters.regions[0] if len(filters.regions) == 1 else None)
 
 
+def region_named(request: web.Request, asked: str) -> str | None:
+    """The region `asked` names, as the configuration spells it; None if no group is in it."""
+    region: str | None = request.app[configured_key].regions.get(asked.strip().casefold())
+    return region
+
+
 def region_of(request: web.Request) -> str | None:
     """The `region` asked for, as the configuration spells it; one no group is in is a 404."""
     asked = request.query.get("region")
     if asked is None:
         return None
-    region: str | None = request.app[configured_key].regions.get(asked.strip().casefold())
+    region = region_named(request, asked)
     if region is None:
         raise web.HTTPNotFound(text=f"no group is in a region named {excerpt(asked)}\n")
     return region
